@@ -1,0 +1,51 @@
+# One-command set-up: `make run` (build the tables if stale, then serve) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+export PORT
+
+.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-web status clean
+
+run: build serve  ## build trained_data/ when missing or stale, then serve on http://127.0.0.1:$(PORT)
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+build: $(VENV)/.installed  ## build only what is stale
+	$(PY) -m offline build --if-stale
+
+rebuild: $(VENV)/.installed  ## build everything again
+	$(PY) -m offline build
+
+evaluate: $(VENV)/.installed  ## the 5-fold three-pick evaluation: report.json/report.html
+	$(PY) -m offline evaluate
+
+serve: $(VENV)/.installed
+	$(VENV)/bin/gunicorn --config webapp/gunicorn_conf.py "webapp:create_app()"
+
+status: $(VENV)/.installed
+	$(PY) -m offline status
+
+test: $(VENV)/.installed-dev  ## the whole test suite
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed-dev  ## everything but the full build on the bundled data
+	$(PY) -m pytest -m "not slow"
+
+benchmark: $(VENV)/.installed  ## per-stage times of the build and the evaluation
+	$(PY) -m offline benchmark --with-evaluate
+
+bench-web: $(VENV)/.installed  ## load test of the web app (needs wrk)
+	$(PY) benchmarks/web.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

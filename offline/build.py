@@ -1,0 +1,245 @@
+"""The build: one context (data, split, pools, Spark), a registry of stages, atomic publishing."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from offline import publish
+from offline.config import PROJECT_ROOT, BuildConfig
+from offline.loader import Dataset, load_dataset
+from offline.pools import assign_pools
+from offline.split import split_ratings
+
+PACKAGES = ("pyspark", "pandas", "numpy", "pyarrow", "scikit-learn", "tensorflow-cpu", "keras")
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class StageResult:
+    """What a stage produced: tables by name (file name without .csv) and metrics."""
+
+    tables: dict[str, pd.DataFrame]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # extra files, e.g. report.html
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    module: str  # imported on use, so one stage does not pull in every heavy library
+    uses_spark: bool
+    in_build: bool = True  # part of `build` (evaluate is run on its own)
+    description: str = ""
+
+    def run(self, ctx: "BuildContext") -> StageResult:
+        return importlib.import_module(self.module).run(ctx)
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("movies", "offline.movies", False, description="movie metadata, links and posters"),
+    Stage("popular", "offline.popular", True, description="weighted-average catalog (Spark)"),
+    Stage("als", "offline.als", True, description="ALS factors (Spark ML)"),
+    Stage("knn", "offline.knn", False, description="item neighbours (scikit-learn)"),
+    Stage("neumf", "offline.neumf", False, description="neural MF (Keras)"),
+    Stage("evaluate", "offline.evaluation", True, in_build=False,
+          description="three-pick protocol report"),
+)}
+BUILD_STAGES = [name for name, s in STAGES.items() if s.in_build]
+
+
+class BuildContext:
+    """Everything a stage may read: config, data, split, pools, one Spark session, progress."""
+
+    def __init__(self, config: BuildConfig, progress: ProgressFn | None = None,
+                 data: Dataset | None = None) -> None:
+        self.config = config
+        self._progress = progress
+        self._data = data
+        self._spark = None
+
+    def progress(self, message: str) -> None:
+        """Show what a long stage is doing now."""
+        if self._progress:
+            self._progress(message)
+
+    @property
+    def data(self) -> Dataset:
+        if self._data is None:
+            self.progress("loading data")
+            self._data = load_dataset(self.config.data_dir, self.config.posters_path,
+                                      self.config.max_bad_share)
+        return self._data
+
+    @cached_property
+    def split(self) -> pd.Series:
+        return split_ratings(self.data.ratings, self.config.split_fractions,
+                             self.config.seed_for("split"))
+
+    @cached_property
+    def pools(self) -> pd.DataFrame:
+        counts = self.data.ratings.groupby("movie_id").size()
+        return pd.DataFrame({"movie_id": counts.index, "vote_count": counts.to_numpy(),
+                             "pool": assign_pools(counts, self.config.pools).to_numpy()})
+
+    @property
+    def spark(self):  # -> SparkSession; typed loosely so this module stays free of pyspark
+        if self._spark is None:
+            from offline.sparkctx import spark_session
+
+            self.progress("starting Spark")
+            self._spark = spark_session(self.config)
+        return self._spark
+
+    def rng(self, name: str) -> np.random.Generator:
+        return np.random.default_rng(self.config.seed_for(name))
+
+    def close(self) -> None:
+        if self._spark is not None:
+            self._spark.stop()
+            self._spark = None
+
+
+def input_fingerprint(data: Dataset) -> dict[str, Any]:
+    """sha256 of every input file and one hash over them all."""
+    files = {name: publish.sha256_file(path) for name, path in sorted(data.files.items())}
+    joined = "\n".join(f"{k}:{v}" for k, v in files.items())
+    return {"files": files, "fingerprint": hashlib.sha256(joined.encode()).hexdigest()}
+
+
+def input_fingerprint_of(config: BuildConfig) -> str:
+    """The input fingerprint without loading the data (for the staleness check)."""
+    from offline.loader import EXPECTED_COLUMNS
+
+    paths = {name: Path(config.data_dir) / name for name in EXPECTED_COLUMNS}
+    if config.posters_path:
+        paths["posters.csv"] = Path(config.posters_path)
+    files = {n: publish.sha256_file(p) for n, p in sorted(paths.items()) if p.is_file()}
+    return hashlib.sha256("\n".join(f"{k}:{v}" for k, v in files.items()).encode()).hexdigest()
+
+
+def code_fingerprint() -> str:
+    """Hash of the offline code and pinned requirements: a change means a rebuild."""
+    digest = hashlib.sha256()
+    paths = sorted((PROJECT_ROOT / "offline").rglob("*.py")) + [PROJECT_ROOT / "requirements.txt"]
+    paths.append(PROJECT_ROOT / "webapp" / "recommend.py")
+    for path in paths:
+        if path.is_file():
+            digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def config_fingerprint(config: BuildConfig) -> str:
+    return hashlib.sha256(repr(sorted(config.model_dict().items())).encode()).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def stale_reason(config: BuildConfig) -> str | None:
+    """Why trained_data/ must be rebuilt, or None when it is current."""
+    try:
+        manifest = publish.verify_tables(config.out_dir)
+    except publish.ManifestError as exc:
+        return str(exc)
+    missing = [s for s in BUILD_STAGES if s not in manifest.get("stages", {})]
+    if missing:
+        return f"stages never built: {', '.join(missing)}"
+    checks = {
+        "input data": (manifest.get("input", {}).get("fingerprint"), input_fingerprint_of(config)),
+        "code": (manifest.get("code_fingerprint"), code_fingerprint()),
+        "configuration": (manifest.get("config_fingerprint"), config_fingerprint(config)),
+    }
+    changed = [what for what, (old, new) in checks.items() if old != new]
+    return f"{' and '.join(changed)} changed since the last build" if changed else None
+
+
+@dataclass
+class StageRun:
+    name: str
+    rows: int
+    seconds: float
+
+
+def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | None = None,
+               on_stage: Callable[[str], None] | None = None) -> tuple[list[StageRun], dict]:
+    """Run stages, write their tables into a staging folder, then publish it atomically.
+
+    A full build starts from an empty folder; a partial one starts from a copy of the
+    current tables and replaces only those of the stages it runs. On any failure the
+    staging folder is removed and the published folder is untouched.
+    """
+    out_dir = Path(config.out_dir)
+    partial = set(names) != set(BUILD_STAGES)
+    previous = (publish.read_manifest(out_dir) or {}) if partial else {}
+    ctx = BuildContext(config, progress)
+    runs: list[StageRun] = []
+    try:
+        with publish.staging_dir(out_dir, keep_previous=partial) as staging:
+            tables = dict(previous.get("tables", {}))
+            stages_meta = dict(previous.get("stages", {}))
+            metrics = dict(previous.get("metrics", {}))
+            for name in names:
+                if on_stage:
+                    on_stage(name)
+                start = time.perf_counter()
+                result = STAGES[name].run(ctx)
+                for table_name, frame in result.tables.items():
+                    entry = publish.write_table(frame, staging / f"{table_name}.csv")
+                    tables[table_name] = {**entry, "stage": name}
+                for file_name, content in result.files.items():
+                    (staging / file_name).write_bytes(content)
+                seconds = round(time.perf_counter() - start, 2)
+                rows = sum(len(f) for f in result.tables.values())
+                stages_meta[name] = {"seconds": seconds, "rows": rows}
+                metrics[name] = result.metrics
+                runs.append(StageRun(name, rows, seconds))
+            manifest = make_manifest(ctx, tables, stages_meta, metrics)
+            publish.write_json(staging / publish.MANIFEST, manifest)
+            publish.swap_into_place(staging, out_dir)
+    finally:
+        ctx.close()
+    return runs, manifest
+
+
+def make_manifest(ctx: BuildContext, tables: dict, stages: dict, metrics: dict) -> dict[str, Any]:
+    """The manifest: tables, inputs, config, seed, versions, metrics, stage times."""
+    data = ctx.data
+    return {
+        "format_version": publish.FORMAT_VERSION,
+        "build_id": publish.build_id(tables),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seed": ctx.config.seed,
+        "config": ctx.config.to_dict(),
+        "config_fingerprint": config_fingerprint(ctx.config),
+        "pools": {"popular_share": ctx.config.pools.popular_share,
+                  "less_known_min_count": ctx.config.pools.less_known_min_count,
+                  "counts": ctx.pools["pool"].value_counts().sort_index().to_dict()},
+        "input": {"data_dir": str(ctx.config.data_dir), **input_fingerprint(data),
+                  "rows": {"ratings": len(data.ratings), "movies": len(data.movies),
+                           "users": int(data.ratings["user_id"].nunique())}},
+        "bad_rows": data.bad_rows.to_dict(),
+        "code_fingerprint": code_fingerprint(),
+        "versions": package_versions(),
+        "tables": dict(sorted(tables.items())),
+        "stages": stages,
+        "metrics": metrics,
+    }

@@ -1,0 +1,152 @@
+"""`python -m offline`: build all tables, one stage, the evaluation, or check freshness."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from offline.config import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_POSTERS, BuildConfig
+
+console = Console(stderr=True, highlight=False, log_path=False)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    from offline.build import STAGES
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="MovieLens release folder (ratings.csv, movies.csv, links.csv, tags.csv)")
+    common.add_argument("--posters", type=Path, default=DEFAULT_POSTERS,
+                        help="poster URL table (movieId,title,genres,poster_url); 'none' for none")
+    common.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
+                        help="where the tables are published (default: trained_data/)")
+    common.add_argument("--seed", type=int, default=BuildConfig.seed, help="the one seed of the build")
+    common.add_argument("--master", default=None,
+                        help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    common.add_argument("--max-bad-share", type=float, default=BuildConfig.max_bad_share,
+                        help="fail when more than this share of a file's rows is malformed")
+
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", parents=[common], help="build every table and publish them")
+    build.add_argument("--if-stale", action="store_true",
+                       help="only when trained_data/ is missing or older than its code/data/config")
+    for name, stage in STAGES.items():
+        sub.add_parser(name, parents=[common], help=f"rebuild only stage {name}: {stage.description}")
+    sub.add_parser("status", parents=[common], help="say whether trained_data/ is current")
+    bench = sub.add_parser("benchmark", parents=[common],
+                           help="time each stage on the data (into a temporary folder)")
+    bench.add_argument("--with-evaluate", action="store_true", help="time the evaluation too")
+    return parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> BuildConfig:
+    posters = None if str(args.posters).lower() == "none" else args.posters
+    changes = dict(data_dir=args.data_dir, posters_path=posters, out_dir=args.out_dir,
+                   seed=args.seed, max_bad_share=args.max_bad_share)
+    if args.master:
+        changes["spark_master"] = args.master
+    return dataclasses.replace(BuildConfig(), **changes)
+
+
+def run_with_progress(config: BuildConfig, names: list[str]):
+    """Run stages under a live status line; return the runs and the manifest."""
+    from offline.build import run_stages
+
+    started = time.perf_counter()
+    with console.status("starting") as status:
+        current = {"stage": ""}
+
+        def on_stage(name: str) -> None:
+            if current["stage"]:
+                console.log(f"[green]done[/] {current['stage']}")
+            current["stage"] = name
+            status.update(f"[bold]{name}[/]")
+
+        def progress(message: str) -> None:
+            elapsed = time.perf_counter() - started
+            status.update(f"[bold]{current['stage'] or 'build'}[/]: {message} ({elapsed:.0f} s)")
+
+        runs, manifest = run_stages(config, names, progress=progress, on_stage=on_stage)
+        console.log(f"[green]done[/] {current['stage']}")
+    return runs, manifest
+
+
+def print_summary(runs, manifest: dict, out_dir: Path) -> None:
+    table = Table(title=f"Published {out_dir} (build {manifest['build_id']})")
+    table.add_column("stage")
+    table.add_column("rows written", justify="right")
+    table.add_column("seconds", justify="right")
+    for run in runs:
+        table.add_row(run.name, f"{run.rows:,}", f"{run.seconds:.1f}")
+    table.add_row("[bold]total[/]", f"{sum(r.rows for r in runs):,}",
+                  f"{sum(r.seconds for r in runs):.1f}")
+    console.print(table)
+    for line in headline_metrics(manifest):
+        console.print(line)
+
+
+def headline_metrics(manifest: dict) -> list[str]:
+    """A few lines of the figures people look at first."""
+    lines = []
+    als = manifest.get("metrics", {}).get("als", {})
+    if "test_rmse" in als:
+        lines.append(f"ALS test RMSE {als['test_rmse']:.4f}, MAE {als.get('test_mae', float('nan')):.4f}")
+    evaluation = manifest.get("metrics", {}).get("evaluate", {})
+    if "hr_at_10" in evaluation:
+        lines.append(f"three-pick HR@10 {evaluation['hr_at_10']:.3f}, "
+                     f"coverage {evaluation.get('coverage', '?')}")
+    bad = manifest.get("bad_rows") or {}
+    for file, kinds in bad.items():
+        for kind, info in kinds.items():
+            lines.append(f"[yellow]skipped[/] {info['count']} {kind} row(s) in {file}, "
+                         f"e.g. line(s) {info['example_lines']}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = config_from(args)
+    try:
+        return dispatch(args, config)
+    except KeyboardInterrupt:
+        console.print("[red]error:[/] interrupted; the published tables were left as they were")
+        return 130
+    except Exception as exc:  # one line for people; the traceback only on request
+        if os.environ.get("OFFLINE_TRACEBACK"):  # for developers: the full traceback
+            raise
+        console.print(f"[red]error:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+        return 1
+
+
+def dispatch(args: argparse.Namespace, config: BuildConfig) -> int:
+    from offline.build import BUILD_STAGES, STAGES, stale_reason
+
+    if args.command == "status":
+        reason = stale_reason(config)
+        console.print(f"{config.out_dir}: " + (f"stale ({reason})" if reason else "current"))
+        return 0 if reason is None else 3
+    if args.command == "benchmark":
+        from offline.benchmark import run_benchmark
+
+        return run_benchmark(config, with_evaluate=args.with_evaluate)
+    if args.command == "build":
+        if args.if_stale:
+            reason = stale_reason(config)
+            if reason is None:
+                console.print(f"{config.out_dir} is current; nothing to build")
+                return 0
+            console.print(f"building {config.out_dir}: {reason}")
+        names = BUILD_STAGES
+    else:
+        names = [args.command]
+        assert args.command in STAGES
+    runs, manifest = run_with_progress(config, names)
+    print_summary(runs, manifest, config.out_dir)
+    return 0

@@ -1,0 +1,103 @@
+"""Every setting of an offline build, in one frozen dataclass that goes into the manifest."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "ml-latest-small"
+DEFAULT_POSTERS = PROJECT_ROOT / "data" / "posters" / "movies_with_posters.csv"
+DEFAULT_OUT_DIR = PROJECT_ROOT / "trained_data"
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """The one definition of the popular and less-known pools (by rating count)."""
+
+    popular_share: float = 0.10  # popular = the top 10% of rated movies by rating count
+    less_known_min_count: int = 5  # less known = the rest with at least this many ratings
+
+
+@dataclass(frozen=True)
+class PopularConfig:
+    catalog_size: int = 100
+    vote_quantile: float = 0.90  # m in the weighted rating = this quantile of per-movie counts
+
+
+@dataclass(frozen=True)
+class AlsConfig:
+    ranks: tuple[int, ...] = (8, 16)
+    reg_params: tuple[float, ...] = (0.05, 0.1, 0.2)
+    max_iter: int = 15
+    top_n: int = 10
+    implicit_rank: int = 32
+    implicit_reg_param: float = 0.1
+    implicit_alpha: float = 10.0
+    implicit_max_iter: int = 15
+
+
+@dataclass(frozen=True)
+class KnnConfig:
+    k: int = 30
+    min_support: int = 5  # movies with fewer ratings get content (genre/tag) neighbours
+    weighting: str = "binary"  # item vectors: "binary" (who rated what) or "centred" ratings
+
+
+@dataclass(frozen=True)
+class NeumfConfig:
+    gmf_dim: int = 16
+    mlp_dims: tuple[int, ...] = (64, 32, 16)  # MLP input (user + movie embeddings), then layers
+    epochs: int = 8
+    batch_size: int = 2048
+    negatives: int = 4  # sampled unrated movies per rating (implicit feedback, as in the paper)
+    learning_rate: float = 0.002
+    top_n: int = 20  # per user (less-known) and per movie (users)
+    candidate_neighbors: int = 20  # co-occurrence neighbours per movie that make candidates
+    candidate_cap: int = 200  # scored candidates per user and per movie (bounds the work)
+    predict_batch_size: int = 16384
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    data_dir: Path = DEFAULT_DATA_DIR
+    posters_path: Path | None = DEFAULT_POSTERS
+    out_dir: Path = DEFAULT_OUT_DIR
+    seed: int = 42
+    spark_master: str = field(default_factory=lambda: os.environ.get("SPARK_MASTER", "local[*]"))
+    max_bad_share: float = 0.01
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    pools: PoolConfig = PoolConfig()
+    popular: PopularConfig = PopularConfig()
+    als: AlsConfig = AlsConfig()
+    knn: KnnConfig = KnnConfig()
+    neumf: NeumfConfig = NeumfConfig()
+    eval_folds: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings; paths as strings."""
+        def convert(value: Any) -> Any:
+            if isinstance(value, Path):
+                return str(value)
+            if isinstance(value, dict):
+                return {k: convert(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [convert(v) for v in value]
+            return value
+
+        return convert(dataclasses.asdict(self))
+
+    def model_dict(self) -> dict[str, Any]:
+        """The settings that change the tables (no paths, no Spark master)."""
+        d = self.to_dict()
+        for key in ("data_dir", "posters_path", "out_dir", "spark_master"):
+            d.pop(key)
+        return d
+
+    def seed_for(self, name: str) -> int:
+        """A stable seed for one named random choice, derived from the build seed."""
+        digest = hashlib.sha256(f"{self.seed}:{name}".encode()).digest()
+        return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF

@@ -1,0 +1,139 @@
+"""Write tables deterministically into a staging folder and swap it into place atomically.
+
+Standard library, numpy and pandas only: the web app's tests may import it.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+KEEP_FILES = ("README.md", ".gitignore")  # carried from the old folder: not build output
+FLOAT_FORMAT = "%.6g"
+
+
+class ManifestError(Exception):
+    """The trained data does not match its manifest."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> dict[str, Any]:
+    """Write one table as CSV (LF, fixed float format) and return its manifest entry."""
+    frame.to_csv(path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT,
+                 encoding="utf-8")
+    return {"file": path.name, "rows": int(len(frame)), "columns": [str(c) for c in frame.columns],
+            "sha256": sha256_file(path)}
+
+
+def build_id(tables: dict[str, dict[str, Any]]) -> str:
+    """The trained data's version: a hash over the tables' hashes."""
+    joined = "\n".join(f"{name}:{entry['sha256']}" for name, entry in sorted(tables.items()))
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    """The manifest of a trained-data folder, or None when there is none."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def verify_tables(directory: Path) -> dict[str, Any]:
+    """Check every table against the manifest (existence, sha256); return the manifest."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise ManifestError(f"{directory}: no {MANIFEST}")
+    for name, entry in manifest["tables"].items():
+        path = directory / entry["file"]
+        if not path.is_file():
+            raise ManifestError(f"{path}: table {name} is missing")
+        if sha256_file(path) != entry["sha256"]:
+            raise ManifestError(f"{path}: table {name} does not match its sha256 in the manifest")
+    return manifest
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+
+
+def _renameat2_exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    if not hasattr(libc, "renameat2"):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
+
+
+def swap_into_place(staging: Path, target: Path) -> None:
+    """Make `staging` the new `target`; the old target is removed afterwards."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    if _renameat2_exchange(staging, target):
+        shutil.rmtree(staging)  # staging now holds the old tables
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(target, old)  # fallback: two renames, a microsecond apart
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_staging(target: Path) -> None:
+    """Remove staging folders that a killed build left behind."""
+    for path in target.parent.glob(f".{target.name}.staging-*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def staging_dir(target: Path, *, keep_previous: bool) -> Iterator[Path]:
+    """A fresh folder beside `target`; on success the caller swaps it in, on failure it goes.
+
+    With `keep_previous`, the previous tables are copied in first (a one-stage rebuild
+    replaces only that stage's tables).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target)
+    staging = target.with_name(f".{target.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    staging.mkdir()
+    try:
+        for name in KEEP_FILES:
+            if (target / name).is_file():
+                shutil.copy2(target / name, staging / name)
+        if keep_previous and target.is_dir():
+            for path in target.iterdir():
+                if path.is_file() and path.name not in KEEP_FILES:
+                    shutil.copy2(path, staging / path.name)
+        yield staging
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,31 @@
+"""Shared fixtures: one Spark session for the whole test run (JVM start costs seconds)."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from offline.config import BuildConfig  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session shared by every test that needs one."""
+    from offline.sparkctx import spark_session
+
+    session = spark_session(dataclasses.replace(BuildConfig(), spark_master="local[2]"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> BuildConfig:
+    """The default configuration writing into a temporary folder."""
+    return dataclasses.replace(BuildConfig(), out_dir=tmp_path / "trained_data",
+                               spark_master="local[2]")

@@ -1,0 +1,116 @@
+"""Publishing: manifest contents, atomic swap, a failed build leaves the old tables intact."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from offline import build, publish
+from offline.build import Stage, StageResult, run_stages
+from offline.config import BuildConfig
+
+
+class FakeStages:
+    """Stand-in stage modules: a table that depends on the seed, and one that can fail."""
+
+    fail = False
+
+    @staticmethod
+    def run_numbers(ctx) -> StageResult:
+        values = ctx.rng("numbers").random(5)
+        return StageResult({"numbers": pd.DataFrame({"i": range(5), "value": values})},
+                           {"mean": float(values.mean())})
+
+    @classmethod
+    def run_movies(cls, ctx) -> StageResult:
+        if cls.fail:
+            raise RuntimeError("stage blew up halfway")
+        return StageResult({"movie_list": ctx.data.movies[["movie_id", "title"]]})
+
+
+@pytest.fixture
+def fake_registry(monkeypatch: pytest.MonkeyPatch):
+    stages = {"numbers": FakeStages.run_numbers, "movie_list": FakeStages.run_movies}
+    registry = {name: dataclasses.replace(Stage(name, "unused", False)) for name in stages}
+    for name, fn in stages.items():
+        object.__setattr__(registry[name], "run", fn)
+    monkeypatch.setattr(build, "STAGES", registry)
+    monkeypatch.setattr(build, "BUILD_STAGES", list(stages))
+    FakeStages.fail = False
+    yield list(stages)
+    FakeStages.fail = False
+
+
+def test_manifest_lists_tables_inputs_config_versions_metrics(config: BuildConfig,
+                                                              fake_registry) -> None:
+    runs, manifest = run_stages(config, fake_registry)
+    out = config.out_dir
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == json.loads(json.dumps(manifest, default=str))
+    entry = manifest["tables"]["numbers"]
+    assert entry["rows"] == 5 and entry["columns"] == ["i", "value"]
+    assert entry["sha256"] == publish.sha256_file(out / "numbers.csv")
+    assert manifest["seed"] == config.seed and manifest["config"]["seed"] == config.seed
+    assert set(manifest["input"]["files"]) >= {"ratings.csv", "movies.csv"}
+    assert "pandas" in manifest["versions"]
+    assert manifest["metrics"]["numbers"]["mean"] == pytest.approx(
+        pd.read_csv(out / "numbers.csv")["value"].mean(), abs=1e-5)
+    assert set(manifest["stages"]) == {"numbers", "movie_list"}
+    assert [r.name for r in runs] == ["numbers", "movie_list"]
+    publish.verify_tables(out)  # raises on any mismatch
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(config: BuildConfig, fake_registry,
+                                                     tmp_path: Path) -> None:
+    _, first = run_stages(config, fake_registry)
+    other = dataclasses.replace(config, out_dir=tmp_path / "again")
+    _, second = run_stages(other, fake_registry)
+    assert first["tables"] == second["tables"]
+    reseeded = dataclasses.replace(config, out_dir=tmp_path / "reseeded", seed=config.seed + 1)
+    _, third = run_stages(reseeded, fake_registry)
+    assert third["tables"]["numbers"]["sha256"] != first["tables"]["numbers"]["sha256"]
+
+
+def test_failed_build_leaves_previous_tables_untouched(config: BuildConfig, fake_registry) -> None:
+    run_stages(config, fake_registry)
+    before = {p.name: p.read_bytes() for p in config.out_dir.iterdir()}
+    FakeStages.fail = True
+    reseeded = dataclasses.replace(config, seed=config.seed + 1)  # would change numbers.csv
+    with pytest.raises(RuntimeError, match="blew up"):
+        run_stages(reseeded, fake_registry)
+    after = {p.name: p.read_bytes() for p in config.out_dir.iterdir()}
+    assert after == before
+    leftovers = list(config.out_dir.parent.glob(".trained_data.*"))
+    assert leftovers == []
+
+
+def test_one_stage_rebuild_keeps_the_other_tables(config: BuildConfig, fake_registry) -> None:
+    _, first = run_stages(config, fake_registry)
+    reseeded = dataclasses.replace(config, seed=config.seed + 1)
+    _, second = run_stages(reseeded, ["numbers"])
+    assert second["tables"]["movie_list"] == first["tables"]["movie_list"]
+    assert second["tables"]["numbers"]["sha256"] != first["tables"]["numbers"]["sha256"]
+    publish.verify_tables(config.out_dir)
+
+
+def test_staleness_follows_config_and_tables(config: BuildConfig, fake_registry) -> None:
+    assert "no manifest.json" in build.stale_reason(config)
+    run_stages(config, fake_registry)
+    assert build.stale_reason(config) is None
+    changed = dataclasses.replace(config, seed=config.seed + 1)
+    assert build.stale_reason(changed) == "configuration changed since the last build"
+    (config.out_dir / "numbers.csv").write_text("tampered\n")
+    assert "does not match its sha256" in build.stale_reason(config)
+
+
+def test_swap_replaces_whole_folder(tmp_path: Path) -> None:
+    target, staging = tmp_path / "t", tmp_path / "s"
+    target.mkdir(), staging.mkdir()
+    (target / "old.csv").write_text("old")
+    (staging / "new.csv").write_text("new")
+    publish.swap_into_place(staging, target)
+    assert [p.name for p in target.iterdir()] == ["new.csv"]
+    assert not staging.exists()

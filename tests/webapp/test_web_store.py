@@ -1,0 +1,236 @@
+"""webapp.store: the manifest check, the loaded store, and hot reload without a restart."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import AMELIE_ID, BUILD_ID, UNRATED_ID, make_tables, write_trained_data
+from webapp import create_app, store_holder
+from webapp.recommend import InvalidPicksError, UnknownMovieError
+from webapp.store import StoreHolder, TrainedDataError, load_store
+
+
+def test_loads_every_table_and_index(store) -> None:
+    assert store.build_id == BUILD_ID
+    assert len(store.movies) == 44
+    assert [m.movie_id for m in store.catalog][:3] == [1, 2, 3]
+    assert "Drama" in store.genres and "" not in store.genres
+    assert store.movies[AMELIE_ID].title == "Amélie"
+    assert store.movies[42].title == "NaN"  # not read as a missing value
+    assert store.movies[41].year is None and store.movies[41].genres == ()
+    assert store.movies[UNRATED_ID].rating_count == 0
+
+
+def test_levels_are_floor_and_a_higher_threshold(store) -> None:
+    assert store.levels["gems"] == 5
+    assert store.levels["known"] > store.levels["gems"]
+
+
+def test_recommend_is_memoised_and_checks_picks(store) -> None:
+    first = store.recommend([1, 5, 20])
+    assert store.recommend((1, 5, 20)) is first
+    assert len(first.popular) == 5 and len(first.less_known) == 5
+    with pytest.raises(UnknownMovieError):
+        store.recommend([1, 5, 999])
+    with pytest.raises(InvalidPicksError):
+        store.recommend([1, 1, 5])
+
+
+def test_user_queries(store) -> None:
+    top = store.user_recommendations(1)
+    assert top is not None and len(top) == 5
+    assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+    assert store.user_recommendations(999) is None
+    rating = store.predicted_rating(1, 1)
+    assert rating is not None and 0.5 <= rating <= 5.0
+    assert store.predicted_rating(999, 1) is None
+    assert store.predicted_rating(1, UNRATED_ID) is None
+
+
+def test_predicted_rating_is_the_clipped_dot_product(store) -> None:
+    users = store.tables["als_user_factors"].set_index("user_id")
+    items = store.tables["als_item_factors"].set_index("movie_id")
+    raw = float(users.loc[2].to_numpy() @ items.loc[3].to_numpy())
+    assert store.predicted_rating(2, 3) == pytest.approx(min(5.0, max(0.5, raw)))
+
+
+# ---------------------------------------------------------------- broken folders: one clear line
+def _edit_manifest(directory: Path, change) -> None:
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+BROKEN = {
+    "no_manifest": (lambda d: (d / "manifest.json").unlink(), "manifest.json is missing"),
+    "bad_json": (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
+    "wrong_format": (lambda d: _edit_manifest(d, lambda m: m.update(format_version=99)), "format_version"),
+    "no_build_id": (lambda d: _edit_manifest(d, lambda m: m.pop("build_id")), "build_id"),
+    "table_not_listed": (lambda d: _edit_manifest(d, lambda m: m["tables"].pop("popular")), "lists no table popular"),
+    "file_missing": (lambda d: (d / "knn_neighbors.csv").unlink(), "knn_neighbors (knn_neighbors.csv) is missing"),
+    "corrupt_file": (lambda d: (d / "movies.csv").open("a").write("99,x,,,,,\n"), "sha256 differs"),
+    "file_outside": (lambda d: _edit_manifest(d, lambda m: m["tables"]["movies"].update(file="../movies.csv")), "is missing"),
+    "columns_differ": (lambda d: _edit_manifest(d, lambda m: m["tables"]["popular"].update(columns=["a"])), "columns"),
+    "rows_differ": (lambda d: _edit_manifest(d, lambda m: m["tables"]["popular"].update(rows=3)), "rows"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_folder_fails_with_one_line_naming_the_fix(trained_copy: Path, case: str) -> None:
+    breaker, expected = BROKEN[case]
+    breaker(trained_copy)
+    with pytest.raises(TrainedDataError) as info:
+        load_store(trained_copy)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "make build" in message and "python -m offline build" in message
+    assert isinstance(info.value, RuntimeError)  # gunicorn prints RuntimeErrors as one line
+
+
+def test_missing_folder_fails(tmp_path: Path) -> None:
+    with pytest.raises(TrainedDataError, match="does not exist"):
+        load_store(tmp_path / "nowhere")
+
+
+def test_required_column_missing_fails(tmp_path: Path) -> None:
+    tables = make_tables()
+    tables["movies"] = tables["movies"].drop(columns=["poster_url"])
+    write_trained_data(tmp_path, tables)
+    with pytest.raises(TrainedDataError, match="lacks column"):
+        load_store(tmp_path)
+
+
+def test_non_integer_ids_fail(tmp_path: Path) -> None:
+    tables = make_tables()
+    tables["knn_neighbors"] = tables["knn_neighbors"].astype({"neighbor_id": str})
+    tables["knn_neighbors"].loc[0, "neighbor_id"] = "abc"
+    write_trained_data(tmp_path, tables)
+    with pytest.raises(TrainedDataError, match="neighbor_id is not all integers"):
+        load_store(tmp_path)
+
+
+def test_create_app_refuses_to_start_on_broken_data(trained_copy: Path) -> None:
+    (trained_copy / "movies.csv").write_text("movie_id\n1\n")
+    with pytest.raises(TrainedDataError):
+        create_app({"TRAINED_DATA": str(trained_copy), "SECRET_KEY": "x"})
+
+
+def test_create_app_refuses_debug(trained_dir: Path) -> None:
+    with pytest.raises(ValueError, match="debug"):
+        create_app({"TRAINED_DATA": str(trained_dir), "DEBUG": True})
+
+
+# ---------------------------------------------------------------- hot reload
+def _rebuild(directory: Path, build_id: str, title: str) -> None:
+    """Publish a new build into the folder (tables first, manifest last, as a build does)."""
+    tables = make_tables()
+    tables["movies"].loc[0, "title"] = title
+    write_trained_data(directory, tables, build_id=build_id)
+
+
+def test_manifest_change_is_picked_up_without_restart(trained_copy: Path) -> None:
+    holder = StoreHolder(trained_copy, check_interval=0.0)
+    assert holder.get().build_id == BUILD_ID
+    _rebuild(trained_copy, "second-build", "Renamed Movie")
+    holder.get()  # notices the new manifest, loads in the background
+    holder.wait_idle()
+    store = holder.get()
+    assert store.build_id == "second-build"
+    assert store.movies[1].title == "Renamed Movie"
+
+
+def test_checks_at_most_once_per_interval(trained_copy: Path) -> None:
+    holder = StoreHolder(trained_copy, check_interval=3600)
+    _rebuild(trained_copy, "second-build", "Renamed Movie")
+    holder.get()
+    holder.wait_idle()
+    assert holder.get().build_id == BUILD_ID  # not looked at yet
+    assert holder.reload()  # SIGHUP path
+    assert holder.get().build_id == "second-build"
+
+
+def test_broken_new_build_keeps_serving_the_old_one(trained_copy: Path) -> None:
+    holder = StoreHolder(trained_copy, check_interval=0.0)
+    _rebuild(trained_copy, "second-build", "Renamed Movie")
+    (trained_copy / "popular.csv").write_text("garbage\n")
+    holder.get()
+    holder.wait_idle()
+    assert holder.get().build_id == BUILD_ID
+    assert not holder.reload()
+
+
+def test_a_request_keeps_its_store_while_a_reload_swaps(trained_copy: Path) -> None:
+    app = create_app({"TRAINED_DATA": str(trained_copy), "SECRET_KEY": "x", "RELOAD_INTERVAL": -1})
+    holder = store_holder(app)
+    from webapp import current_store
+
+    with app.test_request_context("/"):
+        before = current_store()
+        _rebuild(trained_copy, "second-build", "Renamed Movie")
+        assert holder.reload()
+        assert current_store() is before  # same request, same store
+    with app.test_request_context("/"):
+        assert current_store().build_id == "second-build"
+
+
+def test_reload_under_load_never_serves_errors(trained_copy: Path) -> None:
+    app = create_app({"TRAINED_DATA": str(trained_copy), "SECRET_KEY": "x", "RELOAD_INTERVAL": 0})
+    client = app.test_client()
+    failures: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            status = client.get("/recommendations?movie_ids=1&movie_ids=5&movie_ids=20").status_code
+            if status != 200:
+                failures.append(status)
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    for n in range(3):
+        _rebuild(trained_copy, f"build-{n}", f"Title {n}")
+        time.sleep(0.3)
+    stop.set()
+    thread.join()
+    assert failures == []
+    deadline = time.monotonic() + 10
+    while client.get("/healthz").get_json()["build_id"] != "build-2" and time.monotonic() < deadline:
+        store_holder(app).wait_idle()
+    assert client.get("/healthz").get_json()["build_id"] == "build-2"
+
+
+def test_startup_is_fast(trained_dir: Path) -> None:
+    started = time.perf_counter()
+    create_app({"TRAINED_DATA": str(trained_dir), "SECRET_KEY": "x"})
+    assert time.perf_counter() - started < 2.0
+
+
+def test_store_tables_are_not_mutated_by_requests(client, store) -> None:
+    before = {name: frame.copy() for name, frame in store.tables.items()}
+    client.get("/recommendations?movie_ids=1&movie_ids=5&movie_ids=20")
+    client.post("/api/recommendations", json={"movie_ids": [2, 3, 4]})
+    client.get("/api/movies?q=the")
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(store.tables[name], frame)
+
+
+def test_webapp_imports_no_heavy_or_offline_modules(trained_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from webapp import create_app; "
+        f"create_app({{'TRAINED_DATA': {str(trained_dir)!r}, 'SECRET_KEY': 'x'}}); "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pyspark', 'tensorflow', 'keras', 'sklearn', 'offline')); print(bad); sys.exit(bool(bad))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

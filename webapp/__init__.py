@@ -1,0 +1,82 @@
+"""The movie picker web app: `create_app()` builds it; gunicorn serves `webapp:create_app()`."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask_wtf.csrf import CSRFProtect
+
+from webapp.cache import LruCache
+from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
+from webapp.store import Store, StoreHolder
+
+STORE_KEY = "movierec.store"
+PAGES_KEY = "movierec.pages"  # rendered result pages
+CARDS_KEY = "movierec.cards"  # rendered catalog / search cards
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, the trained-data store (fails fast), blueprints, security."""
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"))
+    app.config.from_mapping(DEFAULTS)
+    app.config.update(settings_from_env())
+    if test_config:
+        app.config.update(test_config)
+    if app.config.get("DEBUG"):
+        raise ValueError("this app never runs in debug mode (it would expose a code console)")
+    app.debug = False
+    app.extensions[STORE_KEY] = StoreHolder(app.config["TRAINED_DATA"],  # fails fast, one line
+                                            check_interval=float(app.config["RELOAD_INTERVAL"]))
+    if not app.config.get("SECRET_KEY"):
+        log.warning("MOVIEREC_SECRET_KEY is not set: using a random key (forms expire on restart)")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions[PAGES_KEY] = LruCache(int(app.config["PAGE_CACHE_SIZE"]))
+    app.extensions[CARDS_KEY] = LruCache(int(app.config["CARD_CACHE_SIZE"]))
+    csrf.init_app(app)
+
+    from webapp import api, errors, pages, posters, security
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(posters.bp)
+    csrf.exempt(api.bp)  # JSON only: a cross-site form cannot send application/json
+    security.init_app(app)
+    errors.init_app(app)
+    app.jinja_env.globals["asset_url"] = _asset_urls(app)
+    for name in ("picker.html", "results.html", "error.html", "poster.svg"):
+        app.jinja_env.get_template(name)  # compiled once here, shared by gunicorn's forked workers
+    return app
+
+
+def store_holder(app: Flask | None = None) -> StoreHolder:
+    """The app's StoreHolder (for reloads from gunicorn hooks and tests)."""
+    return (app or current_app).extensions[STORE_KEY]
+
+
+def current_store() -> Store:
+    """The store for this request: taken once, so one request sees one build."""
+    if "store" not in g:
+        g.store = store_holder().get()
+    return g.store
+
+
+def _asset_urls(app: Flask):
+    """asset_url(name): a static URL with a content hash, so it can be cached for a year."""
+    versions: dict[str, str] = {}
+
+    def asset_url(filename: str) -> str:
+        if filename not in versions:
+            path = PROJECT_ROOT / "static" / filename
+            versions[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        from flask import url_for
+        return url_for("static", filename=filename, v=versions[filename])
+
+    return asset_url

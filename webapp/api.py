@@ -1,0 +1,176 @@
+"""The JSON API (docs/api.md, docs/openapi.yaml) and the health check. CSRF-exempt: JSON only."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from webapp import PAGES_KEY, current_store
+from webapp.movies import Movie
+from webapp.picks import MAX_MOVIE_ID, check_json_picks
+from webapp.recommend import InvalidPicksError, Recommendation
+from webapp.search import MAX_QUERY_LENGTH
+from webapp.store import Store
+
+bp = Blueprint("api", __name__)
+ID = f"int(max={MAX_MOVIE_ID})"  # larger or negative ids do not match the route: 404
+MAX_LIMIT = 50
+MAX_MIN_COUNT = 1_000_000
+
+
+def api_error(status: int, code: str, message: str, **extra: Any) -> tuple[Response, int]:
+    """The API's error body: {"error": code, "message": text, ...}."""
+    return jsonify({"error": code, "message": message, **extra}), status
+
+
+def movie_json(movie: Movie, rec: Recommendation | None = None) -> dict[str, Any]:
+    """A movie object; with score, reason, source and because_of for a recommendation."""
+    out = movie.to_json()
+    out["score"] = rec.score if rec else None
+    out["reason"] = rec.reason if rec else None
+    if rec:
+        out["source"] = rec.source
+        out["because_of"] = list(rec.because_of)
+    return out
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json_body() -> Any:
+    """The parsed body, or None when it is not strict JSON (NaN, bad UTF-8, nesting too deep)."""
+    try:
+        return json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+
+
+def _limit(default: int) -> int | None:
+    """The `limit` query parameter (1..50), or None when it is not a number in range."""
+    raw = request.args.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        return None
+    return int(raw)
+
+
+def _min_count(body: dict[str, Any], levels: dict[str, int]) -> int | None | str:
+    """less_known_min_count from the body (int) or less_known ('gems'|'known'); str = error."""
+    if "less_known_min_count" in body:
+        value = body["less_known_min_count"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MIN_COUNT:
+            return f"less_known_min_count must be an integer from 0 to {MAX_MIN_COUNT}."
+        return value
+    level = body.get("less_known", "gems")
+    if level not in levels:
+        return f"less_known must be one of {', '.join(sorted(levels))}."
+    return levels[level]
+
+
+@bp.post("/api/recommendations")
+def recommend():
+    """Three picks in, five popular and five less-known recommendations out."""
+    if not request.is_json:
+        return api_error(415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
+    body = _json_body()
+    if not isinstance(body, dict):
+        return api_error(400, "malformed_json", 'The body must be a JSON object like {"movie_ids": [1, 2, 3]}.')
+    store = current_store()
+    check = check_json_picks(store, body.get("movie_ids"))
+    if not check.ok:
+        code = "unknown_movie" if check.unknown else "invalid_picks"
+        return api_error(400, code, " ".join(check.errors), movie_ids=list(check.unknown))
+    min_count = _min_count(body, dict(store.levels))
+    if isinstance(min_count, str):
+        return api_error(400, "invalid_parameter", min_count)
+    try:
+        body_json = current_app.extensions[PAGES_KEY].get_or_make(
+            ("api", store.build_id, check.ids, min_count),
+            lambda: _recommendations_json(store, check.ids, min_count))
+    except InvalidPicksError as exc:  # the recommender's own check, should the two ever differ
+        return api_error(400, "invalid_picks", str(exc))
+    return current_app.response_class(body_json, mimetype="application/json")
+
+
+def _recommendations_json(store: Store, ids: tuple[int, ...], min_count: int) -> str:
+    """The response body of POST /api/recommendations (memoised per build, picks and setting)."""
+    result = store.recommend(ids, min_count)
+    return current_app.json.dumps({
+        "picks": [movie_json(store.movies[m]) for m in ids],
+        "popular": [movie_json(store.movies[r.movie_id], r) for r in result.popular if r.movie_id in store.movies],
+        "less_known": [movie_json(store.movies[r.movie_id], r) for r in result.less_known if r.movie_id in store.movies],
+        "less_known_min_count": min_count,
+        "build_id": store.build_id,
+    })
+
+
+@bp.get("/api/movies")
+def search_movies():
+    """Title search over all movies: ?q=text&limit=10 (&genre=Comedy)."""
+    q = request.args.get("q", "").strip()
+    if not q or len(q) > MAX_QUERY_LENGTH:
+        return api_error(400, "invalid_parameter", f"q must be 1 to {MAX_QUERY_LENGTH} characters.")
+    limit = _limit(10)
+    if limit is None:
+        return api_error(400, "invalid_parameter", f"limit must be an integer from 1 to {MAX_LIMIT}.")
+    store = current_store()
+    genre = request.args.get("genre") or None
+    movies = store.search(q, limit, genre)
+    return jsonify({"query": q, "count": len(movies), "movies": [movie_json(m) for m in movies]})
+
+
+@bp.get("/api/catalog")
+def catalog():
+    """The 100-movie catalog (table popular) in rank order, with its genres."""
+    store = current_store()
+    return jsonify({
+        "count": len(store.catalog),
+        "genres": list(store.genres),
+        "less_known_levels": dict(store.levels),
+        "movies": [{"rank": n, **movie_json(m)} for n, m in enumerate(store.catalog, start=1)],
+    })
+
+
+@bp.get(f"/api/movies/<{ID}:movie_id>")
+def movie(movie_id: int):
+    """One movie, with its pool ('popular', 'less_known', 'rare' or null)."""
+    found = current_store().movie(movie_id)
+    if found is None:
+        return api_error(404, "not_found", f"There is no movie with id {movie_id}.")
+    return jsonify({**movie_json(found), "pool": found.pool})
+
+
+@bp.get(f"/api/users/<{ID}:user_id>/recommendations")
+def user_recommendations(user_id: int):
+    """A known user's precomputed top N (ALS, table als_user_top): ?limit=10."""
+    limit = _limit(MAX_LIMIT)
+    if limit is None:
+        return api_error(400, "invalid_parameter", f"limit must be an integer from 1 to {MAX_LIMIT}.")
+    rows = current_store().user_recommendations(user_id)
+    if rows is None:
+        return api_error(404, "not_found", f"There is no user with id {user_id}.")
+    return jsonify({"user_id": user_id, "recommendations": [
+        {**movie_json(m), "score": round(s, 4), "reason": f"Predicted rating {s:.1f} of 5 for user {user_id}",
+         "predicted_rating": round(s, 4), "rank": n}
+        for n, (m, s) in enumerate(rows[:limit], start=1)]})
+
+
+@bp.get(f"/api/users/<{ID}:user_id>/ratings/<{ID}:movie_id>")
+def predicted_rating(user_id: int, movie_id: int):
+    """The ALS predicted rating of one movie for one known user (0.5..5)."""
+    store = current_store()
+    rating = store.predicted_rating(user_id, movie_id)
+    if rating is None:
+        what = f"user {user_id}" if store.user_factors.get(user_id) is None else f"movie {movie_id}"
+        return api_error(404, "not_found", f"There are no trained factors for {what}.")
+    return jsonify({"user_id": user_id, "movie_id": movie_id, "predicted_rating": round(rating, 4)})
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 with the trained data's version once the store is loaded."""
+    store = current_store()
+    return jsonify({"status": "ok", "build_id": store.build_id,
+                    "created_at": store.manifest.get("created_at"),
+                    "movies": len(store.movies), "catalog": len(store.catalog)})

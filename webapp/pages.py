@@ -1,0 +1,145 @@
+"""HTML pages: the picker (`/`) and the shareable result page (`/recommendations?movie_ids=...`).
+
+Works as plain HTML forms: the picker form POSTs (CSRF-protected) and is answered with a redirect
+to a GET URL, so a result URL holds the picks, changes nothing and can be shared.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from webapp import CARDS_KEY, PAGES_KEY, current_store
+from webapp.movies import Movie
+from webapp.picks import PickCheck, check_text_picks
+from webapp.recommend import PICKS_REQUIRED, Recommendation
+from webapp.search import MAX_QUERY_LENGTH
+from webapp.store import Store
+
+bp = Blueprint("pages", __name__)
+SEARCH_RESULTS = 24
+DEFAULT_LEVEL = "gems"
+PICKED = "Because you picked "
+
+
+def _query() -> str:
+    return request.values.get("q", "").strip()[:MAX_QUERY_LENGTH]
+
+
+def _genre(store: Store) -> str:
+    genre = request.values.get("genre", "")
+    return genre if genre in store.genres else ""
+
+
+def render_picker(store: Store, check: PickCheck, status: int = 200) -> tuple[str, int, dict]:
+    """The picker page with these picks in the tray and these errors shown."""
+    q, genre = _query(), _genre(store)
+    picks = [store.movies[m] for m in check.ids]
+    html = render_template(
+        "picker.html", store=store, picks=picks, picked={m.movie_id for m in picks},
+        errors=check.errors, q=q, genre=genre, picks_required=PICKS_REQUIRED,
+        found=store.search(q, SEARCH_RESULTS, genre or None) if q else [],
+    )
+    return html, status, {"Cache-Control": "private, no-store"}
+
+
+def picker_url(ids: Sequence[int], q: str = "", genre: str = "", anchor: str | None = None) -> str:
+    """The GET URL of the picker in a given state."""
+    return url_for("pages.picker", movie_ids=list(ids), q=q or None, genre=genre or None,
+                   _anchor=anchor)
+
+
+@bp.get("/")
+def picker():
+    """The catalog grid, the search box and the tray with the picks so far (from the URL)."""
+    store = current_store()
+    check = check_text_picks(store, request.args.getlist("movie_ids"), need_three=False)
+    return render_picker(store, check, 400 if check.errors else 200)
+
+
+@bp.post("/")
+def update_picks() -> Response:
+    """No-JavaScript search, filter, add and remove: apply the form, then show it again by GET."""
+    store = current_store()
+    removed = request.form.get("remove", "")
+    values = [v for v in request.form.getlist("movie_ids") if v != removed]
+    check = check_text_picks(store, values, need_three=False)
+    q, genre = _query(), _genre(store)
+    anchor = "results" if q else ("tray" if removed else "catalog")
+    return redirect(picker_url(check.ids, q, genre, anchor), 303)
+
+
+@bp.post("/recommendations")
+def submit_picks():
+    """The picker form's submit: three good picks go to the shareable result URL."""
+    store = current_store()
+    check = check_text_picks(store, request.form.getlist("movie_ids"))
+    if not check.ok:
+        return render_picker(store, check, 400)
+    return redirect(url_for("pages.recommendations", movie_ids=list(check.ids)), 303)
+
+
+@bp.get("/recommendations")
+def recommendations():
+    """Three picks, five popular and five less-known recommendations (rendered once per build)."""
+    store = current_store()
+    check = check_text_picks(store, request.args.getlist("movie_ids"))
+    if not check.ok:
+        return render_picker(store, check, 400)
+    level = request.args.get("less_known", DEFAULT_LEVEL)
+    level = level if level in store.levels else DEFAULT_LEVEL
+    return current_app.extensions[PAGES_KEY].get_or_make(
+        (store.build_id, check.ids, level), lambda: _render_results(store, check.ids, level))
+
+
+def _render_results(store: Store, ids: tuple[int, ...], level: str) -> str:
+    result = store.recommend(ids, store.levels[level])
+    picks = [store.movies[m] for m in ids]
+    return render_template(
+        "results.html", store=store, picks=picks, level=level, levels=store.levels,
+        popular=_with_movies(store, result.popular),
+        less_known=_with_movies(store, result.less_known),
+        change_urls=[picker_url([p.movie_id for p in picks if p is not m], anchor="search")
+                     for m in picks],
+    )
+
+
+@bp.app_template_global()
+def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False) -> Markup:
+    """One catalog or search card (the _macros.html pick_card), rendered once and reused."""
+    def render() -> Markup:
+        macros = current_app.jinja_env.get_template("_macros.html").module
+        return macros.pick_card(movie, {movie.movie_id} if is_picked else set(), hidden)
+
+    return current_app.extensions[CARDS_KEY].get_or_make((movie, is_picked, bool(hidden)), render)
+
+
+def _with_movies(store: Store, recs: Sequence[Recommendation]) -> list[tuple[Movie, Recommendation, tuple[str, str]]]:
+    """(movie, recommendation, (reason, detail)) for the template."""
+    return [(store.movies[r.movie_id], r, reason_parts(store, r)) for r in recs
+            if r.movie_id in store.movies]
+
+
+def reason_parts(store: Store, rec: Recommendation) -> tuple[str, str]:
+    """('Because you picked Heat and Casino', 'People who rated them also rated this').
+
+    The picks are named by title alone (the recommender's reason adds years, which makes long
+    lines on a small card); the detail is the recommender's text after its last colon.
+    """
+    head, sep, detail = rec.reason.rpartition(": ")
+    titles = [store.movies[m].title for m in rec.because_of if m in store.movies]
+    if not sep or not titles or not head.startswith(PICKED):
+        return rec.reason, ""
+    names = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    return f"{PICKED}{names}", detail[:1].upper() + detail[1:]
+
+
+@bp.app_template_filter("count")
+def format_count(value: int) -> str:
+    return f"{value:,}"
+
+
+@bp.app_template_global()
+def genre_line(movie: Movie, limit: int = 3) -> str:
+    return ", ".join(movie.genres[:limit])

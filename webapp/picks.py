@@ -1,0 +1,88 @@
+"""Checking a visitor's picks (form fields, URL parameters or JSON) with messages a person can act on."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.recommend import PICKS_REQUIRED
+from webapp.store import Store
+
+MAX_MOVIE_ID = 2**31 - 1
+MAX_VALUES = 20  # more movie_ids than this in one request is not a visitor picking movies
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+@dataclass(frozen=True)
+class PickCheck:
+    """The valid picks (known, distinct, in the given order) and what was wrong with the rest."""
+
+    ids: tuple[int, ...]
+    errors: tuple[str, ...] = ()
+    unknown: tuple[int, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Exactly three distinct known movies and nothing else wrong."""
+        return not self.errors and len(self.ids) == PICKS_REQUIRED
+
+
+def _shown(value: Any) -> str:
+    """A short printable form of a bad value for a message (escaped later by the template)."""
+    text = value if isinstance(value, str) else repr(value)
+    return f"“{text[:20]}…”" if len(text) > 20 else f"“{text}”"
+
+
+def parse_movie_id(raw: str) -> int | None:
+    """A movie id from text: 1 to 10 digits, at most 2^31-1; None otherwise."""
+    text = raw.strip()
+    if not _DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_MOVIE_ID else None
+
+
+def _check(store: Store, values: Iterable[Any], to_id, *, need_three: bool) -> PickCheck:
+    values = list(values)
+    if len(values) > MAX_VALUES:
+        return PickCheck((), (f"Too many movie ids ({len(values)}); pick exactly three.",))
+    ids: list[int] = []
+    errors: list[str] = []
+    unknown: list[int] = []
+    for value in values:
+        movie_id = to_id(value)
+        if movie_id is None:
+            errors.append(f"{_shown(value)} is not a movie id.")
+        elif not store.knows(movie_id):
+            unknown.append(movie_id)
+            errors.append(f"There is no movie with id {movie_id}.")
+        elif movie_id in ids:
+            errors.append(f"You picked {store.movies[movie_id].label} twice.")
+        else:
+            ids.append(movie_id)
+    if need_three and len(ids) != PICKS_REQUIRED:
+        if len(ids) > PICKS_REQUIRED:
+            errors.append(f"Pick exactly three movies: you picked {len(ids)}, "
+                          f"remove {len(ids) - PICKS_REQUIRED}.")
+        elif not errors or len(values) != PICKS_REQUIRED:
+            errors.append(f"Pick exactly three movies (you picked {len(ids)}).")
+    return PickCheck(tuple(ids), tuple(errors), tuple(unknown))
+
+
+def check_text_picks(store: Store, raw_values: Iterable[str], *, need_three: bool = True) -> PickCheck:
+    """Picks from form fields or URL parameters (`movie_ids=1&movie_ids=2&movie_ids=3`)."""
+    return _check(store, raw_values, parse_movie_id, need_three=need_three)
+
+
+def _json_id(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_MOVIE_ID else None
+
+
+def check_json_picks(store: Store, value: Any) -> PickCheck:
+    """Picks from a JSON body's `movie_ids`: a list of three distinct known integer ids."""
+    if not isinstance(value, list):
+        return PickCheck((), ("movie_ids must be a list of three integer movie ids.",))
+    return _check(store, value, _json_id, need_three=True)

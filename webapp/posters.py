@@ -1,0 +1,74 @@
+"""Generated posters (SVG: title, year, colours from the genres) for movies without a TMDB image."""
+from __future__ import annotations
+
+import hashlib
+import textwrap
+
+from flask import Blueprint, abort, make_response, render_template, request
+
+from webapp import current_store
+from webapp.movies import Movie
+from webapp.picks import MAX_MOVIE_ID
+
+bp = Blueprint("posters", __name__)
+
+# Two colours (top, bottom of the gradient) per genre; unknown genres get a colour from a hash.
+GENRE_COLOURS: dict[str, tuple[str, str]] = {
+    "Action": ("#b3261e", "#3b0d0a"), "Adventure": ("#c76b12", "#3d2006"),
+    "Animation": ("#1f8a70", "#0a2e25"), "Children": ("#2a9d8f", "#0c302c"),
+    "Comedy": ("#d4a017", "#3f3006"), "Crime": ("#5c5c70", "#16161f"),
+    "Documentary": ("#56707d", "#172226"), "Drama": ("#6a4c93", "#1e1530"),
+    "Fantasy": ("#7b2cbf", "#230c38"), "Film-Noir": ("#3a3a3a", "#0d0d0d"),
+    "Horror": ("#7a0b0b", "#1a0303"), "IMAX": ("#1d4e89", "#08182c"),
+    "Musical": ("#c2185b", "#3a071b"), "Mystery": ("#34495e", "#0e151c"),
+    "Romance": ("#d1495b", "#3f1219"), "Sci-Fi": ("#0077b6", "#02233a"),
+    "Thriller": ("#2f3e46", "#0b1013"), "War": ("#5f6f52", "#1b2017"),
+    "Western": ("#a0522d", "#2e170c"),
+}
+DEFAULT_COLOURS = ("#44475a", "#15161c")
+
+
+def genre_colours(genres: tuple[str, ...]) -> tuple[str, str]:
+    """Gradient colours: the first genre's pair, its bottom mixed with the second genre's."""
+    if not genres:
+        return DEFAULT_COLOURS
+    first = GENRE_COLOURS.get(genres[0]) or _hashed(genres[0])
+    if len(genres) > 1:
+        second = GENRE_COLOURS.get(genres[1]) or _hashed(genres[1])
+        return first[0], second[1]
+    return first
+
+
+def _hashed(name: str) -> tuple[str, str]:
+    hue = int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 360
+    return f"hsl({hue},55%,40%)", f"hsl({hue},60%,10%)"
+
+
+def title_lines(title: str) -> tuple[list[str], int]:
+    """The title wrapped for a 200-unit-wide poster: (lines, font size)."""
+    for width, size in ((12, 20), (15, 17), (19, 14)):
+        lines = textwrap.wrap(title, width=width, break_long_words=True) or [title]
+        if len(lines) <= 5:
+            return lines, size
+    lines = textwrap.wrap(title, width=19)[:6]
+    lines[-1] = lines[-1][:18] + "…"
+    return lines, 14
+
+
+@bp.get(f"/posters/<int(max={MAX_MOVIE_ID}):movie_id>.svg")
+def poster(movie_id: int):
+    """The generated poster of one movie (cached by the browser; ETag by build)."""
+    store = current_store()
+    movie: Movie | None = store.movie(movie_id)
+    if movie is None:
+        abort(404)
+    lines, size = title_lines(movie.title)
+    top, bottom = genre_colours(movie.genres)
+    svg = render_template("poster.svg", movie=movie, lines=lines, size=size, top=top,
+                          bottom=bottom, genres=" · ".join(movie.genres[:2]))
+    response = make_response(svg)
+    response.mimetype = "image/svg+xml"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.set_etag(f"{store.build_id}-{movie_id}")
+    return response.make_conditional(request)
+

@@ -1,0 +1,551 @@
+"""Three picks in, ten recommendations out: the one function the web app and the evaluation share.
+
+Imports only numpy, pandas and the standard library, so the web app stays light.
+
+The ten are a blend of three sources, each scored over the whole catalog and scaled to [0, 1]
+within the section it competes in:
+
+- ``knn``: the picks' item-item neighbours (``knn_neighbors``), similarities summed over the picks;
+- ``als``: implicit-ALS fold-in, a small ridge system over the picks' item factors
+  (``als_implicit_item_factors``) that gives a taste vector, then every item's score;
+- ``neumf``: the two-hop neural-MF tables, picks -> their top users (``neumf_movie_top_users``)
+  -> those users' top less-known movies (``neumf_user_top``);
+- ``popularity``: log rating count (``movie_stats.vote_count``), a prior that is never a reason.
+
+Each section (five popular, five less known) takes its best-blended movies; when a section runs
+short it is filled from the next-best candidates (then the best-scored movies overall), so the list
+has ten movies unless the whole catalog is smaller.
+"""
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+PICKS_REQUIRED = 3
+SOURCES = ("knn", "als", "neumf", "popularity")
+MODELS = ("knn", "als", "neumf")  # the sources a reason can name
+POPULAR = "popular"
+LESS_KNOWN = "less_known"
+
+
+class InvalidPicksError(ValueError):
+    """The picks are not exactly three distinct integer movie ids."""
+
+
+class UnknownMovieError(InvalidPicksError):
+    """Some picks are not movies the trained data knows."""
+
+    def __init__(self, movie_ids: Sequence[int]) -> None:
+        self.movie_ids = tuple(int(m) for m in movie_ids)
+        ids = ", ".join(str(m) for m in self.movie_ids)
+        super().__init__(f"unknown movie id(s): {ids}; expected ids of movies in the catalog")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended movie, with why it was chosen."""
+
+    movie_id: int
+    score: float
+    reason: str
+    source: str
+    because_of: tuple[int, ...]
+    section: str  # 'popular' | 'less_known'
+
+
+@dataclass(frozen=True)
+class RecommendationSet:
+    """The ten for one set of picks: five popular, five less known."""
+
+    picks: tuple[int, ...]
+    popular: tuple[Recommendation, ...]
+    less_known: tuple[Recommendation, ...]
+
+    def all(self) -> tuple[Recommendation, ...]:
+        """Popular then less known, in display order."""
+        return self.popular + self.less_known
+
+    def movie_ids(self) -> list[int]:
+        """The recommended movie ids in display order."""
+        return [r.movie_id for r in self.all()]
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """How much each source counts in each section (0 turns a source off)."""
+
+    # Chosen by the three-pick evaluation on ml-latest-small (offline/evaluation.py): the ALS
+    # fold-in carries most of both halves, kNN adds coverage and NDCG, NeuMF's two-hop lists lift
+    # the less-known half, and a log-count prior steers the popular half towards what most
+    # people have seen (removing any one of them scores worse; see report.html).
+    popular: Mapping[str, float] = field(
+        default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0})
+    less_known: Mapping[str, float] = field(
+        default_factory=lambda: {"knn": 0.5, "als": 1.0, "neumf": 0.2, "popularity": 0.1})
+
+    def for_section(self, section: str) -> Mapping[str, float]:
+        """The weights of one section."""
+        return self.popular if section == POPULAR else self.less_known
+
+    def without(self, source: str) -> "BlendWeights":
+        """The same weights with one source switched off (for ablations)."""
+        return BlendWeights(
+            popular={**self.popular, source: 0.0},
+            less_known={**self.less_known, source: 0.0},
+        )
+
+
+@dataclass(frozen=True)
+class _Csr:
+    """Row-indexed sparse lists: row i's columns are cols[ptr[i]:ptr[i+1]]."""
+
+    ptr: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+    extra: np.ndarray | None = None  # per-entry tag (e.g. kNN kind: 0 = cf, 1 = content)
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Columns and values of one row."""
+        lo, hi = self.ptr[i], self.ptr[i + 1]
+        return self.cols[lo:hi], self.vals[lo:hi]
+
+    def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Concatenated (row position in idx, columns, values) for several rows."""
+        starts, ends = self.ptr[idx], self.ptr[idx + 1]
+        lengths = ends - starts
+        if lengths.sum() == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        owner = np.repeat(np.arange(len(idx)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        pos = np.repeat(starts, lengths) + offsets
+        return owner, self.cols[pos], self.vals[pos]
+
+
+def _build_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
+               extra: np.ndarray | None = None) -> _Csr:
+    """A CSR from coordinate triples (rows sorted stably, order within a row kept)."""
+    order = np.argsort(rows, kind="stable")
+    counts = np.bincount(rows, minlength=n_rows)
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return _Csr(ptr, cols[order].astype(np.int64), vals[order].astype(np.float64),
+                None if extra is None else extra[order])
+
+
+def _factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, np.ndarray]:
+    """(movie ids, factor matrix) from a movie_id,f0..f{k-1} frame."""
+    cols = sorted((c for c in frame.columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
+                  key=lambda c: int(c[len(prefix):]))
+    return frame["movie_id"].to_numpy(np.int64), frame[cols].to_numpy(np.float64)
+
+
+def _format_title(title: object, year: object) -> str:
+    """'Heat (1995)', or just the title when the year is unknown."""
+    text = str(title) if isinstance(title, str) and title else "Untitled"
+    if year is None or pd.isna(year):
+        return text
+    return f"{text} ({int(year)})"
+
+
+def _join_titles(titles: Sequence[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    if len(titles) <= 1:
+        return "".join(titles)
+    return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+def _is_int(value: object) -> bool:
+    """True for int-like values (numpy ints too), False for bools, floats and strings."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def validate_picks(picks: Sequence[int]) -> tuple[int, ...]:
+    """Exactly three distinct integers, or InvalidPicksError saying what is wrong."""
+    if isinstance(picks, (str, bytes)) or not isinstance(picks, Sequence):
+        raise InvalidPicksError(
+            f"picks must be a list of {PICKS_REQUIRED} movie ids, got {type(picks).__name__}")
+    if len(picks) != PICKS_REQUIRED:
+        raise InvalidPicksError(
+            f"expected exactly {PICKS_REQUIRED} picks, got {len(picks)}")
+    bad = [p for p in picks if not _is_int(p)]
+    if bad:
+        raise InvalidPicksError(
+            f"picks must be integer movie ids, got {', '.join(repr(b) for b in bad)}")
+    ids = tuple(int(p) for p in picks)
+    if len(set(ids)) != len(ids):
+        dupes = sorted({m for m in ids if ids.count(m) > 1})
+        raise InvalidPicksError(
+            f"expected {PICKS_REQUIRED} different movies, got duplicate id(s) "
+            f"{', '.join(map(str, dupes))}")
+    return ids
+
+
+class Recommender:
+    """Indices over one set of trained tables, built once; recommend_for_picks is then cheap."""
+
+    def __init__(self, movie_ids: np.ndarray, titles: list[str], pool: np.ndarray,
+                 vote_count: np.ndarray, prior: np.ndarray, knn: _Csr | None,
+                 als_factors: np.ndarray | None, movie_users: _Csr | None,
+                 user_movies: _Csr | None, *, less_known_min_count: int = 5,
+                 weights: BlendWeights | None = None, als_reg: float = 0.1,
+                 als_alpha: float = 10.0, als_mode: str = "implicit") -> None:
+        self.movie_ids = movie_ids
+        self.titles = titles
+        self.pool = pool  # 0 = popular, 1 = less known, 2 = other (rare / unrated)
+        self.vote_count = vote_count
+        self.prior = prior  # popularity score in [0, 1], used for tie-breaks and fallback
+        self.knn = knn
+        self.als_factors = als_factors
+        self.movie_users = movie_users
+        self.user_movies = user_movies
+        self.less_known_min_count = less_known_min_count
+        self.weights = weights or BlendWeights()
+        self.als_reg = als_reg
+        self.als_alpha = als_alpha
+        self.als_mode = als_mode
+        self._index = {int(m): i for i, m in enumerate(movie_ids)}
+        self._gram = None if als_factors is None else als_factors.T @ als_factors
+        self._log_votes = np.log1p(np.clip(vote_count, 0.0, None))
+        self._popular_idx = np.flatnonzero(pool == 0)
+        self._less_known_cache: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_tables(cls, tables: Mapping[str, pd.DataFrame], *, less_known_min_count: int = 5,
+                    weights: BlendWeights | None = None, als_mode: str = "implicit",
+                    als_reg: float = 0.1, als_alpha: float = 10.0) -> "Recommender":
+        """Build the indices from trained_data frames by name; missing optional tables degrade."""
+        movies = tables.get("movies")
+        stats = tables.get("movie_stats")
+        if stats is None:
+            raise ValueError("tables must include 'movie_stats' (movie_id, vote_count, pool)")
+        ids = _catalog_ids(movies, stats)
+        index = pd.Index(ids)
+        titles = _titles(movies, ids)
+        pool, vote_count, prior = _stats_arrays(stats, index)
+        knn = _knn_csr(tables.get("knn_neighbors"), index)
+        factor_table = ("als_item_factors" if als_mode == "explicit"
+                        else "als_implicit_item_factors")
+        factors = _aligned_factors(tables.get(factor_table), index)
+        movie_users, user_movies = _neumf_csrs(
+            tables.get("neumf_movie_top_users"), tables.get("neumf_user_top"), index)
+        return cls(ids, titles, pool, vote_count, prior, knn, factors, movie_users, user_movies,
+                   less_known_min_count=less_known_min_count, weights=weights,
+                   als_reg=als_reg, als_alpha=als_alpha, als_mode=als_mode)
+
+    def with_weights(self, weights: BlendWeights) -> "Recommender":
+        """The same indices with other blend weights (cheap; for ablations)."""
+        return Recommender(self.movie_ids, self.titles, self.pool, self.vote_count, self.prior,
+                           self.knn, self.als_factors, self.movie_users, self.user_movies,
+                           less_known_min_count=self.less_known_min_count, weights=weights,
+                           als_reg=self.als_reg, als_alpha=self.als_alpha,
+                           als_mode=self.als_mode)
+
+    # ------------------------------------------------------------------ queries
+    def knows(self, movie_id: int) -> bool:
+        """True when movie_id is a movie of the trained catalog."""
+        return _is_int(movie_id) and int(movie_id) in self._index
+
+    def title(self, movie_id: int) -> str:
+        """'Title (year)' of a known movie."""
+        return self.titles[self._index[int(movie_id)]]
+
+    def source_scores(self, picks: Sequence[int]) -> dict[str, np.ndarray]:
+        """Each source's raw score of every catalog movie for these (valid) picks."""
+        idx = np.array([self._index[p] for p in picks], dtype=np.int64)
+        return self._raw_scores(idx)
+
+    def recommend_for_picks(self, picks: Sequence[int], *,
+                            less_known_min_count: int | None = None, n_popular: int = 5,
+                            n_less_known: int = 5) -> RecommendationSet:
+        """Five popular and five less-known movies for exactly three distinct known picks."""
+        ids = validate_picks(picks)
+        unknown = [m for m in ids if m not in self._index]
+        if unknown:
+            raise UnknownMovieError(unknown)
+        min_count = self.less_known_min_count if less_known_min_count is None \
+            else int(less_known_min_count)
+        idx = np.array([self._index[p] for p in ids], dtype=np.int64)
+        raw = self._pick_scores(idx)
+        taken = np.zeros(len(self.movie_ids), dtype=bool)
+        taken[idx] = True
+        members = {POPULAR: self._popular_idx, LESS_KNOWN: self._less_known_idx(min_count)}
+        blended = {section: self._blend(raw, members[section], section) for section in members}
+        sections: dict[str, list[int]] = {}
+        for section, n in ((POPULAR, n_popular), (LESS_KNOWN, n_less_known)):
+            chosen = self._top(blended[section], members[section], taken, n)
+            taken[chosen] = True
+            sections[section] = chosen
+        self._fill_short(sections, blended, members, taken, {POPULAR: n_popular,
+                                                             LESS_KNOWN: n_less_known})
+        return RecommendationSet(
+            picks=ids,
+            popular=tuple(self._explain(i, POPULAR, ids, idx, raw, blended)
+                          for i in sections[POPULAR]),
+            less_known=tuple(self._explain(i, LESS_KNOWN, ids, idx, raw, blended)
+                             for i in sections[LESS_KNOWN]),
+        )
+
+    def _less_known_idx(self, min_count: int) -> np.ndarray:
+        """Catalog indices of the less-known movies with at least min_count ratings (cached)."""
+        found = self._less_known_cache.get(min_count)
+        if found is None:
+            found = np.flatnonzero((self.pool == 1) & (self.vote_count >= min_count))
+            if len(self._less_known_cache) < 64:
+                self._less_known_cache[min_count] = found
+        return found
+
+    # ------------------------------------------------------------------ sources
+    def _raw_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Every source's score of every catalog movie for the picks at catalog indices idx."""
+        scores = self._pick_scores(idx)
+        return {name: scores[name] for name in SOURCES}
+
+    def _pick_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Source totals, plus per-pick kNN / NeuMF rows and the co-rating (cf) kNN total."""
+        knn_rows, knn_cf = self._knn_per_pick(idx)
+        neumf_rows = self._neumf_per_pick(idx)
+        return {"knn": knn_rows.sum(axis=0), "als": self._als_scores(idx),
+                "neumf": neumf_rows.sum(axis=0), "popularity": self._log_votes,
+                "knn_rows": knn_rows, "knn_cf": knn_cf, "neumf_rows": neumf_rows}
+
+    def _knn_per_pick(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each pick's neighbour similarities (picks x movies), and the cf-only total."""
+        n = len(self.movie_ids)
+        rows, cf = np.zeros((len(idx), n)), np.zeros(n)
+        if self.knn is None:
+            return rows, cf
+        for j, p in enumerate(idx):
+            lo, hi = self.knn.ptr[p], self.knn.ptr[p + 1]
+            cols, vals = self.knn.cols[lo:hi], np.maximum(self.knn.vals[lo:hi], 0.0)
+            rows[j] = np.bincount(cols, weights=vals, minlength=n)
+            if self.knn.extra is not None:
+                is_cf = self.knn.extra[lo:hi] == 0
+                cf += np.bincount(cols[is_cf], weights=vals[is_cf], minlength=n)
+            else:
+                cf += rows[j]
+        return rows, cf
+
+    def _als_scores(self, idx: np.ndarray) -> np.ndarray:
+        """Fold the picks into the ALS item space (ridge solve) and score every movie."""
+        if self.als_factors is None or self._gram is None:
+            return np.zeros(len(self.movie_ids))
+        picked = self.als_factors[idx]
+        k = picked.shape[1]
+        if self.als_mode == "explicit":
+            a = picked.T @ picked + self.als_reg * len(idx) * np.eye(k)
+            b = picked.T @ np.full(len(idx), 5.0)
+        else:
+            # Spark's implicit normal equation for a user with n rated items (reg scaled by n)
+            a = (self._gram + self.als_alpha * (picked.T @ picked)
+                 + self.als_reg * len(idx) * np.eye(k))
+            b = (1.0 + self.als_alpha) * picked.sum(axis=0)
+        user = np.linalg.solve(a, b)
+        return self.als_factors @ user
+
+    def _neumf_per_pick(self, idx: np.ndarray) -> np.ndarray:
+        """Two hops per pick: its top users -> their top movies, scores multiplied and summed."""
+        n = len(self.movie_ids)
+        rows = np.zeros((len(idx), n))
+        if self.movie_users is None or self.user_movies is None:
+            return rows
+        for j, p in enumerate(idx):
+            users, user_w = self.movie_users.row(int(p))
+            if len(users):
+                owner, movies, movie_w = self.user_movies.rows(users)
+                rows[j] = np.bincount(movies, weights=user_w[owner] * movie_w, minlength=n)
+        return rows
+
+    # ------------------------------------------------------------------ blending
+    def _blend(self, raw: Mapping[str, np.ndarray], members: np.ndarray,
+               section: str) -> np.ndarray:
+        """Full-length blended scores, nonzero only on members: each source min-max scaled there."""
+        weights = self.weights.for_section(section)
+        total = np.zeros(len(members))
+        for source in SOURCES:
+            w = float(weights.get(source, 0.0))
+            if w != 0.0:
+                total += w * _scale(raw[source][members])
+        out = np.zeros(len(self.movie_ids))
+        out[members] = total
+        return out
+
+    def _top(self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int) -> list[int]:
+        """The n best members not taken: by score, then popularity, then movie id."""
+        if n <= 0:
+            return []
+        cand = members[~taken[members]]
+        if len(cand) == 0:
+            return []
+        values = score[cand]
+        if len(cand) > n:  # keep the n best and everything tied with the n-th, then sort those
+            nth = np.partition(-values, n - 1)[n - 1]
+            keep = -values <= nth
+            cand, values = cand[keep], values[keep]
+        order = np.lexsort((self.movie_ids[cand], -self.prior[cand], -values))
+        return [int(i) for i in cand[order[:n]]]
+
+    def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
+                    members: Mapping[str, np.ndarray], taken: np.ndarray,
+                    wanted: Mapping[str, int]) -> None:
+        """Top up short sections: the other section's best first, then any remaining movie."""
+        everyone = np.arange(len(self.movie_ids))
+        for section in (LESS_KNOWN, POPULAR):
+            missing = wanted[section] - len(sections[section])
+            other = POPULAR if section == LESS_KNOWN else LESS_KNOWN
+            for pool, score in ((members[other], blended[other]),
+                                (everyone, blended[section] + blended[other])):
+                if missing <= 0:
+                    break
+                extra = self._top(score, pool, taken, missing)
+                taken[extra] = True
+                sections[section].extend(extra)
+                missing -= len(extra)
+
+    # ------------------------------------------------------------------ reasons
+    def _explain(self, i: int, section: str, picks: tuple[int, ...], idx: np.ndarray,
+                 raw: Mapping[str, np.ndarray], blended: Mapping[str, np.ndarray]) -> Recommendation:
+        """The Recommendation for catalog index i: main source, the picks behind it, a reason."""
+        source, because = self._main_source(i, section, idx, raw)
+        because_ids = tuple(picks[j] for j in because)
+        names = _join_titles([self.titles[idx[j]] for j in because])
+        reason = _REASONS[source].format(names=names, it="it" if len(because) == 1 else "them")
+        return Recommendation(movie_id=int(self.movie_ids[i]), score=round(float(blended[section][i]), 6),
+                              reason=reason, source=source, because_of=because_ids,
+                              section=section)
+
+    def _main_source(self, i: int, section: str, idx: np.ndarray,
+                     raw: Mapping[str, np.ndarray]) -> tuple[str, list[int]]:
+        """The model that contributed most to movie i, and which picks (positions) led to it."""
+        weights = self.weights.for_section(section)
+        best, best_value = "fallback", 0.0
+        for source in MODELS:
+            value = float(weights.get(source, 0.0)) * float(raw[source][i])
+            if value > best_value + 1e-12:
+                best, best_value = source, value
+        if best == "knn":
+            kind = "knn" if raw["knn_cf"][i] > 0 else "content"
+            return kind, _contributors(raw["knn_rows"][:, i])
+        if best == "neumf":
+            return best, _contributors(raw["neumf_rows"][:, i])
+        if best == "als":
+            return best, [int(np.argmax(self.als_factors[idx] @ self.als_factors[i]))]
+        return best, list(range(len(idx)))
+
+
+def _contributors(column: np.ndarray) -> list[int]:
+    """Positions of the picks with a positive contribution, largest first (all when none)."""
+    values = column.tolist()
+    found = sorted((j for j, v in enumerate(values) if v > 0), key=lambda j: -values[j])
+    return found or list(range(len(values)))
+
+
+_REASONS = {
+    "knn": "Because you picked {names}: people who rated {it} also rated this",
+    "content": "Because you picked {names}: it shares genres and tags with {it}",
+    "als": "Because you picked {names}: it fits the taste profile of your picks",
+    "neumf": "Because you picked {names}: the viewers who love {it} most also love this",
+    "fallback": "Because you picked {names}: a well-liked movie to round out your list",
+}
+
+
+def recommend_for_picks(recommender: Recommender, picks: Sequence[int], **kw) -> RecommendationSet:
+    """Module-level alias of Recommender.recommend_for_picks."""
+    return recommender.recommend_for_picks(picks, **kw)
+
+
+# ---------------------------------------------------------------------- table helpers
+def _scale(values: np.ndarray) -> np.ndarray:
+    """Values clipped at 0, then min-max scaled to [0, 1] (zeros when constant or empty)."""
+    clipped = np.maximum(values, 0.0)
+    if not len(clipped):
+        return clipped
+    lo, hi = clipped.min(), clipped.max()
+    return (clipped - lo) / (hi - lo) if hi > lo else np.zeros_like(clipped)
+
+
+def _catalog_ids(movies: pd.DataFrame | None, stats: pd.DataFrame) -> np.ndarray:
+    """Sorted ids of every movie in movies or movie_stats."""
+    parts = [stats["movie_id"].to_numpy(np.int64)]
+    if movies is not None:
+        parts.append(movies["movie_id"].to_numpy(np.int64))
+    return np.unique(np.concatenate(parts))
+
+
+def _titles(movies: pd.DataFrame | None, ids: np.ndarray) -> list[str]:
+    """'Title (year)' per catalog id; 'movie <id>' when the movies table lacks it."""
+    if movies is None:
+        return [f"movie {m}" for m in ids]
+    frame = movies.drop_duplicates("movie_id").set_index("movie_id")
+    years = frame["year"] if "year" in frame.columns else pd.Series(pd.NA, index=frame.index)
+    lookup = {int(m): _format_title(t, y) for m, t, y in
+              zip(frame.index, frame["title"], years.reindex(frame.index))}
+    return [lookup.get(int(m), f"movie {m}") for m in ids]
+
+
+def _stats_arrays(stats: pd.DataFrame, index: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pool code, vote count, popularity prior in [0, 1]) aligned with the catalog."""
+    frame = stats.drop_duplicates("movie_id").set_index("movie_id").reindex(index)
+    codes = frame["pool"].map({POPULAR: 0, LESS_KNOWN: 1}).fillna(2).to_numpy(np.int8)
+    counts = frame["vote_count"].fillna(0).to_numpy(np.float64)
+    raw = frame["score"] if "score" in frame.columns else frame["vote_count"]
+    prior = raw.astype(float).fillna(raw.min() if raw.notna().any() else 0.0).to_numpy()
+    prior = _rank01(prior)
+    return codes, counts, prior
+
+
+def _rank01(values: np.ndarray) -> np.ndarray:
+    """Values rescaled to [0, 1] by min-max (constant values give zeros)."""
+    lo, hi = float(values.min()) if len(values) else 0.0, float(values.max()) if len(values) else 0.0
+    return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+
+
+def _knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> _Csr | None:
+    """movie -> neighbours (by rank), kind 0 = cf, 1 = content; unknown ids dropped."""
+    if frame is None or frame.empty:
+        return None
+    rows = index.get_indexer(frame["movie_id"])
+    cols = index.get_indexer(frame["neighbor_id"])
+    keep = (rows >= 0) & (cols >= 0)
+    sub = frame.loc[keep]
+    rank = sub["rank"].to_numpy() if "rank" in sub.columns else np.arange(len(sub))
+    order = np.lexsort((rank, rows[keep]))
+    kind = (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8) \
+        if "kind" in sub.columns else np.zeros(len(sub), dtype=np.int8)
+    return _build_csr(rows[keep][order], cols[keep][order],
+                      sub["similarity"].to_numpy(np.float64)[order], len(index), kind[order])
+
+
+def _aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:
+    """Item factors in catalog order (zeros for movies without factors)."""
+    if frame is None or frame.empty:
+        return None
+    ids, matrix = _factor_matrix(frame)
+    if matrix.shape[1] == 0:
+        return None
+    out = np.zeros((len(index), matrix.shape[1]))
+    pos = index.get_indexer(ids)
+    out[pos[pos >= 0]] = matrix[pos >= 0]
+    return out
+
+
+def _neumf_csrs(movie_users: pd.DataFrame | None, user_top: pd.DataFrame | None,
+                index: pd.Index) -> tuple[_Csr | None, _Csr | None]:
+    """movie -> top users and user -> top movies, users renumbered 0..n-1."""
+    if movie_users is None or user_top is None or movie_users.empty or user_top.empty:
+        return None, None
+    users = pd.Index(np.unique(np.concatenate([movie_users["user_id"].to_numpy(np.int64),
+                                               user_top["user_id"].to_numpy(np.int64)])))
+    m_rows = index.get_indexer(movie_users["movie_id"])
+    keep = m_rows >= 0
+    mu = _build_csr(m_rows[keep], users.get_indexer(movie_users["user_id"])[keep],
+                    movie_users["score"].to_numpy(np.float64)[keep], len(index))
+    u_cols = index.get_indexer(user_top["movie_id"])
+    keep = u_cols >= 0
+    um = _build_csr(users.get_indexer(user_top["user_id"])[keep], u_cols[keep],
+                    user_top["score"].to_numpy(np.float64)[keep], len(users))
+    return mu, um

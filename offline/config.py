@@ -30,9 +30,9 @@ class PopularConfig:
 
 @dataclass(frozen=True)
 class AlsConfig:
-    ranks: tuple[int, ...] = (8, 16)
-    reg_params: tuple[float, ...] = (0.05, 0.1, 0.2)
-    max_iter: int = 15
+    ranks: tuple[int, ...] = (8, 12)
+    reg_params: tuple[float, ...] = (0.1, 0.15, 0.2)  # Spark scales regParam by each row's count
+    max_iter: int = 10
     top_n: int = 10
     implicit_rank: int = 32
     implicit_reg_param: float = 0.1
@@ -51,10 +51,10 @@ class KnnConfig:
 class NeumfConfig:
     gmf_dim: int = 16
     mlp_dims: tuple[int, ...] = (64, 32, 16)  # MLP input (user + movie embeddings), then layers
-    epochs: int = 8
-    batch_size: int = 2048
+    epochs: int = 12
+    batch_size: int = 8192  # large batches: fewer steps on 2 CPU cores, same HR@10 (neumf.py)
     negatives: int = 4  # sampled unrated movies per rating (implicit feedback, as in the paper)
-    learning_rate: float = 0.002
+    learning_rate: float = 0.008
     top_n: int = 20  # per user (less-known) and per movie (users)
     candidate_neighbors: int = 20  # co-occurrence neighbours per movie that make candidates
     candidate_cap: int = 200  # scored candidates per user and per movie (bounds the work)

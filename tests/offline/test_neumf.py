@@ -1,0 +1,122 @@
+"""Stage `neumf`: model shape and layers, learning, exported tables, determinism."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from offline.config import BuildConfig, NeumfConfig, PoolConfig
+from offline.neumf import build_neumf, fit_neumf, train_neumf
+from offline.pools import assign_pools
+
+TINY = NeumfConfig(gmf_dim=4, mlp_dims=(8, 4), epochs=6, batch_size=256, negatives=4,
+                   learning_rate=0.01, top_n=3, candidate_neighbors=5, candidate_cap=15)
+N_USERS, N_MOVIES = 60, 40
+
+
+@pytest.fixture(scope="module")
+def cfg() -> BuildConfig:
+    return dataclasses.replace(BuildConfig(), neumf=TINY,
+                               pools=PoolConfig(popular_share=0.2, less_known_min_count=3))
+
+
+@pytest.fixture(scope="module")
+def ratings() -> pd.DataFrame:
+    """Two taste groups (user and movie parity); within a group, low movie ids are more popular."""
+    rng = np.random.default_rng(7)
+    rows = [(u, m, float(rng.integers(6, 11)) / 2)
+            for u in range(1, N_USERS + 1) for m in range(1, N_MOVIES + 1)
+            if u % 2 == m % 2 and rng.random() < 0.9 - 0.02 * m]
+    frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
+    return frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32"}).assign(
+        timestamp=np.int64(0))
+
+
+@pytest.fixture(scope="module")
+def pools(ratings: pd.DataFrame, cfg: BuildConfig) -> pd.Series:
+    return assign_pools(ratings.groupby("movie_id").size(), cfg.pools)
+
+
+@pytest.fixture(scope="module")
+def built(ratings, pools, cfg):
+    before = ratings.copy()
+    result = train_neumf(ratings, pools, cfg)
+    pd.testing.assert_frame_equal(ratings, before)  # the input is not mutated
+    return result
+
+
+def test_one_score_per_pair_in_zero_one():
+    model = build_neumf(5, 7, TINY, seed=1)
+    users = np.array([0, 1, 2, 3, 4, 0], dtype=np.int32)
+    movies = np.array([6, 5, 4, 3, 2, 1], dtype=np.int32)
+    scores = np.asarray(model({"user": users, "movie": movies}))
+    assert scores.shape in {(6,), (6, 1)}
+    assert ((scores > 0) & (scores < 1)).all()
+    # each row scored alone gives the same value: nothing mixes rows along the batch axis
+    single = [np.asarray(model({"user": users[i:i + 1], "movie": movies[i:i + 1]})).item()
+              for i in range(6)]
+    np.testing.assert_allclose(scores.ravel(), single, rtol=1e-5)
+
+
+def test_named_layers_exist():
+    model = build_neumf(5, 7, TINY, seed=1)
+    for name in ("gmf_user_embedding", "gmf_movie_embedding", "mlp_user_embedding",
+                 "mlp_movie_embedding", "prediction"):
+        assert model.get_layer(name) is not None
+    assert model.get_layer("gmf_movie_embedding").get_weights()[0].shape == (7, TINY.gmf_dim)
+
+
+def test_training_separates_positives_from_negatives(ratings):
+    users = ratings["user_id"].to_numpy() - 1
+    movies = ratings["movie_id"].to_numpy() - 1
+    model, losses = fit_neumf(users, movies, N_USERS, N_MOVIES, TINY, seed=3)
+    assert losses[-1] < losses[0]
+    # held-out check on the structure: same-parity pairs (taste group) score above cross pairs
+    grid_u, grid_m = np.meshgrid(np.arange(N_USERS), np.arange(N_MOVIES), indexing="ij")
+    scores = np.asarray(model({"user": grid_u.ravel().astype(np.int32),
+                               "movie": grid_m.ravel().astype(np.int32)})).ravel()
+    same = (grid_u.ravel() % 2) == (grid_m.ravel() % 2)
+    pos, neg = scores[same], scores[~same]
+    auc = (pos[:, None] > neg[None, :]).mean()
+    assert auc > 0.8
+
+
+def test_exported_tables(built, ratings, pools, cfg):
+    tables, metrics = built
+    assert set(tables) == {"neumf_user_top", "neumf_movie_top_users", "neumf_movie_embeddings"}
+    user_top, movie_users = tables["neumf_user_top"], tables["neumf_movie_top_users"]
+    emb = tables["neumf_movie_embeddings"]
+    assert list(user_top.columns) == ["user_id", "movie_id", "score", "rank"]
+    assert list(movie_users.columns) == ["movie_id", "user_id", "score", "rank"]
+    assert list(emb.columns) == ["movie_id"] + [f"e{i}" for i in range(TINY.gmf_dim)]
+    assert len(user_top) and len(movie_users)
+    assert user_top.groupby("user_id").size().max() <= TINY.top_n
+    assert movie_users.groupby("movie_id").size().max() <= TINY.top_n
+    assert user_top["score"].between(0, 1).all() and movie_users["score"].between(0, 1).all()
+    rated = set(zip(ratings["user_id"], ratings["movie_id"]))
+    assert not any(pair in rated for pair in zip(user_top["user_id"], user_top["movie_id"]))
+    assert set(pools[user_top["movie_id"]]) == {"less_known"}
+    for frame, key in ((user_top, "user_id"), (movie_users, "movie_id")):
+        ranks = frame.groupby(key)["rank"].apply(list)
+        assert all(r == list(range(1, len(r) + 1)) for r in ranks)
+        assert (frame.groupby(key)["score"].diff().dropna() <= 0).all()
+    assert sorted(emb["movie_id"]) == sorted(ratings["movie_id"].unique())
+    assert metrics["users"] == N_USERS and metrics["train_rows"] == len(ratings)
+
+
+def test_split_trains_on_train_rows_and_excludes_every_rated_movie(ratings, pools, cfg):
+    split = pd.Series(np.where(np.arange(len(ratings)) % 5 == 0, "test", "train"),
+                      index=ratings.index)
+    tables, metrics = train_neumf(ratings, pools, cfg, split)
+    assert metrics["train_rows"] == int((split == "train").sum())
+    top = tables["neumf_user_top"]
+    rated = set(zip(ratings["user_id"], ratings["movie_id"]))  # test rows too
+    assert not any(pair in rated for pair in zip(top["user_id"], top["movie_id"]))
+
+
+def test_same_seed_gives_identical_bytes(built, ratings, pools, cfg):
+    again, _ = train_neumf(ratings, pools, cfg)
+    for name, table in built[0].items():
+        assert table.to_csv(index=False) == again[name].to_csv(index=False), name

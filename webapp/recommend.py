@@ -79,13 +79,14 @@ class BlendWeights:
     """How much each source counts in each section (0 turns a source off)."""
 
     # Chosen by the three-pick evaluation on ml-latest-small (offline/evaluation.py): the ALS
-    # fold-in carries most of both halves, kNN adds coverage and NDCG, NeuMF's two-hop lists lift
-    # the less-known half, and a log-count prior steers the popular half towards what most
-    # people have seen (removing any one of them scores worse; see report.html).
+    # fold-in carries most of both halves, kNN widens coverage (and nudges NDCG and the
+    # less-known hits), NeuMF's two-hop lists lift the less-known half, and a log-count prior
+    # steers the popular half towards what most people have seen. The ablation table of
+    # report.html shows what removing each one costs.
     popular: Mapping[str, float] = field(
         default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0})
     less_known: Mapping[str, float] = field(
-        default_factory=lambda: {"knn": 0.5, "als": 1.0, "neumf": 0.2, "popularity": 0.1})
+        default_factory=lambda: {"knn": 0.5, "als": 1.0, "neumf": 0.3, "popularity": 0.1})
 
     def for_section(self, section: str) -> Mapping[str, float]:
         """The weights of one section."""
@@ -280,8 +281,8 @@ class Recommender:
             chosen = self._top(blended[section], members[section], taken, n)
             taken[chosen] = True
             sections[section] = chosen
-        self._fill_short(sections, blended, members, taken, {POPULAR: n_popular,
-                                                             LESS_KNOWN: n_less_known})
+        self._fill_short(sections, blended, members, taken,
+                         {POPULAR: n_popular, LESS_KNOWN: n_less_known}, raw)
         return RecommendationSet(
             picks=ids,
             popular=tuple(self._explain(i, POPULAR, ids, idx, raw, blended)
@@ -391,20 +392,31 @@ class Recommender:
 
     def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
                     members: Mapping[str, np.ndarray], taken: np.ndarray,
-                    wanted: Mapping[str, int]) -> None:
-        """Top up short sections: the other section's best first, then any remaining movie."""
+                    wanted: Mapping[str, int], raw: Mapping[str, np.ndarray]) -> None:
+        """Top up short sections from the next-best pools, so the list stays ten long.
+
+        Less known: any less-known movie (below the requested support), then popular, then any
+        movie; popular: the less-known candidates, then any movie.
+        """
         everyone = np.arange(len(self.movie_ids))
         for section in (LESS_KNOWN, POPULAR):
             missing = wanted[section] - len(sections[section])
-            other = POPULAR if section == LESS_KNOWN else LESS_KNOWN
-            for pool, score in ((members[other], blended[other]),
-                                (everyone, blended[section] + blended[other])):
-                if missing <= 0:
-                    break
+            if missing <= 0:
+                continue
+            if section == LESS_KNOWN:
+                relaxed = self._less_known_idx(0)
+                fallbacks = [(relaxed, self._blend(raw, relaxed, LESS_KNOWN)),
+                             (members[POPULAR], blended[POPULAR])]
+            else:
+                fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]
+            fallbacks.append((everyone, blended[POPULAR] + blended[LESS_KNOWN]))
+            for pool, score in fallbacks:
                 extra = self._top(score, pool, taken, missing)
                 taken[extra] = True
                 sections[section].extend(extra)
                 missing -= len(extra)
+                if missing <= 0:
+                    break
 
     # ------------------------------------------------------------------ reasons
     def _explain(self, i: int, section: str, picks: tuple[int, ...], idx: np.ndarray,

@@ -1,0 +1,320 @@
+"""The evaluation report: report.json (machine-readable) and report.html (self-contained, with plots).
+
+Plots are drawn with matplotlib's Agg backend and inlined as SVG; the HTML has no external CSS,
+JavaScript or fonts, so the web app can serve it as one file.
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+SUMMARY_COLUMNS = [
+    ("method", "method"), ("hr_at_10", "HR@10"), ("precision_at_10", "P@10"),
+    ("ndcg_at_10", "NDCG@10"), ("coverage", "coverage"), ("popular_hr_at_5", "popular HR@5"),
+    ("less_known_hr_at_5", "less-known HR@5"), ("less_known_median_count", "less-known median count"),
+]
+MAIN_COLOR, OTHER_COLOR, BASE_COLOR = "#c0392b", "#5d6d7e", "#aab7b8"
+
+
+# ---------------------------------------------------------------------- summary rows
+def summary_rows(report: Mapping[str, Any], variant: str = "A") -> list[dict[str, Any]]:
+    """One row per method of a variant, values formatted for a console table."""
+    rows = []
+    for r in report.get("methods", []):
+        if r["variant"] != variant:
+            continue
+        rows.append({label: _fmt(r.get(key)) for key, label in SUMMARY_COLUMNS})
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    """Floats to 3 decimals, whole numbers plain, missing as a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.3f}"
+    if isinstance(value, (int, float)):
+        return f"{int(value)}"
+    return str(value)
+
+
+# ---------------------------------------------------------------------- files
+def report_files(report: Mapping[str, Any]) -> dict[str, bytes]:
+    """{'report.json': ..., 'report.html': ...} as UTF-8 bytes (StageResult.files)."""
+    text = json.dumps(_jsonable(report), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return {"report.json": text.encode("utf-8"),
+            "report.html": render_html(report).encode("utf-8")}
+
+
+def write_report(report: Mapping[str, Any], out_dir: Path | str) -> list[Path]:
+    """Write report.json and report.html into out_dir; return both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, content in report_files(report).items():
+        (out / name).write_bytes(content)
+        paths.append(out / name)
+    return paths
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN to None, numpy scalars to Python, tuples to lists (strict JSON)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------- HTML
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;
+color:#222;line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.75rem 0;font-size:.9rem}
+th,td{border:1px solid #ccc;padding:.3rem .55rem;text-align:right}
+th:first-child,td:first-child{text-align:left}thead th{background:#f2f3f4}
+tr.main td{font-weight:600;background:#fdf2f0}.ok{color:#1e8449}.no{color:#c0392b}
+figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}.plots{display:flex;flex-wrap:wrap;gap:1rem}
+.plots figure{flex:1 1 30rem}svg{max-width:100%;height:auto}
+"""
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """The whole report as one self-contained HTML page."""
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>Recommendation quality report</title><style>", CSS, "</style></head><body>",
+        "<h1>Recommendation quality report</h1>",
+        _protocol_html(report.get("protocol", {}), report.get("seconds")),
+        _goals_html(report.get("goals", [])),
+    ]
+    main = report.get("main_method")
+    for variant, label in report.get("protocol", {}).get("variants", {"A": "any picks"}).items():
+        parts.append(f"<h2>Three-pick protocol, variant {html.escape(variant)}: "
+                     f"{html.escape(label)}</h2>")
+        parts.append(_methods_table(report.get("methods", []), variant, main))
+    parts.append(_ablations_html(report.get("ablations", {})))
+    parts.append("<h2>Plots</h2><div class='plots'>")
+    parts.extend(_plots(report))
+    parts.append("</div>")
+    parts.append("<h2>Rating prediction</h2>")
+    parts.append(_rating_table(report.get("rating_prediction", {})))
+    parts.append(_folds_table(report.get("folds", [])))
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def _protocol_html(protocol: Mapping[str, Any], seconds: Any) -> str:
+    """A paragraph restating the protocol's settings."""
+    pools = protocol.get("pools", {})
+    text = (f"{protocol.get('folds', '?')} folds of users (seed {protocol.get('seed', '?')}); "
+            f"each test user with at least {protocol.get('picks', 3) + 1} ratings of "
+            f"{protocol.get('liked_rating', 4.0)} or more picks {protocol.get('picks', 3)} of them "
+            f"and is shown ten movies; relevant = the rest of their liked movies. Popular = top "
+            f"{pools.get('popular_share', 0.1):.0%} of rated movies by rating count; less known = "
+            f"the rest with at least {pools.get('less_known_min_count', 5)} ratings. "
+            f"Picker catalog: {protocol.get('catalog_size', 100)} movies.")
+    if seconds is not None:
+        text += f" Run time: {seconds} s."
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _goals_html(goals: Sequence[Mapping[str, Any]]) -> str:
+    """Goals with met / not met."""
+    if not goals:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(g['goal'])}</td><td>{html.escape(_short(g['value']))}</td>"
+        f"<td>{html.escape(_short(g['bar']))}</td>"
+        f"<td class='{'ok' if g['met'] else 'no'}'>{'met' if g['met'] else 'not met'}</td></tr>"
+        for g in goals)
+    return ("<h2>Goals</h2><table><thead><tr><th>goal</th><th>value</th><th>bar</th>"
+            f"<th></th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _short(value: Any) -> str:
+    """A compact rendering of a number or a dict of numbers."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    return _fmt(value)
+
+
+def _methods_table(methods: Sequence[Mapping[str, Any]], variant: str, main: Any) -> str:
+    """The figures of every method of one variant."""
+    header = "".join(f"<th>{html.escape(label)}</th>" for _, label in SUMMARY_COLUMNS)
+    body = []
+    for r in methods:
+        if r["variant"] != variant:
+            continue
+        cls = " class='main'" if r["method"] == main else ""
+        cells = "".join(f"<td>{html.escape(_fmt(r.get(key)))}</td>" for key, _ in SUMMARY_COLUMNS)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    users = next((r["users"] for r in methods if r["variant"] == variant), 0)
+    return (f"<p>{users} simulated users.</p><table><thead><tr>{header}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """Paired per-user differences of the product against each ablation (variant A)."""
+    if not ablations:
+        return ""
+    keys = [("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10"),
+            ("less_known_hr_at_5", "less-known HR@5")]
+    header = "".join(f"<th>{label}: difference &plusmn; SE (z)</th>" for _, label in keys)
+    body = "".join(
+        f"<tr><td>{html.escape(model)}</td>" + "".join(
+            f"<td>{d[k]['diff']:+.3f} &plusmn; {d[k]['se']:.3f} ({d[k]['z']:+.1f})</td>"
+            for k, _ in keys) + "</tr>"
+        for model, d in ablations.items())
+    return ("<h2>Ablations (variant A)</h2><p>The full list minus the list with one model "
+            "removed, per simulated user (paired); positive = the model helps. |z| &ge; 2 is "
+            "beyond noise.</p>"
+            f"<table><thead><tr><th>model</th>{header}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _rating_table(rating: Mapping[str, Any]) -> str:
+    """RMSE and MAE per rating model."""
+    from offline.evaluation import rating_rows
+
+    rows = rating_rows(rating)
+    if not rows:
+        return "<p>No rating-prediction figures.</p>"
+    body = "".join(f"<tr><td>{html.escape(r['model'])}</td><td>{_fmt(r.get('rmse'))}</td>"
+                   f"<td>{_fmt(r.get('mae'))}</td></tr>" for r in rows)
+    note = (f"<p>One seeded split (seed {rating.get('split_seed')}, fractions "
+            f"{rating.get('fractions')}); fitted on train + validation, scored on test.")
+    if not any(r["model"] == "NeuMF" for r in rows):
+        note += (" NeuMF is trained on implicit feedback (who rated what) and ranks movies; it "
+                 "does not predict ratings, so it has no RMSE.")
+    note += "</p>"
+    return (note + "<table><thead><tr><th>model</th><th>RMSE</th><th>MAE</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
+    """Per-fold sizes and stage times."""
+    if not folds:
+        return ""
+    stages = sorted({k for f in folds for k in f.get("seconds", {})})
+    header = "".join(f"<th>{html.escape(s)} s</th>" for s in stages)
+    body = "".join(
+        f"<tr><td>{f['fold'] + 1}</td><td>{f['train_users']}</td><td>{f['test_users']}</td>"
+        f"<td>{f['cases'].get('A', 0)}</td><td>{f['cases'].get('B', 0)}</td>"
+        + "".join(f"<td>{_fmt(f['seconds'].get(s))}</td>" for s in stages)
+        + f"<td>{_fmt(f['total_seconds'])}</td></tr>" for f in folds)
+    return ("<h2>Folds</h2><table><thead><tr><th>fold</th><th>train users</th><th>test users</th>"
+            f"<th>cases A</th><th>cases B</th>{header}<th>total s</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+# ---------------------------------------------------------------------- plots
+def _plots(report: Mapping[str, Any]) -> list[str]:
+    """All figures as <figure> elements with inline SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    figures = []
+    rows = [r for r in report.get("methods", []) if r["variant"] == "A"]
+    if rows:
+        figures.append(_figure(_bar_plot(rows, "hr_at_10", "HR@10", report.get("main_method")),
+                               "HR@10 by method (variant A)"))
+        figures.append(_figure(_bar_plot(rows, "coverage", "distinct movies shown",
+                                         report.get("main_method")),
+                               "Coverage by method (variant A)"))
+    if report.get("long_tail", {}).get("rank"):
+        figures.append(_figure(_long_tail_plot(report["long_tail"]),
+                               "Long tail: rating count by popularity rank, and where the "
+                               "recommender's popular and less-known halves fall"))
+    from offline.evaluation import rating_rows
+
+    rating = rating_rows(report.get("rating_prediction", {}))
+    if rating:
+        figures.append(_figure(_rmse_plot(rating), "Test RMSE by rating model"))
+    return figures
+
+
+def _figure(svg: str, caption: str) -> str:
+    """An SVG inside a captioned figure."""
+    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _svg(fig: Any) -> str:
+    """A matplotlib figure as an inline SVG string (closed afterwards)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    # A fixed hash salt makes the SVG ids (and so the page) the same on every run;
+    # text as paths means no font is needed to view it.
+    with matplotlib.rc_context({"svg.hashsalt": "movie-recommender", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _bar_plot(rows: Sequence[Mapping[str, Any]], key: str, label: str, main: Any) -> str:
+    """Horizontal bars of one figure per method, the product highlighted."""
+    import matplotlib.pyplot as plt
+
+    names = [r["method"] for r in rows][::-1]
+    values = [float(r.get(key) or 0) for r in rows][::-1]
+    colors = [MAIN_COLOR if n == main else OTHER_COLOR for n in names]
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.2))
+    ax.barh(names, values, color=colors)
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v:.3f}" if v < 2 else f" {int(v)}", va="center", fontsize=8)
+    ax.set_xlabel(label)
+    ax.margins(x=0.15)
+    ax.tick_params(axis="y", labelsize=8)
+    return _svg(fig)
+
+
+def _long_tail_plot(tail: Mapping[str, Any]) -> str:
+    """Rating count by popularity rank (log-log), with rug marks for each half's movies."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.loglog(tail["rank"], tail["count"], color=OTHER_COLOR, label="ratings per movie")
+    placements = tail.get("placement_ranks", {})
+    colors = {"popular": "#2e86c1", "less_known": MAIN_COLOR}
+    for half, ranks in placements.items():
+        if ranks:
+            y = 0.8 if half == "popular" else 0.6
+            ax.plot(ranks, [y] * len(ranks), "|", color=colors.get(half, BASE_COLOR),
+                    markersize=10, alpha=0.25,
+                    label=f"{half.replace('_', '-')} half (movies shown)")
+    for half, q in tail.get("placements", {}).items():
+        if q:
+            ax.axvline(q["median"], color=colors.get(half, BASE_COLOR), linestyle="--",
+                       linewidth=1)
+    ax.set_xlabel("popularity rank (1 = most rated)")
+    ax.set_ylabel("ratings")
+    ax.set_ylim(bottom=0.5)
+    ax.legend(fontsize=8, loc="upper right")
+    return _svg(fig)
+
+
+def _rmse_plot(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Bars of test RMSE per rating model."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(rows) + 1.2))
+    names = [r["model"] for r in rows][::-1]
+    values = [float(r["rmse"]) for r in rows][::-1]
+    ax.barh(names, values, color=OTHER_COLOR)
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+    ax.set_xlabel("test RMSE (lower is better)")
+    ax.margins(x=0.15)
+    return _svg(fig)

@@ -1,0 +1,341 @@
+"""The three-pick evaluation: folds, picks, cases, baselines, scoring, goals and the report."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from offline import evaluation as ev
+from offline.config import BuildConfig, NeumfConfig, PopularConfig
+from offline.loader import BadRows, Dataset
+from offline.pools import assign_pools
+from offline.report import render_html, report_files, summary_rows, write_report
+
+N_USERS, N_MOVIES, N_GROUPS = 60, 90, 3
+
+
+# ---------------------------------------------------------------------- a tiny synthetic data set
+def synthetic_dataset(seed: int = 3) -> Dataset:
+    """Three taste groups: users of group g rate group g's movies high, a few others low."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(1, N_USERS + 1):
+        group = user % N_GROUPS
+        own = [m for m in range(1, N_MOVIES + 1) if m % N_GROUPS == group]
+        # popular movies (low ids) are seen more often: a long tail inside each group
+        weights = 1.0 / np.arange(1, len(own) + 1)
+        liked = rng.choice(own, size=12, replace=False, p=weights / weights.sum())
+        others = rng.choice([m for m in range(1, N_MOVIES + 1) if m % N_GROUPS != group], 4,
+                            replace=False)
+        rows += [(user, int(m), float(rng.choice([4.0, 4.5, 5.0])), 1000 + user) for m in liked]
+        rows += [(user, int(m), float(rng.choice([1.0, 2.0, 3.0])), 1000 + user) for m in others]
+    ratings = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"]).astype(
+        {"user_id": "int32", "movie_id": "int32", "rating": "float32", "timestamp": "int64"})
+    ids = np.arange(1, N_MOVIES + 1, dtype="int32")
+    movies = pd.DataFrame({"movie_id": ids, "title": [f"Film {m}" for m in ids],
+                           "year": pd.array([1990 + m % 20 for m in ids], dtype="Int16"),
+                           "genres": [["Drama", "Comedy", "Horror"][m % 3] for m in ids],
+                           "raw_title": [f"Film {m} ({1990 + m % 20})" for m in ids]})
+    empty = pd.DataFrame({"user_id": pd.Series(dtype="int32"), "movie_id": pd.Series(dtype="int32"),
+                          "tag": pd.Series(dtype=str), "timestamp": pd.Series(dtype="int64")})
+    return Dataset(ratings=ratings, movies=movies, links=pd.DataFrame(), tags=empty,
+                   posters=pd.DataFrame(), bad_rows=BadRows(), files={})
+
+
+def small_config(tmp_path: Path) -> BuildConfig:
+    """Fast settings for the tiny data set."""
+    cfg = BuildConfig(out_dir=tmp_path / "trained_data", spark_master="local[2]", eval_folds=3)
+    return dataclasses.replace(
+        cfg, popular=PopularConfig(catalog_size=20),
+        als=dataclasses.replace(cfg.als, ranks=(4,), reg_params=(0.1,), max_iter=3,
+                                implicit_rank=8, implicit_max_iter=3),
+        neumf=dataclasses.replace(NeumfConfig(), epochs=1, gmf_dim=4, mlp_dims=(8, 4), top_n=5))
+
+
+# ---------------------------------------------------------------------- light stand-in stages
+def _popular(spark: object, ratings: pd.DataFrame, movies: pd.DataFrame,
+             cfg: BuildConfig) -> dict[str, pd.DataFrame]:
+    """movie_stats and popular in pandas (count-ranked)."""
+    g = ratings.groupby("movie_id")["rating"]
+    stats = pd.DataFrame({"vote_count": g.size(), "vote_mean": g.mean()})
+    stats["score"] = stats["vote_mean"] * stats["vote_count"] / (stats["vote_count"] + 5)
+    stats["pool"] = assign_pools(stats["vote_count"], cfg.pools)
+    stats = stats.reset_index()
+    top = stats.sort_values(["score", "movie_id"], ascending=[False, True]).head(
+        cfg.popular.catalog_size).assign(rank=lambda f: np.arange(1, len(f) + 1))
+    return {"movie_stats": stats, "popular": top}
+
+
+def _neighbors(ratings: pd.DataFrame, movies: pd.DataFrame, tags: pd.DataFrame,
+               cfg: BuildConfig) -> pd.DataFrame:
+    """Binary-cosine top-5 neighbours in numpy."""
+    matrix = pd.crosstab(ratings["movie_id"], ratings["user_id"]).clip(upper=1)
+    x = matrix.to_numpy(float)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sim = x @ x.T
+    np.fill_diagonal(sim, 0)
+    rows = [(int(m), int(matrix.index[j]), float(sim[i, j]), r + 1, "cf")
+            for i, m in enumerate(matrix.index)
+            for r, j in enumerate(np.argsort(-sim[i], kind="stable")[:5])]
+    return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind"])
+
+
+def _implicit(spark: object, ratings: pd.DataFrame, cfg: BuildConfig) -> pd.DataFrame:
+    """Item factors from an SVD of the binary matrix."""
+    matrix = pd.crosstab(ratings["movie_id"], ratings["user_id"]).clip(upper=1)
+    u, s, _ = np.linalg.svd(matrix.to_numpy(float), full_matrices=False)
+    frame = pd.DataFrame(u[:, :4] * s[:4], columns=[f"f{i}" for i in range(4)])
+    frame.insert(0, "movie_id", matrix.index.to_numpy())
+    return frame
+
+
+def _neumf(ratings: pd.DataFrame, pools: pd.DataFrame, cfg: BuildConfig,
+           split: pd.Series | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Each movie's raters as its top users; each user's rated less-known movies as top movies."""
+    less_known = set(pools.loc[pools["pool"] == "less_known", "movie_id"])
+    movie_users = ratings.assign(score=ratings["rating"] / 5, rank=1)[
+        ["movie_id", "user_id", "score", "rank"]]
+    user_top = movie_users[movie_users["movie_id"].isin(less_known)][
+        ["user_id", "movie_id", "score", "rank"]]
+    return {"neumf_movie_top_users": movie_users, "neumf_user_top": user_top}, {}
+
+
+def _explicit(spark: object, ratings: pd.DataFrame, rank: int, reg: float,
+              cfg: BuildConfig) -> pd.DataFrame:
+    return _implicit(spark, ratings, cfg)
+
+
+LIGHT = ev.FoldStages(compute_popular=_popular, compute_neighbors=_neighbors,
+                      train_als_implicit=_implicit, train_neumf=_neumf,
+                      fit_als_explicit=_explicit)
+
+
+# ---------------------------------------------------------------------- unit tests
+def test_assign_folds_is_seeded_and_balanced() -> None:
+    users = np.array([5, 3, 3, 9, 1, 7, 2, 8, 4, 6, 10])
+    a, b = ev.assign_folds(users, 5, seed=1), ev.assign_folds(users, 5, seed=1)
+    pd.testing.assert_series_equal(a, b)
+    assert list(a.index) == list(range(1, 11))
+    assert sorted(a.value_counts().tolist()) == [2, 2, 2, 2, 2]
+    assert not a.equals(ev.assign_folds(users, 5, seed=2))
+
+
+def test_draw_picks_is_seeded_by_user_and_order_free() -> None:
+    liked = [10, 20, 30, 40, 50, 60]
+    assert ev.draw_picks(liked, 7) == ev.draw_picks(liked[::-1], 7)
+    picks = ev.draw_picks(liked, 7)
+    assert len(set(picks)) == 3 and set(picks) <= set(liked)
+    cfg = BuildConfig()
+    assert ev.pick_seed(cfg, "A", 1) != ev.pick_seed(cfg, "A", 2)
+    assert ev.pick_seed(cfg, "A", 1) != ev.pick_seed(cfg, "B", 1)
+
+
+def test_build_cases() -> None:
+    test = pd.DataFrame({
+        "user_id": [1] * 5 + [2] * 4 + [3] * 6,
+        "movie_id": [1, 2, 3, 4, 5] + [1, 2, 3, 9] + [1, 2, 3, 4, 6, 7],
+        "rating": [4.0, 4.5, 5.0, 4.0, 2.0] + [4.0, 4.0, 3.5, 4.0] + [4.0] * 6,
+    })
+    cases = ev.build_cases(test, fold=0, catalog={1, 2, 3, 4}, less_known={6, 7},
+                           cfg=BuildConfig())
+    # user 1: 4 liked (5 is rated 2.0) -> A and B; user 2: 3 liked -> skipped; user 3: A and B
+    assert [(c.user_id, c.variant) for c in cases] == [(1, "A"), (1, "B"), (3, "A"), (3, "B")]
+    for c in cases:
+        assert len(c.picks) == 3 and not set(c.picks) & c.relevant
+        if c.variant == "B":
+            assert set(c.picks) <= {1, 2, 3, 4}
+    u1 = cases[0]
+    assert u1.relevant | set(u1.picks) == {1, 2, 3, 4}
+    u3 = cases[2]
+    assert u3.relevant_less_known == u3.relevant & {6, 7}
+
+
+def _view() -> ev.FoldView:
+    return ev.FoldView(most_rated_popular=[1, 2, 3, 4, 5, 6, 7],
+                       most_rated_less_known=[20, 21, 22, 23, 24, 25],
+                       most_rated=[1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23, 24, 25],
+                       catalog=[3, 1, 2, 5, 4, 7, 6, 20, 21, 22, 23, 24],
+                       vote_count={}, popularity_rank={})
+
+
+def _case(picks: tuple[int, ...] = (1, 20, 30), relevant: set[int] | None = None) -> ev.Case:
+    rel = frozenset(relevant if relevant is not None else {2, 21})
+    return ev.Case(user_id=1, fold=0, variant="A", picks=picks, relevant=rel,
+                   relevant_less_known=frozenset(rel & {20, 21, 22, 23, 24, 25}))
+
+
+def test_baselines_skip_picks_and_split_halves() -> None:
+    methods = ev.baseline_methods(_view(), {}, BuildConfig())
+    case = _case()
+    assert methods["most rated top 10"](case).ten == [2, 3, 4, 5, 6, 7, 21, 22, 23, 24]
+    assert methods["weighted-average catalog top 10"](case).ten[:3] == [3, 2, 5]
+    tail = methods["long-tail popularity (most rated 5 + 5)"](case)
+    assert tail.first == (2, 3, 4, 5, 6) and tail.second == (21, 22, 23, 24, 25)
+    rnd = methods["random from the catalog"](case)
+    assert rnd == methods["random from the catalog"](case)  # seeded
+    assert len(set(rnd.ten)) == 10 and not set(rnd.ten) & set(case.picks)
+    ref = methods["reference (random kNN + random two-hop NeuMF)"](case)
+    assert len(set(ref.ten)) == 10 and not set(ref.ten) & set(case.picks)
+
+
+def test_reference_method_samples_neighbours_and_two_hop() -> None:
+    knn = pd.DataFrame({"movie_id": [1, 1, 1, 1, 1, 1], "neighbor_id": [2, 3, 4, 5, 6, 7]})
+    movie_users = pd.DataFrame({"movie_id": [20, 30], "user_id": [100, 200]})
+    user_top = pd.DataFrame({"user_id": [100] * 3 + [200] * 3,
+                             "movie_id": [21, 22, 23, 24, 25, 20]})
+    tables = {"knn_neighbors": knn, "neumf_movie_top_users": movie_users,
+              "neumf_user_top": user_top}
+    shown = ev.reference_method(tables, _view(), BuildConfig())(_case())
+    assert set(shown.first) <= {2, 3, 4, 5, 6, 7} and len(shown.first) == 5
+    assert set(shown.second) == {21, 22, 23, 24, 25}  # 20 is a pick
+
+
+def test_score_case_exact() -> None:
+    case = _case(relevant={2, 21, 99})
+    shown = ev.Shown(first=(5, 2, 6, 7, 8), second=(22, 23, 21, 24, 25))
+    row = ev.score_case(shown, case)
+    assert row["hr_at_10"] == 1.0
+    assert row["precision_at_10"] == pytest.approx(0.2)
+    assert row["recall_at_10"] == pytest.approx(2 / 3)
+    ideal = 1 + 1 / np.log2(3) + 1 / np.log2(4)
+    assert row["ndcg_at_10"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(9)) / ideal)
+    assert row["popular_hr_at_5"] == 1.0 and row["less_known_hr_at_5"] == 1.0
+    no_lk = ev.score_case(shown, _case(relevant={2}))
+    assert np.isnan(no_lk["less_known_hr_at_5"])
+
+
+def test_goals_compare_against_the_right_rows() -> None:
+    def row(method: str, **figures: float) -> dict:
+        base = {"method": method, "variant": "A", "hr_at_10": 0.5, "ndcg_at_10": 0.2,
+                "coverage": 10, "popular_hr_at_5": 0.5, "less_known_hr_at_5": 0.1}
+        return {**base, **figures}
+    summary = [row(ev.MAIN, hr_at_10=0.85, coverage=1200, popular_hr_at_5=0.76,
+                   less_known_hr_at_5=0.3, ndcg_at_10=0.3),
+               row("most rated top 10", popular_hr_at_5=0.75),
+               row("long-tail popularity (most rated 5 + 5)", less_known_hr_at_5=0.16),
+               row("without knn", coverage=1200), row("without als", coverage=1200),
+               row("without neumf", coverage=1200)]
+
+    def paired(*zs: float) -> dict:
+        return {k: {"diff": z / 100, "se": 0.01, "z": z, "users": 100}
+                for k, z in zip(ev.ABLATION_KEYS, zs)}
+    ablations = {"knn": paired(0.5, 2.5, 1.0), "als": paired(3.0, 2.0, -2.1),
+                 "neumf": paired(1.9, 1.9, 1.9)}
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in ev.check_goals(summary, ablations)}
+    assert goals["HR@10 >= 0.82"] and goals["coverage >= 1000 distinct movies"]
+    assert not goals["less-known HR@5 >= 2x long-tail popularity"]  # 0.3 < 0.32
+    assert goals["popular HR@5 >= most rated top 5"]
+    assert goals["knn earns its place"]
+    assert not goals["als earns its place"]  # significantly worse on one figure
+    assert not goals["neumf earns its place"]  # better, but within noise
+    summary[-1]["coverage"] = 1090  # NeuMF widening coverage by >= 10% is a real gain
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in ev.check_goals(summary, ablations)}
+    assert goals["neumf earns its place"]
+
+
+def test_paired_differences_exact() -> None:
+    rows = pd.DataFrame({
+        "method": ["m"] * 4 + ["o"] * 4, "variant": "A", "user_id": [1, 2, 3, 4] * 2,
+        "hr_at_10": [1, 1, 1, 0, 0, 1, 0, 0], "ndcg_at_10": [0.5] * 8,
+        "less_known_hr_at_5": [1, np.nan, 0, 1, 0, np.nan, 0, 0],
+    })
+    d = ev.paired_differences(rows, "m", "o")
+    # hr differences 1, 0, 1, 0: mean 0.5, sd 0.57735, se 0.288675
+    assert d["hr_at_10"]["diff"] == pytest.approx(0.5)
+    assert d["hr_at_10"]["se"] == pytest.approx(np.std([1, 0, 1, 0], ddof=1) / 2)
+    assert d["hr_at_10"]["z"] == pytest.approx(0.5 / (np.std([1, 0, 1, 0], ddof=1) / 2))
+    assert d["ndcg_at_10"] == {"diff": 0.0, "se": 0.0, "z": 0.0, "users": 4}
+    assert d["less_known_hr_at_5"]["users"] == 3  # user 2 has no less-known relevant movie
+    assert d["less_known_hr_at_5"]["diff"] == pytest.approx(2 / 3)
+
+
+# ---------------------------------------------------------------------- the whole run, small
+@pytest.fixture(scope="module")
+def light_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """run_evaluation on the synthetic data with the light stages (no Spark)."""
+    cfg = small_config(tmp_path_factory.mktemp("eval"))
+    return ev.run_evaluation(synthetic_dataset(), cfg, spark=None, stages=LIGHT,
+                             rating_models=False)
+
+
+def test_run_evaluation_light(light_report: dict) -> None:
+    report = light_report
+    methods = {(r["method"], r["variant"]): r for r in report["methods"]}
+    main = methods[(ev.MAIN, "A")]
+    assert main["users"] == N_USERS  # every user has 12 liked movies
+    assert main["hr_at_10"] > methods[("random from the catalog", "A")]["hr_at_10"]
+    assert main["hr_at_10"] > 0.8  # taste groups are easy
+    for name in ("without knn", "without als", "without neumf", "knn only",
+                 "explicit ALS fold-in only", "most rated top 10"):
+        assert (name, "A") in methods
+    assert ("recommender (knn + als + neumf)", "B") in methods
+    assert len(report["folds"]) == 3
+    assert sum(f["test_users"] for f in report["folds"]) == N_USERS
+    assert report["goals"]
+    assert report["long_tail"]["count"][0] >= report["long_tail"]["count"][-1]
+
+
+def test_run_evaluation_is_deterministic(light_report: dict, tmp_path: Path) -> None:
+    again = ev.run_evaluation(synthetic_dataset(), small_config(tmp_path), spark=None,
+                              stages=LIGHT, rating_models=False)
+    strip = lambda r: [{k: v for k, v in m.items()} for m in r["methods"]]  # noqa: E731
+    assert strip(again) == strip(light_report)
+
+
+def test_test_users_never_reach_training(tmp_path: Path) -> None:
+    seen: list[set[int]] = []
+
+    def spy(spark: object, ratings: pd.DataFrame, movies: pd.DataFrame,
+            cfg: BuildConfig) -> dict[str, pd.DataFrame]:
+        seen.append(set(ratings["user_id"]))
+        return _popular(spark, ratings, movies, cfg)
+
+    cfg = small_config(tmp_path)
+    ev.run_evaluation(synthetic_dataset(), cfg, spark=None, rating_models=False,
+                      stages=dataclasses.replace(LIGHT, compute_popular=spy))
+    folds = ev.assign_folds(np.arange(1, N_USERS + 1), cfg.eval_folds,
+                            cfg.seed_for("evaluate:folds"))
+    for fold, users in enumerate(seen):
+        assert users == set(folds.index[folds != fold])
+
+
+def test_report_files(light_report: dict, tmp_path: Path) -> None:
+    paths = write_report(light_report, tmp_path)
+    assert [p.name for p in paths] == ["report.json", "report.html"]
+    data = json.loads(paths[0].read_text())
+    assert data["main_method"] == ev.MAIN
+    page = paths[1].read_text()
+    assert page.count("<svg") >= 3
+    assert "<link" not in page and "<script" not in page and "@import" not in page
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//|url\((?!#)", page)  # nothing external
+    assert ev.MAIN in page
+    rows = summary_rows(light_report)
+    assert rows[0]["method"] == ev.MAIN and set(rows[0]) >= {"HR@10", "coverage"}
+    assert report_files(light_report)["report.html"] == paths[1].read_bytes()  # same each time
+
+
+def test_rating_table_in_html() -> None:
+    report = {"methods": [], "rating_prediction": {
+        "split_seed": 1, "fractions": [0.8, 0.1, 0.1],
+        "bias": {"global_mean_rmse": 1.04, "global_mean_mae": 0.83, "bias_rmse": 0.87,
+                 "bias_mae": 0.67},
+        "als": {"test_rmse": 0.88, "test_mae": 0.68}, "neumf": {}}}
+    rows = ev.rating_rows(report["rating_prediction"])
+    assert [r["model"] for r in rows] == ["global mean", "user+item bias", "ALS (explicit)"]
+    page = render_html(report)
+    assert "0.880" in page and "0.870" in page
+
+
+def test_run_evaluation_with_the_real_stages(spark: object, tmp_path: Path) -> None:
+    """The real stage functions (Spark, scikit-learn, Keras) on the tiny data set (~30 s)."""
+    cfg = dataclasses.replace(small_config(tmp_path), eval_folds=2)
+    report = ev.run_evaluation(synthetic_dataset(), cfg, spark, explicit_als=True)
+    main = next(r for r in report["methods"] if r["method"] == ev.MAIN and r["variant"] == "A")
+    assert main["users"] == N_USERS and main["hr_at_10"] > 0.5
+    assert {"explicit ALS fold-in only", "without neumf"} <= {r["method"] for r in report["methods"]}
+    assert [r["model"] for r in ev.rating_rows(report["rating_prediction"])][-1] == "ALS (explicit)"

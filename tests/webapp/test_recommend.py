@@ -1,0 +1,286 @@
+"""Contract tests of webapp.recommend on a small hand-made table set."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from webapp.recommend import (
+    PICKS_REQUIRED,
+    BlendWeights,
+    InvalidPicksError,
+    Recommender,
+    RecommendationSet,
+    UnknownMovieError,
+    recommend_for_picks,
+)
+
+N_MOVIES = 40
+POPULAR_IDS = list(range(1, 11))  # 10 popular
+LESS_KNOWN_IDS = list(range(11, 35))  # 24 less known, vote counts 5..28
+RARE_IDS = list(range(35, 41))  # 6 rare
+
+
+def _movies() -> pd.DataFrame:
+    """Forty movies; movie 7 has no year."""
+    ids = list(range(1, N_MOVIES + 1))
+    years = pd.array([None if m == 7 else 1980 + m for m in ids], dtype="Int16")
+    return pd.DataFrame({"movie_id": ids, "title": [f"Movie {m}" for m in ids], "year": years,
+                         "genres": ["Drama"] * N_MOVIES})
+
+
+def _movie_stats() -> pd.DataFrame:
+    """Vote counts fall with the id; pools by id range."""
+    rows = []
+    for m in range(1, N_MOVIES + 1):
+        if m in POPULAR_IDS:
+            count, pool = 200 - m, "popular"
+        elif m in LESS_KNOWN_IDS:
+            count, pool = m - 6, "less_known"  # 5..28
+        else:
+            count, pool = 2, "rare"
+        rows.append((m, count, 3.5, count / 200.0, pool))
+    return pd.DataFrame(rows, columns=["movie_id", "vote_count", "vote_mean", "score", "pool"])
+
+
+def _knn() -> pd.DataFrame:
+    """Movie m's neighbours: m+1, m+2, m+12, m+20 (wrapping), similarity falling with rank."""
+    rows = []
+    for m in range(1, N_MOVIES + 1):
+        for rank, step in enumerate((1, 2, 12, 20), start=1):
+            nbr = (m + step - 1) % N_MOVIES + 1
+            rows.append((m, nbr, 1.0 / rank, rank, "cf" if m < 30 else "content"))
+    return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind"])
+
+
+def _als() -> pd.DataFrame:
+    """Seeded random 4-dimensional item factors."""
+    rng = np.random.default_rng(7)
+    factors = rng.normal(size=(N_MOVIES, 4))
+    frame = pd.DataFrame(factors, columns=[f"f{i}" for i in range(4)])
+    frame.insert(0, "movie_id", range(1, N_MOVIES + 1))
+    return frame
+
+
+def _neumf() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each movie's two top users (u = m % 5, (m + 1) % 5); each user's three less-known movies."""
+    movie_users = pd.DataFrame(
+        [(m, (m + j) % 5, 0.9 - 0.1 * j, j + 1) for m in range(1, N_MOVIES + 1) for j in range(2)],
+        columns=["movie_id", "user_id", "score", "rank"])
+    user_top = pd.DataFrame(
+        [(u, 11 + (u * 5 + j) % 24, 0.8 - 0.1 * j, j + 1) for u in range(5) for j in range(3)],
+        columns=["user_id", "movie_id", "score", "rank"])
+    return movie_users, user_top
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pd.DataFrame]:
+    """The full hand-made table set."""
+    movie_users, user_top = _neumf()
+    return {"movies": _movies(), "movie_stats": _movie_stats(), "knn_neighbors": _knn(),
+            "als_implicit_item_factors": _als(), "neumf_movie_top_users": movie_users,
+            "neumf_user_top": user_top}
+
+
+@pytest.fixture(scope="module")
+def rec(tables: dict[str, pd.DataFrame]) -> Recommender:
+    """A recommender over the full table set."""
+    return Recommender.from_tables(tables)
+
+
+PICKS = (1, 12, 20)
+
+
+def _check_contract(result: RecommendationSet, picks: tuple[int, ...], stats: pd.DataFrame,
+                    min_count: int = 5) -> None:
+    """Ten distinct non-pick movies, five per section, each with a reason naming a pick."""
+    ids = [r.movie_id for r in result.all()]
+    assert len(ids) == 10
+    assert len(set(ids)) == 10
+    assert not set(ids) & set(picks)
+    assert [r.section for r in result.all()] == ["popular"] * 5 + ["less_known"] * 5
+    for r in result.all():
+        assert r.reason.startswith("Because you picked ")
+        assert r.because_of and set(r.because_of) <= set(picks)
+        assert isinstance(r.score, float)
+
+
+def test_ten_results_in_their_pools(rec: Recommender, tables: dict[str, pd.DataFrame]) -> None:
+    result = rec.recommend_for_picks(list(PICKS))
+    _check_contract(result, PICKS, tables["movie_stats"])
+    pool = tables["movie_stats"].set_index("movie_id")["pool"]
+    assert all(pool[r.movie_id] == "popular" for r in result.popular)
+    assert all(pool[r.movie_id] == "less_known" for r in result.less_known)
+    assert result.picks == PICKS
+
+
+def test_first_popular_is_knn_neighbour_with_title_in_reason(
+        tables: dict[str, pd.DataFrame]) -> None:
+    knn_only = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
+    result = Recommender.from_tables(tables, weights=knn_only).recommend_for_picks([1, 12, 20])
+    # movie 2 is pick 1's nearest neighbour (similarity 1.0), and popular
+    first = result.popular[0]
+    assert first.movie_id == 2
+    assert first.source == "knn"
+    assert first.because_of == (1,)
+    assert first.reason == ("Because you picked Movie 1 (1981): "
+                            "people who rated it also rated this")
+
+
+def test_title_without_year(rec: Recommender) -> None:
+    result = rec.recommend_for_picks([6, 12, 20])
+    reasons = [r.reason for r in result.all() if r.because_of == (6,)]
+    assert reasons and all("Movie 6 (1986)" in r for r in reasons)
+    result = rec.recommend_for_picks([7, 12, 20])
+    assert any("Movie 7:" in r.reason or "Movie 7 " in r.reason for r in result.all()
+               if 7 in r.because_of)
+
+
+def test_deterministic(tables: dict[str, pd.DataFrame]) -> None:
+    a = Recommender.from_tables(tables).recommend_for_picks([3, 15, 22])
+    b = Recommender.from_tables(tables).recommend_for_picks([3, 15, 22])
+    assert a == b
+    assert recommend_for_picks(Recommender.from_tables(tables), [3, 15, 22]) == a
+
+
+def test_pick_order_does_not_change_the_movies(rec: Recommender) -> None:
+    a = rec.recommend_for_picks([3, 15, 22])
+    b = rec.recommend_for_picks([22, 3, 15])
+    assert a.movie_ids() == b.movie_ids()
+
+
+def test_less_known_min_count_filters(rec: Recommender, tables: dict[str, pd.DataFrame]) -> None:
+    counts = tables["movie_stats"].set_index("movie_id")["vote_count"]
+    result = rec.recommend_for_picks([1, 12, 20], less_known_min_count=20)  # 26..34 qualify
+    assert all(counts[r.movie_id] >= 20 for r in result.less_known)
+    _check_contract(result, (1, 12, 20), tables["movie_stats"])
+
+
+def test_short_less_known_pool_is_filled(rec: Recommender, tables: dict[str, pd.DataFrame]) -> None:
+    # only movies 31..34 (counts 25..28) qualify at 25, and pick 33 takes one: 3 left,
+    # then the rest of the less-known pool (below 25 ratings) fills the section
+    result = rec.recommend_for_picks([1, 2, 33], less_known_min_count=25)
+    _check_contract(result, (1, 2, 33), tables["movie_stats"])
+    stats = tables["movie_stats"].set_index("movie_id")
+    shown = [r.movie_id for r in result.less_known]
+    assert all(stats.at[m, "pool"] == "less_known" for m in shown)
+    assert sorted(shown[:3]) == [31, 32, 34]
+    assert all(stats.at[m, "vote_count"] < 25 for m in shown[3:])
+
+
+def test_less_known_pool_exhausted_fills_from_popular(tables: dict[str, pd.DataFrame]) -> None:
+    stats = tables["movie_stats"]
+    few = stats[(stats["pool"] != "less_known") | stats["movie_id"].isin([11, 12])]
+    rec = Recommender.from_tables({**tables, "movie_stats": few})
+    result = rec.recommend_for_picks([1, 11, 20])
+    _check_contract(result, (1, 11, 20), few)
+    pool = few.set_index("movie_id")["pool"]
+    assert result.less_known[0].movie_id == 12
+    assert all(pool.get(r.movie_id) == "popular" for r in result.less_known[1:])
+
+
+def test_short_popular_pool_is_filled(tables: dict[str, pd.DataFrame]) -> None:
+    stats = tables["movie_stats"].copy()
+    stats.loc[stats["movie_id"] > 4, "pool"] = stats.loc[stats["movie_id"] > 4, "pool"].replace(
+        "popular", "less_known")
+    rec = Recommender.from_tables({**tables, "movie_stats": stats})
+    result = rec.recommend_for_picks([1, 2, 20])
+    _check_contract(result, (1, 2, 20), stats)
+    assert {r.movie_id for r in result.popular} >= {3, 4}
+
+
+def test_catalog_smaller_than_ten() -> None:
+    stats = pd.DataFrame({"movie_id": [1, 2, 3, 4, 5], "vote_count": [50, 40, 9, 8, 7],
+                          "score": [1.0, 0.9, 0.3, 0.2, 0.1],
+                          "pool": ["popular", "popular", "less_known", "less_known", "less_known"]})
+    rec = Recommender.from_tables({"movie_stats": stats})
+    result = rec.recommend_for_picks([1, 3, 5])
+    assert sorted(result.movie_ids()) == [2, 4]
+
+
+@pytest.mark.parametrize("missing", ["knn_neighbors", "als_implicit_item_factors",
+                                     "neumf_user_top", "neumf_movie_top_users", "movies"])
+def test_missing_optional_table_still_gives_ten(tables: dict[str, pd.DataFrame],
+                                                missing: str) -> None:
+    rest = {k: v for k, v in tables.items() if k != missing}
+    result = Recommender.from_tables(rest).recommend_for_picks([1, 12, 20])
+    _check_contract(result, (1, 12, 20), tables["movie_stats"])
+
+
+def test_only_movie_stats_gives_most_popular(tables: dict[str, pd.DataFrame]) -> None:
+    rec = Recommender.from_tables({"movie_stats": tables["movie_stats"]})
+    result = rec.recommend_for_picks([1, 12, 20])
+    assert [r.movie_id for r in result.popular] == [2, 3, 4, 5, 6]
+    assert [r.movie_id for r in result.less_known] == [34, 33, 32, 31, 30]
+    assert all(r.source == "fallback" for r in result.all())
+
+
+@pytest.mark.parametrize("picks", [[1, 2], [1, 2, 3, 4], []])
+def test_wrong_count_rejected(rec: Recommender, picks: list[int]) -> None:
+    with pytest.raises(InvalidPicksError, match=f"exactly {PICKS_REQUIRED}"):
+        rec.recommend_for_picks(picks)
+
+
+def test_duplicates_rejected(rec: Recommender) -> None:
+    with pytest.raises(InvalidPicksError, match="duplicate"):
+        rec.recommend_for_picks([1, 1, 2])
+
+
+@pytest.mark.parametrize("picks", [[1, 2, "3"], [1, 2, 3.0], [1, 2, True], "123", 5])
+def test_non_int_rejected(rec: Recommender, picks: object) -> None:
+    with pytest.raises(InvalidPicksError):
+        rec.recommend_for_picks(picks)  # type: ignore[arg-type]
+
+
+def test_numpy_ints_accepted(rec: Recommender) -> None:
+    result = rec.recommend_for_picks([np.int64(1), np.int32(12), 20])
+    assert result.picks == (1, 12, 20)
+
+
+def test_unknown_ids_rejected(rec: Recommender) -> None:
+    with pytest.raises(UnknownMovieError) as info:
+        rec.recommend_for_picks([1, 999, 1000])
+    assert info.value.movie_ids == (999, 1000)
+    assert isinstance(info.value, InvalidPicksError)
+    assert rec.knows(1) and not rec.knows(999) and not rec.knows("1")  # type: ignore[arg-type]
+
+
+def test_inputs_not_mutated(tables: dict[str, pd.DataFrame]) -> None:
+    copies = {k: v.copy() for k, v in tables.items()}
+    Recommender.from_tables(tables).recommend_for_picks([1, 12, 20])
+    for name, frame in tables.items():
+        pd.testing.assert_frame_equal(frame, copies[name])
+
+
+def test_neumf_source_reaches_less_known(tables: dict[str, pd.DataFrame]) -> None:
+    only_neumf = BlendWeights(popular={"knn": 1.0}, less_known={"neumf": 1.0})
+    rec = Recommender.from_tables(tables, weights=only_neumf)
+    result = rec.recommend_for_picks([1, 2, 3])
+    assert result.less_known[0].source == "neumf"
+    assert "viewers who love" in result.less_known[0].reason
+
+
+def test_ablation_changes_the_list(rec: Recommender) -> None:
+    full = rec.recommend_for_picks([1, 12, 20])
+    no_knn = rec.with_weights(rec.weights.without("knn")).recommend_for_picks([1, 12, 20])
+    assert full.movie_ids() != no_knn.movie_ids()
+    assert all(r.source != "knn" for r in no_knn.all())
+
+
+def test_explicit_mode_uses_explicit_factors(tables: dict[str, pd.DataFrame]) -> None:
+    explicit = {**tables, "als_item_factors": tables["als_implicit_item_factors"]}
+    rec = Recommender.from_tables(explicit, als_mode="explicit",
+                                  weights=BlendWeights(popular={"als": 1.0},
+                                                       less_known={"als": 1.0}))
+    result = rec.recommend_for_picks([1, 12, 20])
+    assert {r.source for r in result.all()} <= {"als", "fallback"}
+    assert any(r.source == "als" for r in result.all())
+
+
+def test_one_call_is_fast(rec: Recommender) -> None:
+    start = time.perf_counter()
+    for _ in range(50):
+        rec.recommend_for_picks([1, 12, 20])
+    assert (time.perf_counter() - start) / 50 < 0.005

@@ -88,8 +88,30 @@ def print_summary(runs, manifest: dict, out_dir: Path) -> None:
     table.add_row("[bold]total[/]", f"{sum(r.rows for r in runs):,}",
                   f"{sum(r.seconds for r in runs):.1f}")
     console.print(table)
+    if any(run.name == "evaluate" for run in runs):
+        print_evaluation(manifest.get("metrics", {}).get("evaluate", {}), out_dir)
     for line in headline_metrics(manifest):
         console.print(line)
+
+
+def print_evaluation(metrics: dict, out_dir: Path) -> None:
+    """The evaluation's summary: one row per method (three-pick protocol, variant A)."""
+    rows = metrics.get("summary") or []
+    if not rows:
+        return
+    from offline.report import SUMMARY_COLUMNS
+
+    labels = [label for _, label in SUMMARY_COLUMNS]
+    table = Table(title="Three-pick protocol (variant A: picks from all 4+ star movies)")
+    for label in labels:
+        table.add_column(label, justify="left" if label == "method" else "right",
+                         no_wrap=label == "method")
+    for row in rows:
+        table.add_row(*[str(row.get(label, "")) for label in labels])
+    wide = Console(stderr=True, highlight=False, width=max(console.width, 150))
+    wide.print(table)
+    console.print(f"goals met: {metrics.get('goals_met')} of {metrics.get('goals')}; "
+                  f"full report: {out_dir / 'report.html'} (and /report in the web app)")
 
 
 def headline_metrics(manifest: dict) -> list[str]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   send_file, url_for)
 from markupsafe import Markup
 
 from webapp import CARDS_KEY, PAGES_KEY, current_store
@@ -143,3 +144,20 @@ def format_count(value: int) -> str:
 @bp.app_template_global()
 def genre_line(movie: Movie, limit: int = 3) -> str:
     return ", ".join(movie.genres[:limit])
+
+
+# The report is our own build output: inline SVG and styles, no script. Its CSP allows exactly that.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+@bp.get("/report")
+def report() -> Response:
+    """The evaluation report (report.html from `make evaluate`) of the build being served."""
+    path = current_store().directory / "report.html"
+    if not path.is_file():
+        abort(404, description="No evaluation report for this build yet: run `make evaluate` "
+                               "(python -m offline evaluate).")
+    response = send_file(path, mimetype="text/html", max_age=0)
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response

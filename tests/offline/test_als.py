@@ -125,3 +125,17 @@ def test_implicit_factors_separate_taste_groups(spark) -> None:
     assert sim[same].mean() > 5 * abs(sim[~same].mean())
     again = als.train_als_implicit(spark, ratings, CFG)
     pd.testing.assert_frame_equal(again, factors, check_exact=True)
+
+
+def test_long_als_runs_with_checkpoints(spark) -> None:
+    """30 iterations: without a checkpoint directory Spark ALS dies of StackOverflowError."""
+    from offline.als import _estimator, ratings_frame
+
+    assert spark.sparkContext.getCheckpointDir() is not None
+    rng = np.random.default_rng(3)
+    users, movies = rng.integers(1, 40, 600), rng.integers(1, 60, 600)
+    frame = pd.DataFrame({"user_id": users, "movie_id": movies,
+                          "rating": rng.integers(1, 11, 600) / 2}).drop_duplicates(
+                              ["user_id", "movie_id"])
+    model = _estimator(rank=3, reg_param=0.1, max_iter=30, seed=1).fit(ratings_frame(spark, frame))
+    assert model.itemFactors.count() > 0

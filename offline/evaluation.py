@@ -1,4 +1,4 @@
-"""Stage / command `evaluate`: the three-pick protocol of ../shared/EVALUATION.md.
+"""Stage / command `evaluate`: the three-pick protocol of docs/EVALUATION.md.
 
 Users are split into folds by a seeded permutation. For each fold, every stage the recommendations
 depend on (popular -> movie_stats + pools, knn, implicit ALS, NeuMF; explicit ALS for the fold-in

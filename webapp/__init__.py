@@ -71,12 +71,16 @@ def current_store() -> Store:
 def _asset_urls(app: Flask):
     """asset_url(name): a static URL with a content hash, so it can be cached for a year."""
     versions: dict[str, str] = {}
+    urls: dict[tuple[str, str], str] = {}  # every page links the same assets: build each URL once
 
     def asset_url(filename: str) -> str:
-        if filename not in versions:
-            path = PROJECT_ROOT / "static" / filename
-            versions[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-        from flask import url_for
-        return url_for("static", filename=filename, v=versions[filename])
+        from flask import request, url_for
+        key = (request.script_root, filename)  # the only request state a relative URL depends on
+        if key not in urls:
+            if filename not in versions:
+                path = PROJECT_ROOT / "static" / filename
+                versions[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            urls[key] = url_for("static", filename=filename, v=versions[filename])
+        return urls[key]
 
     return asset_url

@@ -25,6 +25,12 @@ import multiprocessing
 import os
 import sys
 
+# One BLAS thread per worker: the workers already use every core, and the app (numpy, imported
+# when preload_app loads it in the master, after this file) does tiny matrix products for which
+# extra BLAS threads only add contention. Set before numpy's first import; an explicit value wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 wsgi_app = "webapp:create_app()"
 bind = f"{os.environ.get('MOVIEREC_HOST', '127.0.0.1')}:" \
        f"{os.environ.get('MOVIEREC_PORT') or os.environ.get('PORT') or '8000'}"

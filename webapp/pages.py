@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
                    send_file, url_for)
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from webapp import CARDS_KEY, PAGES_KEY, current_store
 from webapp.movies import Movie
@@ -114,6 +114,48 @@ def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False) -> Marku
         return macros.pick_card(movie, {movie.movie_id} if is_picked else set(), hidden)
 
     return current_app.extensions[CARDS_KEY].get_or_make((movie, is_picked, bool(hidden)), render)
+
+
+# A reason head no title contains: rendering the result_card macro with it marks where the
+# per-request reason goes, so the rest of the card (the same for every set of picks) is cached.
+_REASON_MARK = "\x00reason\x00"
+_REASON_SLOT = f"<strong>{_REASON_MARK}</strong>"
+
+
+@bp.app_template_global()
+def cached_macro(name: str, *args: object) -> Markup:
+    """A _macros.html macro whose output depends only on its (hashable) arguments, rendered once."""
+    def render() -> Markup:
+        macros = current_app.jinja_env.get_template("_macros.html").module
+        return getattr(macros, name)(*args)
+
+    return current_app.extensions[CARDS_KEY].get_or_make(("macro", name, args), render)
+
+
+def _result_card_parts(movie: Movie) -> tuple[str, str]:
+    """The result_card macro's markup before and after the reason's <strong> (cached per movie)."""
+    def render() -> tuple[str, str]:
+        macros = current_app.jinja_env.get_template("_macros.html").module
+        html = str(macros.result_card(movie, None, (_REASON_MARK, "")))
+        before, slot, after = html.partition(_REASON_SLOT)
+        if not slot:  # the macro changed shape: fail loudly rather than render a broken card
+            raise RuntimeError("result_card macro has no reason slot")
+        return before, after
+
+    return current_app.extensions[CARDS_KEY].get_or_make(("result_card", movie), render)
+
+
+@bp.app_template_global()
+def result_card_html(movie: Movie, reason: tuple[str, str]) -> Markup:
+    """Exactly the result_card macro's output, from the cached card parts and this reason.
+
+    Joined as plain strings (each Markup operation re-wraps its result); head and detail are
+    escaped just as the macro's autoescaping does.
+    """
+    before, after = _result_card_parts(movie)
+    head, detail = reason
+    span = f"<span>{escape(detail)}</span>" if detail else ""
+    return Markup(f"{before}<strong>{escape(head)}</strong>{span}{after}")
 
 
 def _with_movies(store: Store, recs: Sequence[Recommendation]) -> list[tuple[Movie, Recommendation, tuple[str, str]]]:

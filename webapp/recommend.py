@@ -307,29 +307,33 @@ class Recommender:
         return {name: scores[name] for name in SOURCES}
 
     def _pick_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Source totals, plus per-pick kNN / NeuMF rows and the co-rating (cf) kNN total."""
-        knn_rows, knn_cf = self._knn_per_pick(idx)
+        """Source totals, plus per-pick kNN / NeuMF rows and the columns of positive cf neighbours."""
+        knn_rows, knn_cf_cols = self._knn_per_pick(idx)
         neumf_rows = self._neumf_per_pick(idx)
         return {"knn": knn_rows.sum(axis=0), "als": self._als_scores(idx),
                 "neumf": neumf_rows.sum(axis=0), "popularity": self._log_votes,
-                "knn_rows": knn_rows, "knn_cf": knn_cf, "neumf_rows": neumf_rows}
+                "knn_rows": knn_rows, "knn_cf_cols": knn_cf_cols, "neumf_rows": neumf_rows}
 
     def _knn_per_pick(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each pick's neighbour similarities (picks x movies), and the cf-only total."""
+        """Each pick's neighbour similarities (picks x movies), and the columns of cf neighbours.
+
+        The reasons only ask whether a movie has a positive co-rating (cf) similarity, so the cf
+        neighbours are kept as a short column list instead of a full-catalog total.
+        """
         n = len(self.movie_ids)
-        rows, cf = np.zeros((len(idx), n)), np.zeros(n)
+        rows = np.zeros((len(idx), n))
         if self.knn is None:
-            return rows, cf
+            return rows, np.zeros(0, dtype=np.int64)
+        cf_cols = []
         for j, p in enumerate(idx):
             lo, hi = self.knn.ptr[p], self.knn.ptr[p + 1]
             cols, vals = self.knn.cols[lo:hi], np.maximum(self.knn.vals[lo:hi], 0.0)
             rows[j] = np.bincount(cols, weights=vals, minlength=n)
+            positive = vals > 0  # a cf total is positive iff one of its clipped terms is
             if self.knn.extra is not None:
-                is_cf = self.knn.extra[lo:hi] == 0
-                cf += np.bincount(cols[is_cf], weights=vals[is_cf], minlength=n)
-            else:
-                cf += rows[j]
-        return rows, cf
+                positive &= self.knn.extra[lo:hi] == 0
+            cf_cols.append(cols[positive])
+        return rows, np.concatenate(cf_cols)
 
     def _als_scores(self, idx: np.ndarray) -> np.ndarray:
         """Fold the picks into the ALS item space (ridge solve) and score every movie."""
@@ -440,7 +444,7 @@ class Recommender:
             if value > best_value + 1e-12:
                 best, best_value = source, value
         if best == "knn":
-            kind = "knn" if raw["knn_cf"][i] > 0 else "content"
+            kind = "knn" if i in raw["knn_cf_cols"] else "content"
             return kind, _contributors(raw["knn_rows"][:, i])
         if best == "neumf":
             return best, _contributors(raw["neumf_rows"][:, i])

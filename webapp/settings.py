@@ -26,7 +26,7 @@ DEFAULTS: Mapping[str, Any] = {
     "SECRET_KEY": None,
     "RELOAD_INTERVAL": 1.0,
     "PAGE_CACHE_SIZE": 512,  # rendered result pages per worker (about 25 kB each)
-    "CARD_CACHE_SIZE": 4096,  # rendered picker cards per worker
+    "CARD_CACHE_SIZE": 16384,  # rendered picker cards and result-card parts per worker (~1 kB each)
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,  # larger bodies: 413
     "MAX_FORM_MEMORY_SIZE": MAX_BODY_BYTES,
     "MAX_FORM_PARTS": 100,

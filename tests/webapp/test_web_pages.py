@@ -201,3 +201,15 @@ def test_unknown_page_is_a_404_page(client) -> None:
 
 def test_method_not_allowed(client) -> None:
     assert client.put("/recommendations").status_code == 405
+
+
+def test_cached_result_card_equals_the_macro(app, store) -> None:
+    """The per-movie card cache must render exactly what the result_card macro renders."""
+    from webapp.pages import result_card_html
+
+    movie = next(iter(store.movies.values()))
+    with app.test_request_context("/"):
+        macros = app.jinja_env.get_template("_macros.html").module
+        for reason in [("Because you picked <Heat> & \"Casino\"", "People who <b>rated</b> it"),
+                       ("Popular with everyone", "")]:
+            assert str(result_card_html(movie, reason)) == str(macros.result_card(movie, None, reason))

@@ -173,7 +173,6 @@ def split_title(raw: str) -> tuple[str, int | None]:
 
 
 def load_movies(path: Path, bad: BadRows) -> pd.DataFrame:
-    check_header(path, EXPECTED_COLUMNS["movies.csv"])
     raw = read_raw(path, EXPECTED_COLUMNS["movies.csv"], bad)
     frame = to_numbers(raw, {"movieId": "int32"}, path.name, bad)
     frame = drop_rows(frame, frame.duplicated("movieId"), path.name, "duplicate_movie_id", bad)
@@ -189,7 +188,6 @@ def load_movies(path: Path, bad: BadRows) -> pd.DataFrame:
 
 
 def load_ratings(path: Path, known_movies: np.ndarray, bad: BadRows) -> pd.DataFrame:
-    check_header(path, EXPECTED_COLUMNS["ratings.csv"])
     frame = read_fast_or_raw(path, bad)
     rating = frame["rating"].to_numpy()
     frame = drop_rows(frame, ~((rating >= 0.5) & (rating <= 5.0)), path.name,
@@ -219,7 +217,6 @@ def read_fast_or_raw(path: Path, bad: BadRows) -> pd.DataFrame:
 
 
 def load_links(path: Path, bad: BadRows) -> pd.DataFrame:
-    check_header(path, EXPECTED_COLUMNS["links.csv"])
     raw = read_raw(path, EXPECTED_COLUMNS["links.csv"], bad)
     imdb = raw["imdbId"].str.strip()
     frame = to_numbers(raw, {"movieId": "int32", "tmdbId": "Int64"}, path.name, bad,
@@ -232,7 +229,6 @@ def load_links(path: Path, bad: BadRows) -> pd.DataFrame:
 
 
 def load_tags(path: Path, bad: BadRows) -> pd.DataFrame:
-    check_header(path, EXPECTED_COLUMNS["tags.csv"])
     raw = read_raw(path, EXPECTED_COLUMNS["tags.csv"], bad)
     frame = to_numbers(raw, {"userId": "int32", "movieId": "int32", "timestamp": "int64"},
                        path.name, bad)
@@ -247,7 +243,6 @@ def load_tags(path: Path, bad: BadRows) -> pd.DataFrame:
 def load_posters(path: Path | None, bad: BadRows) -> pd.DataFrame:
     if path is None:
         return pd.DataFrame({"movie_id": pd.Series(dtype="int32"), "poster_url": pd.Series(dtype=str)})
-    check_header(path, POSTER_COLUMNS)
     raw = read_raw(path, POSTER_COLUMNS, bad)
     frame = to_numbers(raw, {"movieId": "int32"}, path.name, bad)
     return pd.DataFrame({"movie_id": frame["movieId"].to_numpy(),
@@ -274,24 +269,22 @@ def load_dataset(data_dir: Path | str, posters_path: Path | str | None = None,
         raise DataError(f"{data_dir}: data directory not found; expected a MovieLens release "
                         f"with {', '.join(EXPECTED_COLUMNS)}")
     files = {name: data_dir / name for name in EXPECTED_COLUMNS}
-    for name, path in files.items():
-        check_header(path, EXPECTED_COLUMNS[name])
+    headers = dict(EXPECTED_COLUMNS)
     if posters_path is not None:
         files["posters.csv"] = Path(posters_path)
+        headers["posters.csv"] = POSTER_COLUMNS
+    for name, path in files.items():  # every header first: fail before any slow parsing
+        check_header(path, headers[name])
     bad = BadRows()
     movies = load_movies(files["movies.csv"], bad)
     ratings = load_ratings(files["ratings.csv"], movies["movie_id"].to_numpy(), bad)
     links = load_links(files["links.csv"], bad)
     tags = load_tags(files["tags.csv"], bad)
-    posters = load_posters(Path(posters_path) if posters_path else None, bad)
-    totals = {p.name: count_records(p) for p in files.values()}
-    bad.totals = totals
-    check_bad_share(bad, totals, max_bad_share)
+    posters = load_posters(files.get("posters.csv"), bad)
+    kept = {"movies.csv": movies, "ratings.csv": ratings, "links.csv": links, "tags.csv": tags,
+            "posters.csv": posters}
+    # Every data row is either kept or counted as bad, so the totals need no second read.
+    bad.totals = {path.name: len(kept[name]) + bad.bad_total(path.name)
+                  for name, path in files.items()}
+    check_bad_share(bad, bad.totals, max_bad_share)
     return Dataset(ratings, movies, links, tags, posters, bad, files)
-
-
-def count_records(path: Path) -> int:
-    """Data rows in a file, cheaply (line count; quoted newlines are rare enough to ignore here)."""
-    with path.open("rb") as f:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    return max(lines - 1, 0)

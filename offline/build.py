@@ -38,7 +38,6 @@ class StageResult:
 class Stage:
     name: str
     module: str  # imported on use, so one stage does not pull in every heavy library
-    uses_spark: bool
     in_build: bool = True  # part of `build` (evaluate is run on its own)
     description: str = ""
 
@@ -47,12 +46,12 @@ class Stage:
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("movies", "offline.movies", False, description="movie metadata, links and posters"),
-    Stage("popular", "offline.popular", True, description="weighted-average catalog (Spark)"),
-    Stage("als", "offline.als", True, description="ALS factors (Spark ML)"),
-    Stage("knn", "offline.knn", False, description="item neighbours (scikit-learn)"),
-    Stage("neumf", "offline.neumf", False, description="neural MF (Keras)"),
-    Stage("evaluate", "offline.evaluation", True, in_build=False,
+    Stage("movies", "offline.movies", description="movie metadata, links and posters"),
+    Stage("popular", "offline.popular", description="weighted-average catalog (Spark)"),
+    Stage("als", "offline.als", description="ALS factors (Spark ML)"),
+    Stage("knn", "offline.knn", description="item neighbours (scikit-learn)"),
+    Stage("neumf", "offline.neumf", description="neural MF (Keras)"),
+    Stage("evaluate", "offline.evaluation", in_build=False,
           description="three-pick protocol report"),
 )}
 BUILD_STAGES = [name for name, s in STAGES.items() if s.in_build]
@@ -110,22 +109,26 @@ class BuildContext:
             self._spark = None
 
 
-def input_fingerprint(data: Dataset) -> dict[str, Any]:
-    """sha256 of every input file and one hash over them all."""
-    files = {name: publish.sha256_file(path) for name, path in sorted(data.files.items())}
+def input_paths(config: BuildConfig) -> dict[str, Path]:
+    """The input files of a build, by name (as `load_dataset` reads them)."""
+    from offline.loader import EXPECTED_COLUMNS
+
+    paths = {name: Path(config.data_dir) / name for name in EXPECTED_COLUMNS}
+    if config.posters_path:
+        paths["posters.csv"] = Path(config.posters_path)
+    return paths
+
+
+def input_fingerprint(paths: dict[str, Path]) -> dict[str, Any]:
+    """sha256 of every input file that exists and one hash over them all."""
+    files = {name: publish.sha256_file(p) for name, p in sorted(paths.items()) if p.is_file()}
     joined = "\n".join(f"{k}:{v}" for k, v in files.items())
     return {"files": files, "fingerprint": hashlib.sha256(joined.encode()).hexdigest()}
 
 
 def input_fingerprint_of(config: BuildConfig) -> str:
     """The input fingerprint without loading the data (for the staleness check)."""
-    from offline.loader import EXPECTED_COLUMNS
-
-    paths = {name: Path(config.data_dir) / name for name in EXPECTED_COLUMNS}
-    if config.posters_path:
-        paths["posters.csv"] = Path(config.posters_path)
-    files = {n: publish.sha256_file(p) for n, p in sorted(paths.items()) if p.is_file()}
-    return hashlib.sha256("\n".join(f"{k}:{v}" for k, v in files.items()).encode()).hexdigest()
+    return input_fingerprint(input_paths(config))["fingerprint"]
 
 
 def code_fingerprint() -> str:
@@ -233,7 +236,7 @@ def make_manifest(ctx: BuildContext, tables: dict, stages: dict, metrics: dict) 
         "pools": {"popular_share": ctx.config.pools.popular_share,
                   "less_known_min_count": ctx.config.pools.less_known_min_count,
                   "counts": ctx.pools["pool"].value_counts().sort_index().to_dict()},
-        "input": {"data_dir": str(ctx.config.data_dir), **input_fingerprint(data),
+        "input": {"data_dir": str(ctx.config.data_dir), **input_fingerprint(data.files),
                   "rows": {"ratings": len(data.ratings), "movies": len(data.movies),
                            "users": int(data.ratings["user_id"].nunique())}},
         "bad_rows": data.bad_rows.to_dict(),

@@ -34,7 +34,7 @@ class FakeStages:
 @pytest.fixture
 def fake_registry(monkeypatch: pytest.MonkeyPatch):
     stages = {"numbers": FakeStages.run_numbers, "movie_list": FakeStages.run_movies}
-    registry = {name: dataclasses.replace(Stage(name, "unused", False)) for name in stages}
+    registry = {name: dataclasses.replace(Stage(name, "unused")) for name in stages}
     for name, fn in stages.items():
         object.__setattr__(registry[name], "run", fn)
     monkeypatch.setattr(build, "STAGES", registry)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from offline import publish
 from offline.config import PROJECT_ROOT, BuildConfig
-from offline.loader import Dataset, load_dataset
+from offline.data.loader import Dataset, load_dataset
 from offline.pools import assign_pools
 from offline.split import split_ratings
 
@@ -46,11 +46,11 @@ class Stage:
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("movies", "offline.movies", description="movie metadata, links and posters"),
-    Stage("popular", "offline.popular", description="weighted-average catalog (Spark)"),
-    Stage("als", "offline.als", description="ALS factors (Spark ML)"),
-    Stage("knn", "offline.knn", description="item neighbours (scikit-learn)"),
-    Stage("neumf", "offline.neumf", description="neural MF (Keras)"),
+    Stage("movies", "offline.stages.movies", description="movie metadata, links and posters"),
+    Stage("popular", "offline.stages.popular", description="weighted-average catalog (Spark)"),
+    Stage("als", "offline.stages.als", description="ALS factors (Spark ML)"),
+    Stage("knn", "offline.stages.knn", description="item neighbours (scikit-learn)"),
+    Stage("neumf", "offline.stages.neumf", description="neural MF (Keras)"),
     Stage("evaluate", "offline.evaluation", in_build=False,
           description="three-pick protocol report"),
 )}
@@ -111,7 +111,7 @@ class BuildContext:
 
 def input_paths(config: BuildConfig) -> dict[str, Path]:
     """The input files of a build, by name (as `load_dataset` reads them)."""
-    from offline.loader import EXPECTED_COLUMNS
+    from offline.data.loader import EXPECTED_COLUMNS
 
     paths = {name: Path(config.data_dir) / name for name in EXPECTED_COLUMNS}
     if config.posters_path:

@@ -52,7 +52,7 @@ class NeumfConfig:
     gmf_dim: int = 16
     mlp_dims: tuple[int, ...] = (64, 32, 16)  # MLP input (user + movie embeddings), then layers
     epochs: int = 12
-    batch_size: int = 8192  # large batches: fewer steps on 2 CPU cores, same HR@10 (neumf.py)
+    batch_size: int = 8192  # large batches: fewer steps on 2 CPU cores, same HR@10 (stages/neumf.py)
     negatives: int = 4  # sampled unrated movies per rating (implicit feedback, as in the paper)
     learning_rate: float = 0.008
     top_n: int = 20  # per user (less-known) and per movie (users)

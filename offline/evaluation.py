@@ -27,7 +27,7 @@ from webapp.recommend import PICKS_REQUIRED, BlendWeights, Recommender
 
 if TYPE_CHECKING:
     from offline.build import BuildContext, StageResult
-    from offline.loader import Dataset
+    from offline.data.loader import Dataset
 
 LIKED_RATING = 4.0
 K = 10
@@ -52,7 +52,7 @@ class FoldStages:
 
 def default_stages() -> FoldStages:
     """The build's own stage functions."""
-    from offline import als, knn, neumf, popular
+    from offline.stages import als, knn, neumf, popular
 
     def fit_explicit(spark: Any, ratings: pd.DataFrame, rank: int, reg: float,
                      cfg: BuildConfig) -> pd.DataFrame:
@@ -477,7 +477,7 @@ def _quantiles(values: Sequence[int]) -> dict[str, float]:
 def rating_prediction(dataset: "Dataset", cfg: BuildConfig, spark: Any, stages: FoldStages,
                       stage_metrics: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
     """RMSE/MAE of the bias baseline, ALS and NeuMF on the build's seeded held-out split."""
-    from offline.baselines import evaluate_baselines
+    from offline.stages.baselines import evaluate_baselines
     from offline.split import TEST, split_ratings
 
     ratings = dataset.ratings

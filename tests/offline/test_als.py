@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from offline import als
 from offline.config import AlsConfig, BuildConfig
 from offline.split import split_ratings
+from offline.stages import als
 
 USERS, MOVIES = 60, 40
 CFG = dataclasses.replace(
@@ -129,7 +129,7 @@ def test_implicit_factors_separate_taste_groups(spark) -> None:
 
 def test_long_als_runs_with_checkpoints(spark) -> None:
     """30 iterations: without a checkpoint directory Spark ALS dies of StackOverflowError."""
-    from offline.als import _estimator, ratings_frame
+    from offline.stages.als import _estimator, ratings_frame
 
     assert spark.sparkContext.getCheckpointDir() is not None
     rng = np.random.default_rng(3)

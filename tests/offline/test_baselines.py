@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from offline import baselines
+from offline.stages import baselines
 
 
 def frame(rows: list[tuple[int, int, float]]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 
 from offline import evaluation as ev
 from offline.config import BuildConfig, NeumfConfig, PopularConfig
-from offline.loader import BadRows, Dataset
+from offline.data.loader import BadRows, Dataset
 from offline.pools import assign_pools
 from offline.report import render_html, report_files, summary_rows, write_report
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from offline.config import BuildConfig, KnnConfig
-from offline.knn import COLUMNS, compute_neighbors
+from offline.stages.knn import COLUMNS, compute_neighbors
 
 BLOCK_A, BLOCK_B = [10, 11, 12], [20, 21, 22]
 UNRATED, SCARCE = 30, 31

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from offline.loader import DataError, load_dataset, split_title
+from offline.data.loader import DataError, load_dataset, split_title
 
 MOVIES = (
     'movieId,title,genres\r\n'

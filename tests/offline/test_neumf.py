@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from offline.config import BuildConfig, NeumfConfig, PoolConfig
-from offline.neumf import build_neumf, fit_neumf, train_neumf
 from offline.pools import assign_pools
+from offline.stages.neumf import build_neumf, fit_neumf, train_neumf
 
 TINY = NeumfConfig(gmf_dim=4, mlp_dims=(8, 4), epochs=6, batch_size=256, negatives=4,
                    learning_rate=0.01, top_n=3, candidate_neighbors=5, candidate_cap=15)

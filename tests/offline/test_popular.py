@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from offline.config import BuildConfig, PoolConfig, PopularConfig
-from offline.popular import POPULAR_COLUMNS, STATS_COLUMNS, compute_popular, run, score_movies
+from offline.stages.popular import POPULAR_COLUMNS, STATS_COLUMNS, compute_popular, run, score_movies
 
 
 def ratings_of(per_movie: dict[int, list[float]]) -> pd.DataFrame:

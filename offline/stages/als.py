@@ -21,10 +21,10 @@ import pandas as pd
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame, SparkSession
 
-from offline import baselines
 from offline.build import BuildContext, StageResult
 from offline.config import BuildConfig
 from offline.split import TEST, TRAIN, VALIDATION
+from offline.stages import baselines
 
 PARTITIONS = 2  # input partitions and ALS user/item blocks: fixed, so results do not vary by host
 DECIMALS = 6  # factors and scores in the exported tables

@@ -42,9 +42,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from offline.config import BuildConfig, NeumfConfig
-from offline.knn import nearest_movies
 from offline.pools import LESS_KNOWN, POPULAR
 from offline.split import TRAIN
+from offline.stages.knn import nearest_movies
 
 if TYPE_CHECKING:
     import keras

@@ -51,7 +51,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("als", "offline.stages.als", description="ALS factors (Spark ML)"),
     Stage("knn", "offline.stages.knn", description="item neighbours (scikit-learn)"),
     Stage("neumf", "offline.stages.neumf", description="neural MF (Keras)"),
-    Stage("evaluate", "offline.evaluation", in_build=False,
+    Stage("evaluate", "offline.evaluation.stage", in_build=False,
           description="three-pick protocol report"),
 )}
 BUILD_STAGES = [name for name, s in STAGES.items() if s.in_build]

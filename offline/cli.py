@@ -99,7 +99,7 @@ def print_evaluation(metrics: dict, out_dir: Path) -> None:
     rows = metrics.get("summary") or []
     if not rows:
         return
-    from offline.report import SUMMARY_COLUMNS
+    from offline.evaluation.report import SUMMARY_COLUMNS
 
     labels = [label for _, label in SUMMARY_COLUMNS]
     table = Table(title="Three-pick protocol (variant A: picks from all 4+ star movies)")

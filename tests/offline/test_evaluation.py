@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from offline import evaluation as ev
 from offline.config import BuildConfig, NeumfConfig, PopularConfig
 from offline.data.loader import BadRows, Dataset
+from offline.evaluation import stage as ev
+from offline.evaluation.report import render_html, report_files, summary_rows, write_report
 from offline.pools import assign_pools
-from offline.report import render_html, report_files, summary_rows, write_report
 
 N_USERS, N_MOVIES, N_GROUPS = 60, 90, 3
 

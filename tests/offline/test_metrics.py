@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from offline.metrics import (
+from offline.evaluation.metrics import (
     RANKING_METRICS,
     average_precision_at_k,
     catalog_coverage,

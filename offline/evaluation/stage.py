@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from offline import metrics as m
 from offline.config import BuildConfig
+from offline.evaluation import metrics as m
 from webapp.recommend import PICKS_REQUIRED, BlendWeights, Recommender
 
 if TYPE_CHECKING:
@@ -621,7 +621,7 @@ def headline(report: Mapping[str, Any]) -> dict[str, Any]:
 def run(ctx: "BuildContext") -> "StageResult":
     """Stage `evaluate`: no tables; headline metrics, and report.json + report.html as files."""
     from offline.build import StageResult
-    from offline.report import report_files, summary_rows
+    from offline.evaluation.report import report_files, summary_rows
 
     report = run_evaluation(ctx.data, ctx.config, ctx.spark, progress=ctx.progress,
                             stage_metrics=published_stage_metrics(ctx.config))
@@ -643,7 +643,7 @@ def published_stage_metrics(cfg: BuildConfig) -> dict[str, Any]:
 
 
 def write_report_files(report: Mapping[str, Any], out_dir: Path | str) -> list[Path]:
-    """Write report.json and report.html into out_dir (see offline.report)."""
-    from offline.report import write_report
+    """Write report.json and report.html into out_dir (see offline.evaluation.report)."""
+    from offline.evaluation.report import write_report
 
     return write_report(report, out_dir)

@@ -184,7 +184,7 @@ def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]]) 
 
 def _rating_table(rating: Mapping[str, Any]) -> str:
     """RMSE and MAE per rating model."""
-    from offline.evaluation import rating_rows
+    from offline.evaluation.stage import rating_rows
 
     rows = rating_rows(rating)
     if not rows:
@@ -235,7 +235,7 @@ def _plots(report: Mapping[str, Any]) -> list[str]:
         figures.append(_figure(_long_tail_plot(report["long_tail"]),
                                "Long tail: rating count by popularity rank, and where the "
                                "recommender's popular and less-known halves fall"))
-    from offline.evaluation import rating_rows
+    from offline.evaluation.stage import rating_rows
 
     rating = rating_rows(report.get("rating_prediction", {}))
     if rating:

@@ -1,0 +1,1 @@
+"""Stage / command `evaluate`: the three-pick protocol of docs/EVALUATION.md (see `stage`)."""

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from offline.evaluation.rating import rating_rows
+
 SUMMARY_COLUMNS = [
     ("method", "method"), ("hr_at_10", "HR@10"), ("precision_at_10", "P@10"),
     ("ndcg_at_10", "NDCG@10"), ("coverage", "coverage"), ("popular_hr_at_5", "popular HR@5"),
@@ -184,8 +186,6 @@ def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]]) 
 
 def _rating_table(rating: Mapping[str, Any]) -> str:
     """RMSE and MAE per rating model."""
-    from offline.evaluation.stage import rating_rows
-
     rows = rating_rows(rating)
     if not rows:
         return "<p>No rating-prediction figures.</p>"
@@ -235,8 +235,6 @@ def _plots(report: Mapping[str, Any]) -> list[str]:
         figures.append(_figure(_long_tail_plot(report["long_tail"]),
                                "Long tail: rating count by popularity rank, and where the "
                                "recommender's popular and less-known halves fall"))
-    from offline.evaluation.stage import rating_rows
-
     rating = rating_rows(report.get("rating_prediction", {}))
     if rating:
         figures.append(_figure(_rmse_plot(rating), "Test RMSE by rating model"))

@@ -4,16 +4,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from offline.config import BuildConfig, NeumfConfig, PopularConfig
+from offline.config import PROJECT_ROOT, BuildConfig, NeumfConfig, PopularConfig
 from offline.data.loader import BadRows, Dataset
-from offline.evaluation import stage as ev
+from offline.evaluation.cases import MAIN, Case, assign_folds, build_cases, draw_picks, pick_seed
+from offline.evaluation.folds import FoldStages
+from offline.evaluation.goals import check_goals
+from offline.evaluation.methods import FoldView, Shown, baseline_methods, reference_method
+from offline.evaluation.rating import rating_rows
 from offline.evaluation.report import render_html, report_files, summary_rows, write_report
+from offline.evaluation.scoring import ABLATION_KEYS, paired_differences, score_case
+from offline.evaluation.stage import run_evaluation
 from offline.pools import assign_pools
 
 N_USERS, N_MOVIES, N_GROUPS = 60, 90, 3
@@ -110,29 +118,29 @@ def _explicit(spark: object, ratings: pd.DataFrame, rank: int, reg: float,
     return _implicit(spark, ratings, cfg)
 
 
-LIGHT = ev.FoldStages(compute_popular=_popular, compute_neighbors=_neighbors,
-                      train_als_implicit=_implicit, train_neumf=_neumf,
-                      fit_als_explicit=_explicit)
+LIGHT = FoldStages(compute_popular=_popular, compute_neighbors=_neighbors,
+                   train_als_implicit=_implicit, train_neumf=_neumf,
+                   fit_als_explicit=_explicit)
 
 
 # ---------------------------------------------------------------------- unit tests
 def test_assign_folds_is_seeded_and_balanced() -> None:
     users = np.array([5, 3, 3, 9, 1, 7, 2, 8, 4, 6, 10])
-    a, b = ev.assign_folds(users, 5, seed=1), ev.assign_folds(users, 5, seed=1)
+    a, b = assign_folds(users, 5, seed=1), assign_folds(users, 5, seed=1)
     pd.testing.assert_series_equal(a, b)
     assert list(a.index) == list(range(1, 11))
     assert sorted(a.value_counts().tolist()) == [2, 2, 2, 2, 2]
-    assert not a.equals(ev.assign_folds(users, 5, seed=2))
+    assert not a.equals(assign_folds(users, 5, seed=2))
 
 
 def test_draw_picks_is_seeded_by_user_and_order_free() -> None:
     liked = [10, 20, 30, 40, 50, 60]
-    assert ev.draw_picks(liked, 7) == ev.draw_picks(liked[::-1], 7)
-    picks = ev.draw_picks(liked, 7)
+    assert draw_picks(liked, 7) == draw_picks(liked[::-1], 7)
+    picks = draw_picks(liked, 7)
     assert len(set(picks)) == 3 and set(picks) <= set(liked)
     cfg = BuildConfig()
-    assert ev.pick_seed(cfg, "A", 1) != ev.pick_seed(cfg, "A", 2)
-    assert ev.pick_seed(cfg, "A", 1) != ev.pick_seed(cfg, "B", 1)
+    assert pick_seed(cfg, "A", 1) != pick_seed(cfg, "A", 2)
+    assert pick_seed(cfg, "A", 1) != pick_seed(cfg, "B", 1)
 
 
 def test_build_cases() -> None:
@@ -141,8 +149,8 @@ def test_build_cases() -> None:
         "movie_id": [1, 2, 3, 4, 5] + [1, 2, 3, 9] + [1, 2, 3, 4, 6, 7],
         "rating": [4.0, 4.5, 5.0, 4.0, 2.0] + [4.0, 4.0, 3.5, 4.0] + [4.0] * 6,
     })
-    cases = ev.build_cases(test, fold=0, catalog={1, 2, 3, 4}, less_known={6, 7},
-                           cfg=BuildConfig())
+    cases = build_cases(test, fold=0, catalog={1, 2, 3, 4}, less_known={6, 7},
+                        cfg=BuildConfig())
     # user 1: 4 liked (5 is rated 2.0) -> A and B; user 2: 3 liked -> skipped; user 3: A and B
     assert [(c.user_id, c.variant) for c in cases] == [(1, "A"), (1, "B"), (3, "A"), (3, "B")]
     for c in cases:
@@ -155,22 +163,22 @@ def test_build_cases() -> None:
     assert u3.relevant_less_known == u3.relevant & {6, 7}
 
 
-def _view() -> ev.FoldView:
-    return ev.FoldView(most_rated_popular=[1, 2, 3, 4, 5, 6, 7],
-                       most_rated_less_known=[20, 21, 22, 23, 24, 25],
-                       most_rated=[1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23, 24, 25],
-                       catalog=[3, 1, 2, 5, 4, 7, 6, 20, 21, 22, 23, 24],
-                       vote_count={}, popularity_rank={})
+def _view() -> FoldView:
+    return FoldView(most_rated_popular=[1, 2, 3, 4, 5, 6, 7],
+                    most_rated_less_known=[20, 21, 22, 23, 24, 25],
+                    most_rated=[1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23, 24, 25],
+                    catalog=[3, 1, 2, 5, 4, 7, 6, 20, 21, 22, 23, 24],
+                    vote_count={}, popularity_rank={})
 
 
-def _case(picks: tuple[int, ...] = (1, 20, 30), relevant: set[int] | None = None) -> ev.Case:
+def _case(picks: tuple[int, ...] = (1, 20, 30), relevant: set[int] | None = None) -> Case:
     rel = frozenset(relevant if relevant is not None else {2, 21})
-    return ev.Case(user_id=1, fold=0, variant="A", picks=picks, relevant=rel,
-                   relevant_less_known=frozenset(rel & {20, 21, 22, 23, 24, 25}))
+    return Case(user_id=1, fold=0, variant="A", picks=picks, relevant=rel,
+                relevant_less_known=frozenset(rel & {20, 21, 22, 23, 24, 25}))
 
 
 def test_baselines_skip_picks_and_split_halves() -> None:
-    methods = ev.baseline_methods(_view(), {}, BuildConfig())
+    methods = baseline_methods(_view(), {}, BuildConfig())
     case = _case()
     assert methods["most rated top 10"](case).ten == [2, 3, 4, 5, 6, 7, 21, 22, 23, 24]
     assert methods["weighted-average catalog top 10"](case).ten[:3] == [3, 2, 5]
@@ -190,22 +198,22 @@ def test_reference_method_samples_neighbours_and_two_hop() -> None:
                              "movie_id": [21, 22, 23, 24, 25, 20]})
     tables = {"knn_neighbors": knn, "neumf_movie_top_users": movie_users,
               "neumf_user_top": user_top}
-    shown = ev.reference_method(tables, _view(), BuildConfig())(_case())
+    shown = reference_method(tables, _view(), BuildConfig())(_case())
     assert set(shown.first) <= {2, 3, 4, 5, 6, 7} and len(shown.first) == 5
     assert set(shown.second) == {21, 22, 23, 24, 25}  # 20 is a pick
 
 
 def test_score_case_exact() -> None:
     case = _case(relevant={2, 21, 99})
-    shown = ev.Shown(first=(5, 2, 6, 7, 8), second=(22, 23, 21, 24, 25))
-    row = ev.score_case(shown, case)
+    shown = Shown(first=(5, 2, 6, 7, 8), second=(22, 23, 21, 24, 25))
+    row = score_case(shown, case)
     assert row["hr_at_10"] == 1.0
     assert row["precision_at_10"] == pytest.approx(0.2)
     assert row["recall_at_10"] == pytest.approx(2 / 3)
     ideal = 1 + 1 / np.log2(3) + 1 / np.log2(4)
     assert row["ndcg_at_10"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(9)) / ideal)
     assert row["popular_hr_at_5"] == 1.0 and row["less_known_hr_at_5"] == 1.0
-    no_lk = ev.score_case(shown, _case(relevant={2}))
+    no_lk = score_case(shown, _case(relevant={2}))
     assert np.isnan(no_lk["less_known_hr_at_5"])
 
 
@@ -214,7 +222,7 @@ def test_goals_compare_against_the_right_rows() -> None:
         base = {"method": method, "variant": "A", "hr_at_10": 0.5, "ndcg_at_10": 0.2,
                 "coverage": 10, "popular_hr_at_5": 0.5, "less_known_hr_at_5": 0.1}
         return {**base, **figures}
-    summary = [row(ev.MAIN, hr_at_10=0.85, coverage=1200, popular_hr_at_5=0.76,
+    summary = [row(MAIN, hr_at_10=0.85, coverage=1200, popular_hr_at_5=0.76,
                    less_known_hr_at_5=0.3, ndcg_at_10=0.3),
                row("most rated top 10", popular_hr_at_5=0.75),
                row("long-tail popularity (most rated 5 + 5)", less_known_hr_at_5=0.16),
@@ -223,10 +231,10 @@ def test_goals_compare_against_the_right_rows() -> None:
 
     def paired(*zs: float) -> dict:
         return {k: {"diff": z / 100, "se": 0.01, "z": z, "users": 100}
-                for k, z in zip(ev.ABLATION_KEYS, zs)}
+                for k, z in zip(ABLATION_KEYS, zs)}
     ablations = {"knn": paired(0.5, 2.5, 1.0), "als": paired(3.0, 2.0, -2.1),
                  "neumf": paired(1.9, 1.9, 1.9)}
-    goals = {g["goal"].split(" (")[0]: g["met"] for g in ev.check_goals(summary, ablations)}
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in check_goals(summary, ablations)}
     assert goals["HR@10 >= 0.82"] and goals["coverage >= 1000 distinct movies"]
     assert not goals["less-known HR@5 >= 2x long-tail popularity"]  # 0.3 < 0.32
     assert goals["popular HR@5 >= most rated top 5"]
@@ -234,7 +242,7 @@ def test_goals_compare_against_the_right_rows() -> None:
     assert not goals["als earns its place"]  # significantly worse on one figure
     assert not goals["neumf earns its place"]  # better, but within noise
     summary[-1]["coverage"] = 1090  # NeuMF widening coverage by >= 10% is a real gain
-    goals = {g["goal"].split(" (")[0]: g["met"] for g in ev.check_goals(summary, ablations)}
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in check_goals(summary, ablations)}
     assert goals["neumf earns its place"]
 
 
@@ -244,7 +252,7 @@ def test_paired_differences_exact() -> None:
         "hr_at_10": [1, 1, 1, 0, 0, 1, 0, 0], "ndcg_at_10": [0.5] * 8,
         "less_known_hr_at_5": [1, np.nan, 0, 1, 0, np.nan, 0, 0],
     })
-    d = ev.paired_differences(rows, "m", "o")
+    d = paired_differences(rows, "m", "o")
     # hr differences 1, 0, 1, 0: mean 0.5, sd 0.57735, se 0.288675
     assert d["hr_at_10"]["diff"] == pytest.approx(0.5)
     assert d["hr_at_10"]["se"] == pytest.approx(np.std([1, 0, 1, 0], ddof=1) / 2)
@@ -259,14 +267,14 @@ def test_paired_differences_exact() -> None:
 def light_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """run_evaluation on the synthetic data with the light stages (no Spark)."""
     cfg = small_config(tmp_path_factory.mktemp("eval"))
-    return ev.run_evaluation(synthetic_dataset(), cfg, spark=None, stages=LIGHT,
-                             rating_models=False)
+    return run_evaluation(synthetic_dataset(), cfg, spark=None, stages=LIGHT,
+                          rating_models=False)
 
 
 def test_run_evaluation_light(light_report: dict) -> None:
     report = light_report
     methods = {(r["method"], r["variant"]): r for r in report["methods"]}
-    main = methods[(ev.MAIN, "A")]
+    main = methods[(MAIN, "A")]
     assert main["users"] == N_USERS  # every user has 12 liked movies
     assert main["hr_at_10"] > methods[("random from the catalog", "A")]["hr_at_10"]
     assert main["hr_at_10"] > 0.8  # taste groups are easy
@@ -281,8 +289,8 @@ def test_run_evaluation_light(light_report: dict) -> None:
 
 
 def test_run_evaluation_is_deterministic(light_report: dict, tmp_path: Path) -> None:
-    again = ev.run_evaluation(synthetic_dataset(), small_config(tmp_path), spark=None,
-                              stages=LIGHT, rating_models=False)
+    again = run_evaluation(synthetic_dataset(), small_config(tmp_path), spark=None,
+                           stages=LIGHT, rating_models=False)
     strip = lambda r: [{k: v for k, v in m.items()} for m in r["methods"]]  # noqa: E731
     assert strip(again) == strip(light_report)
 
@@ -296,10 +304,10 @@ def test_test_users_never_reach_training(tmp_path: Path) -> None:
         return _popular(spark, ratings, movies, cfg)
 
     cfg = small_config(tmp_path)
-    ev.run_evaluation(synthetic_dataset(), cfg, spark=None, rating_models=False,
-                      stages=dataclasses.replace(LIGHT, compute_popular=spy))
-    folds = ev.assign_folds(np.arange(1, N_USERS + 1), cfg.eval_folds,
-                            cfg.seed_for("evaluate:folds"))
+    run_evaluation(synthetic_dataset(), cfg, spark=None, rating_models=False,
+                   stages=dataclasses.replace(LIGHT, compute_popular=spy))
+    folds = assign_folds(np.arange(1, N_USERS + 1), cfg.eval_folds,
+                         cfg.seed_for("evaluate:folds"))
     for fold, users in enumerate(seen):
         assert users == set(folds.index[folds != fold])
 
@@ -308,15 +316,23 @@ def test_report_files(light_report: dict, tmp_path: Path) -> None:
     paths = write_report(light_report, tmp_path)
     assert [p.name for p in paths] == ["report.json", "report.html"]
     data = json.loads(paths[0].read_text())
-    assert data["main_method"] == ev.MAIN
+    assert data["main_method"] == MAIN
     page = paths[1].read_text()
     assert page.count("<svg") >= 3
     assert "<link" not in page and "<script" not in page and "@import" not in page
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//|url\((?!#)", page)  # nothing external
-    assert ev.MAIN in page
+    assert MAIN in page
     rows = summary_rows(light_report)
-    assert rows[0]["method"] == ev.MAIN and set(rows[0]) >= {"HR@10", "coverage"}
+    assert rows[0]["method"] == MAIN and set(rows[0]) >= {"HR@10", "coverage"}
     assert report_files(light_report)["report.html"] == paths[1].read_bytes()  # same each time
+
+
+def test_report_does_not_import_the_stage() -> None:
+    """Imports go one way, stage -> report: the report (and the CLI's summary) loads without it."""
+    code = "import sys, offline.evaluation.report; print('offline.evaluation.stage' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_rating_table_in_html() -> None:
@@ -325,7 +341,7 @@ def test_rating_table_in_html() -> None:
         "bias": {"global_mean_rmse": 1.04, "global_mean_mae": 0.83, "bias_rmse": 0.87,
                  "bias_mae": 0.67},
         "als": {"test_rmse": 0.88, "test_mae": 0.68}, "neumf": {}}}
-    rows = ev.rating_rows(report["rating_prediction"])
+    rows = rating_rows(report["rating_prediction"])
     assert [r["model"] for r in rows] == ["global mean", "user+item bias", "ALS (explicit)"]
     page = render_html(report)
     assert "0.880" in page and "0.870" in page
@@ -334,8 +350,8 @@ def test_rating_table_in_html() -> None:
 def test_run_evaluation_with_the_real_stages(spark: object, tmp_path: Path) -> None:
     """The real stage functions (Spark, scikit-learn, Keras) on the tiny data set (~30 s)."""
     cfg = dataclasses.replace(small_config(tmp_path), eval_folds=2)
-    report = ev.run_evaluation(synthetic_dataset(), cfg, spark, explicit_als=True)
-    main = next(r for r in report["methods"] if r["method"] == ev.MAIN and r["variant"] == "A")
+    report = run_evaluation(synthetic_dataset(), cfg, spark, explicit_als=True)
+    main = next(r for r in report["methods"] if r["method"] == MAIN and r["variant"] == "A")
     assert main["users"] == N_USERS and main["hr_at_10"] > 0.5
     assert {"explicit ALS fold-in only", "without neumf"} <= {r["method"] for r in report["methods"]}
-    assert [r["model"] for r in ev.rating_rows(report["rating_prediction"])][-1] == "ALS (explicit)"
+    assert [r["model"] for r in rating_rows(report["rating_prediction"])][-1] == "ALS (explicit)"

@@ -152,10 +152,3 @@ def published_stage_metrics(cfg: BuildConfig) -> dict[str, Any]:
         return {}
     metrics = manifest.get("metrics", {})
     return {name: metrics[name] for name in ("als", "neumf") if name in metrics}
-
-
-def write_report_files(report: Mapping[str, Any], out_dir: Path | str) -> list[Path]:
-    """Write report.json and report.html into out_dir (see offline.evaluation.report)."""
-    from offline.evaluation.report import write_report
-
-    return write_report(report, out_dir)

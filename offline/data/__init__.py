@@ -1,0 +1,1 @@
+"""Input data: loading MovieLens releases, downloading them, synthetic data."""

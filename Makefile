@@ -4,8 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PORT
+# The MovieLens release to build from: ml-latest-small (bundled), ml-25m, ml-32m or ml-latest
+# (fetched from GroupLens into data/ on first use: `make run DATA=ml-32m`).
+DATA   ?= ml-latest-small
+DATA_DIR := data/$(DATA)
 
-.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-web status clean
+.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-web status clean download
 
 run: build serve  ## build trained_data/ when missing or stale, then serve on http://127.0.0.1:$(PORT)
 
@@ -21,20 +25,28 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-build: $(VENV)/.installed  ## build only what is stale
-	$(PY) -m offline build --if-stale
+build: $(VENV)/.installed $(DATA_DIR)/ratings.csv  ## build only what is stale
+	$(PY) -m offline build --if-stale --data-dir $(DATA_DIR)
 
-rebuild: $(VENV)/.installed  ## build everything again
-	$(PY) -m offline build
+rebuild: $(VENV)/.installed $(DATA_DIR)/ratings.csv  ## build everything again
+	$(PY) -m offline build --data-dir $(DATA_DIR)
 
-evaluate: $(VENV)/.installed  ## the 5-fold three-pick evaluation: report.json/report.html
-	$(PY) -m offline evaluate
+evaluate: $(VENV)/.installed $(DATA_DIR)/ratings.csv  ## the 5-fold three-pick evaluation: report.json/report.html
+	$(PY) -m offline evaluate --data-dir $(DATA_DIR)
+
+# A release that is not in data/ yet is downloaded (checksum-checked, resumable); the bundled
+# data/ml-latest-small/ratings.csv is there, so nothing is fetched for it.
+data/%/ratings.csv: | $(VENV)/.installed
+	$(PY) -m offline download $*
+
+download: $(VENV)/.installed  ## fetch data/$(DATA) from GroupLens (a no-op when it is there)
+	$(PY) -m offline download $(DATA)
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/gunicorn --config webapp/gunicorn_conf.py "webapp:create_app()"
 
 status: $(VENV)/.installed
-	$(PY) -m offline status
+	$(PY) -m offline status --data-dir $(DATA_DIR)
 
 test: $(VENV)/.installed-dev  ## the whole test suite
 	$(PY) -m pytest

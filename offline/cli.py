@@ -43,7 +43,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     bench = sub.add_parser("benchmark", parents=[common],
                            help="time each stage on the data (into a temporary folder)")
     bench.add_argument("--with-evaluate", action="store_true", help="time the evaluation too")
+    add_download_parser(sub, defaults=vars(common.parse_args([])))
     return parser.parse_args(argv)
+
+
+def add_download_parser(sub: argparse._SubParsersAction, defaults: dict) -> None:
+    """`download NAME`: fetch a GroupLens release into data/NAME (no Spark involved)."""
+    from offline.data.download import BASE_URL_ENV, DEFAULT_BASE_URL, RELEASES
+
+    download = sub.add_parser(
+        "download", help="fetch a MovieLens release from GroupLens into data/NAME",
+        description="Download a MovieLens release from GroupLens, check its published MD5, "
+                    "resume an interrupted download, and unpack it into DATA_ROOT/NAME. The data "
+                    "comes under GroupLens' license (README.txt in the release); it is never "
+                    "committed.")
+    download.add_argument("name", metavar="NAME", choices=RELEASES,
+                          help=f"the release: {', '.join(RELEASES)}")
+    download.add_argument("--data-root", type=Path, default=DEFAULT_DATA_DIR.parent,
+                          help="where NAME/ is unpacked (default: data/)")
+    download.add_argument("--base-url", default=None,
+                          help=f"where NAME.zip and NAME.zip.md5 are served (default: "
+                               f"${BASE_URL_ENV} or {DEFAULT_BASE_URL})")
+    download.add_argument("--force", action="store_true",
+                          help="fetch again even when data/NAME is there; it is replaced only "
+                               "once the new copy is complete")
+    download.add_argument("--keep-zip", action="store_true",
+                          help="keep the verified zip in DATA_ROOT/.downloads/")
+    download.set_defaults(**defaults)  # config_from() reads the build options; unused here
 
 
 def config_from(args: argparse.Namespace) -> BuildConfig:
@@ -148,6 +174,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def dispatch(args: argparse.Namespace, config: BuildConfig) -> int:
+    if args.command == "download":
+        from rich.markup import escape
+
+        from offline.data.download import download_release, interrupted_note
+
+        try:
+            download_release(args.name, args.data_root, base_url=args.base_url, force=args.force,
+                             keep_zip=args.keep_zip, console=console)
+        except KeyboardInterrupt:
+            console.print(f"[red]error:[/] {escape(interrupted_note(args.data_root, args.name))}")
+            return 130
+        return 0
     from offline.build import BUILD_STAGES, STAGES, stale_reason
 
     if args.command == "status":

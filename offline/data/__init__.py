@@ -1,1 +1,1 @@
-"""The build's input: MovieLens CSV files read, checked and typed by `offline.data.loader`."""
+"""Input data: loading MovieLens releases, downloading them, synthetic data."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -44,7 +45,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                            help="time each stage on the data (into a temporary folder)")
     bench.add_argument("--with-evaluate", action="store_true", help="time the evaluation too")
     add_download_parser(sub, defaults=vars(common.parse_args([])))
+    add_synth_parser(sub, defaults=vars(common.parse_args([])))
     return parser.parse_args(argv)
+
+
+def count(text: str) -> int:
+    """A count such as 25000000, 25M, 1.5m or 100k (for --ratings)."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a count like 1000000, 25M or 100k, got {text!r}")
+    scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+    return int(round(float(match.group(1)) * scale))
+
+
+def add_synth_parser(sub: argparse._SubParsersAction, defaults: dict) -> None:
+    """`synth --ratings N --out DIR`: a seeded MovieLens-format release of any size."""
+    synth = sub.add_parser(
+        "synth", help="write a synthetic MovieLens-format release (seeded) for benchmarks",
+        description="Write ratings.csv, movies.csv, links.csv and tags.csv in MovieLens format "
+                    "with the real data's shape (long tails, at least 20 ratings per user, "
+                    "half stars, a learnable taste structure). Same seed, same bytes.")
+    synth.add_argument("--ratings", type=count, required=True, help="how many ratings (25M, 100k)")
+    synth.add_argument("--out", type=Path, required=True, help="the folder to write")
+    synth.add_argument("--seed", type=int, default=42, help="the one seed (same seed, same bytes)")
+    synth.add_argument("--users", type=count, default=None,
+                       help="default: ratings / 154, as in ml-25m")
+    synth.add_argument("--movies", type=count, default=None,
+                       help="default: 12.5 * sqrt(ratings), about 62,500 at 25M")
+    synth.set_defaults(**defaults)
 
 
 def add_download_parser(sub: argparse._SubParsersAction, defaults: dict) -> None:
@@ -173,7 +201,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run_synth(args: argparse.Namespace) -> int:
+    """Write the synthetic release with a progress bar over the ratings."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from offline.data.synth import SynthSize, write_release
+
+    try:
+        size = SynthSize.for_ratings(args.ratings, args.users, args.movies)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    columns = (TextColumn("ratings.csv"), BarColumn(), TextColumn("{task.completed:,} rows"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("ratings", total=size.ratings)
+        info = write_release(args.out, size, args.seed,
+                             progress=lambda done: bar.update(task, completed=done))
+    console.print(f"wrote {info['ratings']:,} ratings of {info['users']:,} users on "
+                  f"{info['movies']:,} movies (seed {args.seed}) into {args.out} "
+                  f"in {info['seconds']:.0f} s")
+    return 0
+
+
 def dispatch(args: argparse.Namespace, config: BuildConfig) -> int:
+    if args.command == "synth":
+        return run_synth(args)
     if args.command == "download":
         from rich.markup import escape
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from offline import publish
 from offline.config import PROJECT_ROOT, BuildConfig
+from offline.data import storage
 from offline.data.loader import Dataset, load_dataset
 from offline.pools import assign_pools
 from offline.split import split_ratings
@@ -40,6 +41,7 @@ class Stage:
     module: str  # imported on use, so one stage does not pull in every heavy library
     in_build: bool = True  # part of `build` (evaluate is run on its own)
     description: str = ""
+    uses_spark: bool = False  # after the last stage that does, the JVM is stopped (its memory)
 
     def run(self, ctx: "BuildContext") -> StageResult:
         return importlib.import_module(self.module).run(ctx)
@@ -47,18 +49,24 @@ class Stage:
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("movies", "offline.stages.movies", description="movie metadata, links and posters"),
-    Stage("popular", "offline.stages.popular", description="weighted-average catalog (Spark)"),
-    Stage("als", "offline.stages.als", description="ALS factors (Spark ML)"),
+    Stage("popular", "offline.stages.popular", description="weighted-average catalog (Spark)",
+          uses_spark=True),
+    Stage("als", "offline.stages.als", description="ALS factors (Spark ML)", uses_spark=True),
     Stage("knn", "offline.stages.knn", description="item neighbours (scikit-learn)"),
     Stage("neumf", "offline.stages.neumf", description="neural MF (Keras)"),
     Stage("evaluate", "offline.evaluation.stage", in_build=False,
-          description="three-pick protocol report"),
+          description="three-pick protocol report", uses_spark=True),
 )}
 BUILD_STAGES = [name for name, s in STAGES.items() if s.in_build]
 
 
 class BuildContext:
-    """Everything a stage may read: config, data, split, pools, one Spark session, progress."""
+    """Everything a stage may read: config, data, split, pools, one Spark session, progress.
+
+    The ratings exist twice, both read on first use: `ratings_df`, the Spark DataFrame of the
+    checked Parquet table that the Spark stages use (it may live on cluster storage), and
+    `data.ratings`, a pandas frame on the driver for the stages that run there (kNN, NeuMF).
+    """
 
     def __init__(self, config: BuildConfig, progress: ProgressFn | None = None,
                  data: Dataset | None = None) -> None:
@@ -66,6 +74,7 @@ class BuildContext:
         self._progress = progress
         self._data = data
         self._spark = None
+        self._checkpoints: str | None = None
 
     def progress(self, message: str) -> None:
         """Show what a long stage is doing now."""
@@ -75,10 +84,24 @@ class BuildContext:
     @property
     def data(self) -> Dataset:
         if self._data is None:
-            self.progress("loading data")
+            from offline.data.loader import check_local_inputs
+
+            check_local_inputs(self.config.data_dir, self.config.posters_path)  # before the JVM
+            spark = self.spark
+            self.progress("reading and checking the input (Spark)")
             self._data = load_dataset(self.config.data_dir, self.config.posters_path,
-                                      self.config.max_bad_share)
+                                      self.config.max_bad_share, spark=spark,
+                                      work_dir=self.config.work_dir)
         return self._data
+
+    @property
+    def ratings_df(self):  # -> pyspark DataFrame: user_id, movie_id, rating, timestamp
+        """The checked ratings as a Spark DataFrame (from Parquet; nothing passes the driver)."""
+        if self.data.ratings_path is not None:
+            return self.spark.read.parquet(self.data.ratings_path)
+        from offline.sparkctx import spark_frame  # a Dataset built in memory (tests)
+
+        return spark_frame(self.spark, self.data.ratings)
 
     @cached_property
     def split(self) -> pd.Series:
@@ -86,8 +109,17 @@ class BuildContext:
                              self.config.seed_for("split"))
 
     @cached_property
+    def movie_counts(self) -> pd.Series:
+        """Ratings per movie (index movie_id, sorted): from the frame on the driver when it is
+        loaded, else aggregated by Spark."""
+        if self.data._ratings is None and self._spark is not None:
+            counts = self.ratings_df.groupBy("movie_id").count().toPandas()
+            return counts.set_index("movie_id")["count"].astype(np.int64).sort_index()
+        return self.data.ratings.groupby("movie_id").size().astype(np.int64)
+
+    @cached_property
     def pools(self) -> pd.DataFrame:
-        counts = self.data.ratings.groupby("movie_id").size()
+        counts = self.movie_counts
         return pd.DataFrame({"movie_id": counts.index, "vote_count": counts.to_numpy(),
                              "pool": assign_pools(counts, self.config.pools).to_numpy()})
 
@@ -97,38 +129,70 @@ class BuildContext:
             from offline.sparkctx import spark_session
 
             self.progress("starting Spark")
-            self._spark = spark_session(self.config)
+            self._spark, self._checkpoints = spark_session(self.config)
         return self._spark
 
     def rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng(self.config.seed_for(name))
 
+    def release_spark(self) -> None:
+        """Stop the JVM when no later stage needs it, so the driver-side stages get its memory.
+
+        Kept when the ratings live on cluster storage: the driver reads them through Spark.
+        """
+        if self._spark is None:
+            return
+        if self._data is not None and self._data.ratings_path is not None \
+                and storage.is_uri(self._data.ratings_path):
+            self._data.ratings  # noqa: B018 (read them while Spark is there)
+        self.close()
+
     def close(self) -> None:
         if self._spark is not None:
-            self._spark.stop()
+            if not getattr(self._spark, "_movierec_borrowed", False):
+                self._spark.stop()
             self._spark = None
+        if self._checkpoints is not None:
+            storage_remove_quietly(self._checkpoints)
+            self._checkpoints = None
 
 
-def input_paths(config: BuildConfig) -> dict[str, Path]:
+def storage_remove_quietly(path: str) -> None:
+    """Remove the build's Spark checkpoint folder (local; cluster storage keeps its own rules)."""
+    if not storage.is_uri(path):
+        storage.remove(None, path)
+
+
+def input_paths(config: BuildConfig) -> dict[str, Any]:
     """The input files of a build, by name (as `load_dataset` reads them)."""
-    from offline.data.loader import EXPECTED_COLUMNS
+    from offline.data.loader import input_files
 
-    paths = {name: Path(config.data_dir) / name for name in EXPECTED_COLUMNS}
-    if config.posters_path:
-        paths["posters.csv"] = Path(config.posters_path)
-    return paths
+    return input_files(config.data_dir, config.posters_path)
 
 
-def input_fingerprint(paths: dict[str, Path]) -> dict[str, Any]:
-    """sha256 of every input file that exists and one hash over them all."""
-    files = {name: publish.sha256_file(p) for name, p in sorted(paths.items()) if p.is_file()}
+def input_fingerprint(keys: dict[str, str]) -> dict[str, Any]:
+    """The files' content keys (sha256, or a storage checksum) and one hash over them all."""
+    files = dict(sorted(keys.items()))
     joined = "\n".join(f"{k}:{v}" for k, v in files.items())
     return {"files": files, "fingerprint": hashlib.sha256(joined.encode()).hexdigest()}
 
 
 def input_fingerprint_of(config: BuildConfig) -> str:
     """The input fingerprint without loading the data (for the staleness check)."""
-    return input_fingerprint(input_paths(config))["fingerprint"]
+    from offline.data.loader import DataError, file_key
+
+    try:
+        paths = input_paths(config)
+    except DataError:
+        return "missing"
+    spark = None
+    if any(storage.is_uri(p) for p in paths.values()):
+        from offline.sparkctx import spark_session
+
+        spark = spark_session(config)[0]  # the build reuses this session (getOrCreate)
+    keys = {name: file_key(spark, path) for name, path in paths.items()
+            if storage.is_uri(path) or Path(path).is_file()}
+    return input_fingerprint(keys)["fingerprint"]
 
 
 def code_fingerprint() -> str:
@@ -200,10 +264,14 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
             tables = dict(previous.get("tables", {}))
             stages_meta = dict(previous.get("stages", {}))
             metrics = dict(previous.get("metrics", {}))
-            for name in names:
+            for position, name in enumerate(names):
                 if on_stage:
                     on_stage(name)
                 start = time.perf_counter()
+                if not any(STAGES[later].uses_spark for later in names[position:]):
+                    ctx.data  # noqa: B018 (the input is read with Spark, once)
+                    ctx.movie_counts  # noqa: B018 (for the manifest's pools)
+                    ctx.release_spark()
                 result = STAGES[name].run(ctx)
                 for table_name, frame in result.tables.items():
                     entry = publish.write_table(frame, staging / f"{table_name}.csv")
@@ -236,9 +304,9 @@ def make_manifest(ctx: BuildContext, tables: dict, stages: dict, metrics: dict) 
         "pools": {"popular_share": ctx.config.pools.popular_share,
                   "less_known_min_count": ctx.config.pools.less_known_min_count,
                   "counts": ctx.pools["pool"].value_counts().sort_index().to_dict()},
-        "input": {"data_dir": str(ctx.config.data_dir), **input_fingerprint(data.files),
-                  "rows": {"ratings": len(data.ratings), "movies": len(data.movies),
-                           "users": int(data.ratings["user_id"].nunique())}},
+        "input": {"data_dir": str(ctx.config.data_dir), **input_fingerprint(data.file_keys or {}),
+                  "rows": {"ratings": data.ratings_count, "movies": len(data.movies),
+                           "users": data.users_count}},
         "bad_rows": data.bad_rows.to_dict(),
         "code_fingerprint": code_fingerprint(),
         "versions": package_versions(),

@@ -12,7 +12,8 @@ from typing import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from offline.config import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_POSTERS, BuildConfig
+from offline.config import (DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_POSTERS, DEFAULT_WORK_DIR,
+                            BuildConfig)
 
 console = Console(stderr=True, highlight=False, log_path=False, soft_wrap=True)
 
@@ -21,12 +22,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     from offline.build import STAGES
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+    common.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
                         help="MovieLens release folder (ratings.csv, movies.csv, links.csv, tags.csv)")
     common.add_argument("--posters", type=Path, default=DEFAULT_POSTERS,
                         help="poster URL table (movieId,title,genres,poster_url); 'none' for none")
     common.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
                         help="where the tables are published (default: trained_data/)")
+    common.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR),
+                        help="the checked ratings (Parquet) and Spark checkpoints; on a cluster a "
+                             "shared path such as hdfs://... (default: .cache/)")
     common.add_argument("--seed", type=int, default=BuildConfig.seed, help="the one seed of the build")
     common.add_argument("--master", default=None,
                         help="Spark master URL (default: $SPARK_MASTER or local[*])")
@@ -100,10 +104,18 @@ def add_download_parser(sub: argparse._SubParsersAction, defaults: dict) -> None
     download.set_defaults(**defaults)  # config_from() reads the build options; unused here
 
 
+def path_or_uri(value: str | Path) -> str | Path:
+    """A URI (hdfs://, s3a://, file://) stays a string; anything else is a local Path."""
+    from offline.data.storage import is_uri
+
+    return str(value) if is_uri(str(value)) else Path(value)
+
+
 def config_from(args: argparse.Namespace) -> BuildConfig:
     posters = None if str(args.posters).lower() == "none" else args.posters
-    changes = dict(data_dir=args.data_dir, posters_path=posters, out_dir=args.out_dir,
-                   seed=args.seed, max_bad_share=args.max_bad_share)
+    changes = dict(data_dir=path_or_uri(args.data_dir), posters_path=posters,
+                   out_dir=args.out_dir, work_dir=path_or_uri(args.work_dir), seed=args.seed,
+                   max_bad_share=args.max_bad_share)
     if args.master:
         changes["spark_master"] = args.master
     return dataclasses.replace(BuildConfig(), **changes)

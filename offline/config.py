@@ -12,6 +12,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "ml-latest-small"
 DEFAULT_POSTERS = PROJECT_ROOT / "data" / "posters" / "movies_with_posters.csv"
 DEFAULT_OUT_DIR = PROJECT_ROOT / "trained_data"
+# The checked ratings as Parquet (reused while the input is unchanged) and Spark's checkpoints;
+# on a cluster, a folder every executor can reach (`--work-dir hdfs://...`).
+DEFAULT_WORK_DIR = PROJECT_ROOT / ".cache"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class AlsConfig:
     implicit_reg_param: float = 0.1
     implicit_alpha: float = 10.0
     implicit_max_iter: int = 15
+    # Above this many ratings, the grid search and the held-out error figures use a seeded
+    # sample of users holding about this many ratings; the exported fits use all of them.
+    sample_ratings: int = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class KnnConfig:
     k: int = 30
     min_support: int = 5  # movies with fewer ratings get content (genre/tag) neighbours
     weighting: str = "binary"  # item vectors: "binary" (who rated what) or "centred" ratings
+    workers: int = 2  # processes for the blockwise similarity (results do not depend on it)
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,18 @@ class NeumfConfig:
     mlp_dims: tuple[int, ...] = (64, 32, 16)  # MLP input (user + movie embeddings), then layers
     epochs: int = 12
     batch_size: int = 8192  # large batches: fewer steps on 2 CPU cores, same HR@10 (stages/neumf.py)
+    max_batch_size: int = 32768  # on large data the batch grows to keep ~400 steps per epoch
+    # The step budget: training stops after this many examples (positives + sampled negatives),
+    # whatever the epochs say. ml-latest-small needs under 5 M; 25 M ratings would want 1.2 G.
+    max_train_examples: int = 120_000_000
     negatives: int = 4  # sampled unrated movies per rating (implicit feedback, as in the paper)
     learning_rate: float = 0.008
     top_n: int = 20  # per user (less-known) and per movie (users)
     candidate_neighbors: int = 20  # co-occurrence neighbours per movie that make candidates
     candidate_cap: int = 200  # scored candidates per user and per movie (bounds the work)
+    # raters per movie that make a movie's candidate users (a seeded sample where there are more):
+    # bounds the two-hop work by movies x neighbours x rater_cap on any data size
+    rater_cap: int = 300
     predict_batch_size: int = 16384
 
 
@@ -66,6 +80,7 @@ class BuildConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     posters_path: Path | None = DEFAULT_POSTERS
     out_dir: Path = DEFAULT_OUT_DIR
+    work_dir: Path | str = DEFAULT_WORK_DIR
     seed: int = 42
     spark_master: str = field(default_factory=lambda: os.environ.get("SPARK_MASTER", "local[*]"))
     max_bad_share: float = 0.01
@@ -93,7 +108,7 @@ class BuildConfig:
     def model_dict(self) -> dict[str, Any]:
         """The settings that change the tables (no paths, no Spark master)."""
         d = self.to_dict()
-        for key in ("data_dir", "posters_path", "out_dir", "spark_master"):
+        for key in ("data_dir", "posters_path", "out_dir", "spark_master", "work_dir"):
             d.pop(key)
         return d
 

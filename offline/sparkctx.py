@@ -5,12 +5,20 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
+import time
+import uuid
+import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
+
+from offline.data import storage
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
 
     from offline.config import BuildConfig
 
@@ -70,9 +78,15 @@ def find_java_home() -> Path:
     )
 
 
-def spark_session(config: "BuildConfig", app_name: str = "movie-recommender") -> "SparkSession":
-    """Start (or reuse) the build's SparkSession with quiet logs and a checkpoint directory."""
+def spark_session(config: "BuildConfig",
+                  app_name: str = "movie-recommender") -> tuple["SparkSession", str]:
+    """Start (or reuse) the build's SparkSession with quiet logs; returns it and the build's own
+    checkpoint folder (under the work folder, so a cluster's executors can reach it; the build
+    removes it when it ends)."""
     os.environ["JAVA_HOME"] = str(find_java_home())
+    # Python workers (pandas functions such as ALS's top lists) run this interpreter, so they
+    # have the same packages; on a cluster, the executors need the same requirements.txt.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     os.environ.setdefault("SPARK_CONF_DIR", str(SPARK_CONF_DIR))
     from pyspark.sql import SparkSession
@@ -90,9 +104,79 @@ def spark_session(config: "BuildConfig", app_name: str = "movie-recommender") ->
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", "-Xss16m")
     )
+    existing = SparkSession.getActiveSession()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    spark._movierec_borrowed = existing is not None  # someone else's session: never stop it
+    ship_code(spark)
     # ALS with many iterations has a deep RDD lineage; checkpoints keep it (and the stack) short.
-    checkpoint_dir = Path(tempfile.gettempdir()) / "movie-recommender-spark-checkpoints"
-    spark.sparkContext.setCheckpointDir(str(checkpoint_dir))
-    return spark
+    checkpoints = str(storage.join(config.work_dir, f"checkpoints-{uuid.uuid4().hex[:12]}"))
+    spark.sparkContext.setCheckpointDir(checkpoints)
+    return spark, checkpoints
+
+
+def ship_code(spark: "SparkSession") -> None:
+    """Send the `offline` package to the executors (once per session): the pandas functions
+    that run there import it, and on a cluster the workers do not have this checkout."""
+    context = spark.sparkContext
+    if getattr(context, "_movierec_code", None):
+        return
+    package = Path(__file__).resolve().parent
+    archive = Path(tempfile.mkdtemp(prefix="movierec-code-")) / "offline.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(package.rglob("*.py")):
+            zf.write(path, path.relative_to(package.parent).as_posix())
+    context.addPyFile(str(archive))
+    context._movierec_code = str(archive)
+
+
+def spark_frame(spark: "SparkSession", ratings: "pd.DataFrame | DataFrame") -> "DataFrame":
+    """A Spark DataFrame of ratings given either as one (used as is) or as a pandas frame
+    (small in-memory data: tests, and the evaluation's fold tables on the bundled data)."""
+    import pandas as pd
+
+    if not isinstance(ratings, pd.DataFrame):
+        return ratings
+    return spark.createDataFrame(ratings.reset_index(drop=True))
+
+
+class StageCounter:
+    """While a block runs, count the Spark stages whose name starts with `prefix` as they start
+    (a poller thread on the status tracker) and report (count, seconds) to `on_change` about
+    once per `interval`: progress inside one long Spark call, such as ALS iterations."""
+
+    def __init__(self, spark: "SparkSession", prefix: str, interval: float = 0.5) -> None:
+        self.tracker = spark.sparkContext.statusTracker()
+        self.prefix = prefix
+        self.interval = interval
+        self.on_change: Callable[[int, float], None] | None = None
+        self.seen: set[int] = set()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._before: set[int] = set()
+
+    def __enter__(self) -> "StageCounter":
+        self._before = set(self.tracker.getActiveStageIds())
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._poll, name="spark-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _poll(self) -> None:
+        while not self._done.wait(self.interval):
+            try:
+                for stage_id in self.tracker.getActiveStageIds():
+                    if stage_id in self._before or stage_id in self.seen:
+                        continue
+                    info = self.tracker.getStageInfo(stage_id)
+                    if info is not None and str(info.name).startswith(self.prefix):
+                        self.seen.add(stage_id)
+                if self.on_change:
+                    self.on_change(len(self.seen), time.perf_counter() - self._started)
+            except Exception:  # noqa: BLE001 - progress must never break a build
+                return

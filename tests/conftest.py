@@ -15,11 +15,13 @@ from offline.config import BuildConfig  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(tmp_path_factory: pytest.TempPathFactory):
     """A local Spark session shared by every test that needs one."""
     from offline.sparkctx import spark_session
 
-    session = spark_session(dataclasses.replace(BuildConfig(), spark_master="local[2]"))
+    work = tmp_path_factory.mktemp("spark-work")
+    session, _ = spark_session(dataclasses.replace(BuildConfig(), spark_master="local[2]",
+                                                   work_dir=work))
     yield session
     session.stop()
 
@@ -28,4 +30,4 @@ def spark():
 def config(tmp_path: Path) -> BuildConfig:
     """The default configuration writing into a temporary folder."""
     return dataclasses.replace(BuildConfig(), out_dir=tmp_path / "trained_data",
-                               spark_master="local[2]")
+                               work_dir=tmp_path / "work", spark_master="local[2]")

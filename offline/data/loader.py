@@ -2,16 +2,29 @@
 
 Real CSV parsing (quotes, commas in titles, CRLF, UTF-8). Malformed rows are counted per kind,
 reported with example line numbers and removed; the load fails when they exceed a share of a file.
+The small files (movies, links, tags, posters) are parsed here with pandas and the csv module;
+ratings.csv, the one that grows to tens of millions of rows, is read and checked by Spark
+(`offline.data.spark_ratings`) into a Parquet table with the same accounting.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
+
+from offline.data import spark_ratings, storage
+from offline.data.errors import DataError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 EXPECTED_COLUMNS: dict[str, list[str]] = {
     "ratings.csv": ["userId", "movieId", "rating", "timestamp"],
@@ -29,10 +42,6 @@ _ARTICLE = re.compile(
     r"^(?P<rest>.+?), (?P<art>The|A|An|Les|La|Le|L'|Il|El|Das|Der|Die|Los|Las|Den|Det)"
     r"(?P<tail> \(.*\))?$"
 )
-
-
-class DataError(Exception):
-    """The input data cannot be used; the message says what, where and what was expected."""
 
 
 @dataclass
@@ -74,17 +83,39 @@ class BadRows:
         ]
 
 
-@dataclass
 class Dataset:
-    """The clean input frames of one build."""
+    """The clean input of one build.
 
-    ratings: pd.DataFrame
-    movies: pd.DataFrame
-    links: pd.DataFrame
-    tags: pd.DataFrame
-    posters: pd.DataFrame
-    bad_rows: BadRows
-    files: dict[str, Path]
+    The small files are pandas frames. The ratings are a Parquet table written by Spark
+    (`ratings_path`, what the Spark stages read); `ratings` is the same table as a pandas frame
+    on the driver, read on first use by the stages that run there (kNN, NeuMF, the evaluation),
+    sorted by (user_id, movie_id).
+    """
+
+    def __init__(self, movies: pd.DataFrame, links: pd.DataFrame, tags: pd.DataFrame,
+                 posters: pd.DataFrame, bad_rows: BadRows, files: dict[str, Any], *,
+                 ratings: pd.DataFrame | None = None, ratings_path: str | None = None,
+                 read_ratings: Callable[[], pd.DataFrame] | None = None,
+                 ratings_count: int | None = None, users_count: int | None = None,
+                 file_keys: dict[str, str] | None = None) -> None:
+        self.movies, self.links, self.tags, self.posters = movies, links, tags, posters
+        self.bad_rows, self.files = bad_rows, files
+        self.file_keys = file_keys  # what identifies each input file's content (see file_key)
+        self.ratings_path = ratings_path
+        self._ratings = ratings
+        self._read_ratings = read_ratings
+        self.ratings_count = len(ratings) if ratings is not None else ratings_count
+        self.users_count = (int(ratings["user_id"].nunique()) if ratings is not None
+                            else users_count)
+
+    @property
+    def ratings(self) -> pd.DataFrame:
+        """user_id int32, movie_id int32, rating float32, timestamp int64 (loaded on first use)."""
+        if self._ratings is None:
+            if self._read_ratings is None:
+                raise DataError("this data set has no ratings table")
+            self._ratings = self._read_ratings()
+        return self._ratings
 
 
 def check_header(path: Path, expected: list[str]) -> None:
@@ -187,35 +218,6 @@ def load_movies(path: Path, bad: BadRows) -> pd.DataFrame:
     }).sort_values("movie_id", ignore_index=True)
 
 
-def load_ratings(path: Path, known_movies: np.ndarray, bad: BadRows) -> pd.DataFrame:
-    frame = read_fast_or_raw(path, bad)
-    rating = frame["rating"].to_numpy()
-    frame = drop_rows(frame, ~((rating >= 0.5) & (rating <= 5.0)), path.name,
-                      "rating_out_of_range", bad)
-    frame = drop_rows(frame, ~frame["movieId"].isin(known_movies), path.name,
-                      "unknown_movie", bad)
-    frame = drop_rows(frame, frame.duplicated(["userId", "movieId"]), path.name,
-                      "duplicate_user_movie", bad)
-    return pd.DataFrame({
-        "user_id": frame["userId"].to_numpy(np.int32),
-        "movie_id": frame["movieId"].to_numpy(np.int32),
-        "rating": frame["rating"].to_numpy(np.float32),
-        "timestamp": frame["timestamp"].to_numpy(np.int64),
-    })
-
-
-def read_fast_or_raw(path: Path, bad: BadRows) -> pd.DataFrame:
-    """Typed read (fast, for the clean common case); on any parse problem, the row-checking path."""
-    dtypes = {"userId": "int32", "movieId": "int32", "rating": "float32", "timestamp": "int64"}
-    try:
-        frame = pd.read_csv(path, dtype=dtypes, encoding="utf-8-sig", engine="c")
-        frame["_line"] = np.arange(2, len(frame) + 2)
-        return frame
-    except (ValueError, pd.errors.ParserError):
-        raw = read_raw(path, EXPECTED_COLUMNS["ratings.csv"], bad)
-        return to_numbers(raw, dtypes, path.name, bad)
-
-
 def load_links(path: Path, bad: BadRows) -> pd.DataFrame:
     raw = read_raw(path, EXPECTED_COLUMNS["links.csv"], bad)
     imdb = raw["imdbId"].str.strip()
@@ -262,29 +264,99 @@ def check_bad_share(bad: BadRows, totals: dict[str, int], max_share: float) -> N
 
 
 def load_dataset(data_dir: Path | str, posters_path: Path | str | None = None,
-                 max_bad_share: float = 0.01) -> Dataset:
-    """Load and check one MovieLens release; see the module docstring."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
+                 max_bad_share: float = 0.01, *, spark: "SparkSession",
+                 work_dir: Path | str) -> Dataset:
+    """Load and check one MovieLens release; see the module docstring.
+
+    `data_dir` may be a local folder or a URI (`file://`, `hdfs://`, `s3a://`): Spark reads
+    ratings.csv where it is (`offline.data.spark_ratings`), and the small files are copied
+    to a local folder first and parsed here, with exact line numbers either way.
+    """
+    files = input_files(data_dir, posters_path)
+    local = local_copies(spark, files, work_dir)
+    check_headers(local)
+    bad = BadRows()
+    movies = load_movies(local["movies.csv"], bad)
+    links = load_links(local["links.csv"], bad)
+    tags = load_tags(local["tags.csv"], bad)
+    posters = load_posters(local.get("posters.csv"), bad)
+    kept = {"movies.csv": movies, "links.csv": links, "tags.csv": tags, "posters.csv": posters}
+    # Every data row is either kept or counted as bad, so the totals need no second read.
+    bad.totals = {name: len(kept[name]) + bad.bad_total(name) for name in local
+                  if name != "ratings.csv"}
+    keys = {name: file_key(spark, path) for name, path in files.items()}
+    ratings_path, accounting = spark_ratings.ratings_table(
+        spark, str(files["ratings.csv"]), movies["movie_id"].to_numpy(), work_dir,
+        input_key=keys["ratings.csv"])
+    for kind, info in accounting.bad.items():
+        bad.counts.setdefault("ratings.csv", {})[kind] = int(info["count"])
+        bad.examples.setdefault("ratings.csv", {})[kind] = list(info["example_lines"])
+    bad.totals["ratings.csv"] = accounting.rows
+    check_bad_share(bad, bad.totals, max_bad_share)
+    return Dataset(movies, links, tags, posters, bad, files, file_keys=keys,
+                   ratings_path=ratings_path,
+                   read_ratings=lambda: read_ratings_frame(spark, ratings_path),
+                   ratings_count=accounting.kept, users_count=accounting.users)
+
+
+def check_headers(local: dict[str, Path]) -> None:
+    """Every local file's header, before any slow parsing (or starting Spark)."""
+    headers = {**EXPECTED_COLUMNS, "posters.csv": POSTER_COLUMNS}
+    for name, path in local.items():
+        check_header(path, headers[name])
+
+
+def check_local_inputs(data_dir: Path | str, posters_path: Path | str | None) -> None:
+    """Fail fast, without Spark, when a local input folder, file or header is wrong."""
+    files = input_files(data_dir, posters_path)
+    check_headers({name: Path(p) for name, p in files.items() if not storage.is_uri(p)})
+
+
+def input_files(data_dir: Path | str, posters_path: Path | str | None) -> dict[str, Any]:
+    """The input files by name: local Paths, or URI strings under a URI data_dir."""
+    if not storage.is_uri(data_dir) and not Path(data_dir).is_dir():
         raise DataError(f"{data_dir}: data directory not found; expected a MovieLens release "
                         f"with {', '.join(EXPECTED_COLUMNS)}")
-    files = {name: data_dir / name for name in EXPECTED_COLUMNS}
-    headers = dict(EXPECTED_COLUMNS)
+    files: dict[str, Any] = {name: storage.join(data_dir, name) for name in EXPECTED_COLUMNS}
     if posters_path is not None:
-        files["posters.csv"] = Path(posters_path)
-        headers["posters.csv"] = POSTER_COLUMNS
-    for name, path in files.items():  # every header first: fail before any slow parsing
-        check_header(path, headers[name])
-    bad = BadRows()
-    movies = load_movies(files["movies.csv"], bad)
-    ratings = load_ratings(files["ratings.csv"], movies["movie_id"].to_numpy(), bad)
-    links = load_links(files["links.csv"], bad)
-    tags = load_tags(files["tags.csv"], bad)
-    posters = load_posters(files.get("posters.csv"), bad)
-    kept = {"movies.csv": movies, "ratings.csv": ratings, "links.csv": links, "tags.csv": tags,
-            "posters.csv": posters}
-    # Every data row is either kept or counted as bad, so the totals need no second read.
-    bad.totals = {path.name: len(kept[name]) + bad.bad_total(path.name)
-                  for name, path in files.items()}
-    check_bad_share(bad, bad.totals, max_bad_share)
-    return Dataset(ratings, movies, links, tags, posters, bad, files)
+        files["posters.csv"] = posters_path if storage.is_uri(posters_path) else Path(posters_path)
+    return files
+
+
+def local_copies(spark: "SparkSession", files: dict[str, Any],
+                 work_dir: Path | str) -> dict[str, Path]:
+    """The small files as local paths (copied from cluster storage when they live there)."""
+    local: dict[str, Path] = {}
+    for name, path in files.items():
+        if name == "ratings.csv":
+            if not storage.is_uri(path):
+                local[name] = Path(path)  # its header is checked here; Spark reads the rest
+            continue
+        if storage.is_uri(path):
+            if not storage.exists(spark, path):
+                raise DataError(f"{path}: file not found; expected a CSV with columns "
+                                f"{','.join((EXPECTED_COLUMNS.get(name) or POSTER_COLUMNS))}")
+            base = work_dir if not storage.is_uri(work_dir) else tempfile.gettempdir()
+            path = storage.copy_to_local(spark, path, Path(base) / "input-copies" / name)
+        local[name] = Path(path)
+    return local
+
+
+def file_key(spark: "SparkSession", path: Path | str) -> str:
+    """What identifies a file's content: its sha256, or for cluster storage its status."""
+    if not storage.is_uri(path):
+        digest = hashlib.sha256()
+        with Path(path).open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    return json.dumps({"uri": str(path), **storage.status(spark, str(path))}, sort_keys=True)
+
+
+def read_ratings_frame(spark: "SparkSession", ratings_path: str) -> pd.DataFrame:
+    """The Parquet ratings on the driver (pyarrow locally, through Spark from cluster storage)."""
+    if not storage.is_uri(ratings_path):
+        return spark_ratings.read_local_ratings(ratings_path)
+    frame = spark.read.parquet(ratings_path).toPandas()
+    return spark_ratings.sort_pairs(frame.astype({"user_id": "int32", "movie_id": "int32",
+                                                   "rating": "float32", "timestamp": "int64"}))

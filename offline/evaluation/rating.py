@@ -28,7 +28,7 @@ def rating_prediction(dataset: "Dataset", cfg: BuildConfig, spark: Any, stages: 
     out["bias"] = evaluate_baselines(ratings[split != TEST], ratings[split == TEST])
     given = dict(stage_metrics or {})
     if "als" not in given and stages.train_als is not None:
-        _, given["als"] = stages.train_als(spark, ratings, split, cfg)
+        _, given["als"] = stages.train_als(spark, ratings, cfg)
     out["als"] = dict(given.get("als", {}))
     out["neumf"] = dict(given.get("neumf", {}))
     return out

@@ -6,9 +6,13 @@ Frames have the columns `user_id, movie_id, rating`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 RATING_MIN = 0.5
 RATING_MAX = 5.0
@@ -73,6 +77,40 @@ def predict_bias(model: BiasModel, frame: pd.DataFrame) -> np.ndarray:
     b_user = model.user_bias.reindex(frame["user_id"].to_numpy()).fillna(0.0).to_numpy()
     b_item = model.item_bias.reindex(frame["movie_id"].to_numpy()).fillna(0.0).to_numpy()
     return clip_ratings(model.global_mean + b_user + b_item)
+
+
+def fit_bias_spark(frame: "DataFrame", item_reg: float = ITEM_REG,
+                   user_reg: float = USER_REG) -> BiasModel:
+    """`fit_bias` computed by Spark over a DataFrame of ratings (only the biases reach the
+    driver). Sums are taken as sum(r) - n * mu, which is exact for half-star ratings."""
+    from pyspark.sql import functions as F
+
+    rating = F.col("rating").cast("double")
+    mu = float(frame.agg(F.avg(rating)).first()[0])
+    items = (frame.groupBy("movie_id")
+             .agg(((F.sum(rating) - F.count(F.lit(1)) * F.lit(mu))
+                   / (F.count(F.lit(1)) + F.lit(item_reg))).alias("b_item")))
+    residual = rating - F.lit(mu) - F.col("b_item")
+    users = (frame.join(F.broadcast(items), "movie_id")
+             .groupBy("user_id")
+             .agg((F.sum(residual) / (F.count(F.lit(1)) + F.lit(user_reg))).alias("b_user")))
+    item_bias = items.toPandas().set_index("movie_id")["b_item"].sort_index()
+    user_bias = users.toPandas().set_index("user_id")["b_user"].sort_index()
+    return BiasModel(global_mean=mu, user_bias=user_bias.astype(np.float64),
+                     item_bias=item_bias.astype(np.float64))
+
+
+def score_bias_model(model: BiasModel, test: pd.DataFrame) -> dict[str, float]:
+    """Test RMSE and MAE of the global mean and of the bias model (both from one fit)."""
+    truth = test["rating"].to_numpy(dtype=np.float64)
+    global_pred = predict_global_mean(model.global_mean, test)
+    bias_pred = predict_bias(model, test)
+    return {
+        "global_mean_rmse": rmse(truth, global_pred),
+        "global_mean_mae": mae(truth, global_pred),
+        "bias_rmse": rmse(truth, bias_pred),
+        "bias_mae": mae(truth, bias_pred),
+    }
 
 
 def evaluate_baselines(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:

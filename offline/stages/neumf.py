@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ import scipy.sparse as sp
 from offline.config import BuildConfig, NeumfConfig
 from offline.pools import LESS_KNOWN, POPULAR
 from offline.split import TRAIN
-from offline.stages.knn import nearest_movies
+from offline.stages import similarity
 
 if TYPE_CHECKING:
     import keras
@@ -52,7 +52,12 @@ if TYPE_CHECKING:
     from offline.build import BuildContext, StageResult
 
 DECIMALS = 5
-INTRA_OP_THREADS = 1
+# Two threads per op, fixed (not the machine's core count): both cores of a small machine work,
+# and the float sums run in the same order on any host, so the tables do not depend on it.
+INTRA_OP_THREADS = 2
+CHUNK_EXAMPLES = 4_000_000  # training examples sampled at a time (bounded memory per chunk)
+CANDIDATE_BLOCK = 2048  # users (or movies) per block of the candidate products
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,6 @@ def _keras() -> Any:
     import tensorflow as tf
 
     try:
-        # One thread per op: float sums then run in one order on any machine, so the tables do
-        # not depend on the core count (this small model gains little from more threads anyway).
         tf.config.threading.set_intra_op_parallelism_threads(INTRA_OP_THREADS)
     except RuntimeError:
         pass  # TensorFlow already started in this process; its setting stays
@@ -132,7 +135,7 @@ def build_neumf(n_users: int, n_movies: int, cfg: NeumfConfig, seed: int) -> ker
 def sample_epoch(user_idx: np.ndarray, movie_idx: np.ndarray, positive_keys: np.ndarray,
                  n_movies: int, negatives: int, rng: np.random.Generator
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One epoch's shuffled examples: each positive plus `negatives` unrated movies (label 0)."""
+    """Shuffled examples of the given positives: each one plus `negatives` unrated movies."""
     neg_users = np.repeat(user_idx, negatives)
     neg_movies = rng.integers(0, n_movies, size=neg_users.size)
     for _ in range(5):  # redraw the few that hit a rated movie; any left after 5 rounds are noise
@@ -147,9 +150,26 @@ def sample_epoch(user_idx: np.ndarray, movie_idx: np.ndarray, positive_keys: np.
     return users[order], movies[order], labels[order]
 
 
+def training_plan(n_positives: int, cfg: NeumfConfig) -> tuple[int, int]:
+    """(batch size, examples to train on): `epochs` passes, cut at the step budget.
+
+    The batch grows with the data (up to `max_batch_size`) so an epoch keeps about 400 steps:
+    per-step costs (the optimizer's pass over the embedding tables) stay a small share.
+    """
+    per_epoch = n_positives * (1 + cfg.negatives)
+    batch = int(min(cfg.max_batch_size, max(cfg.batch_size, per_epoch // 400)))
+    return batch, int(min(cfg.epochs * per_epoch, cfg.max_train_examples))
+
+
 def fit_neumf(user_idx: np.ndarray, movie_idx: np.ndarray, n_users: int, n_movies: int,
-              cfg: NeumfConfig, seed: int) -> tuple[keras.Model, list[float]]:
-    """Train NeuMF on (user, movie) index pairs; returns the model and each epoch's mean loss."""
+              cfg: NeumfConfig, seed: int, say: Say | None = None,
+              ) -> tuple[keras.Model, list[float]]:
+    """Train NeuMF on (user, movie) index pairs; returns the model and each epoch's mean loss.
+
+    Each epoch visits the positives in a fresh random order, a chunk at a time (negatives are
+    sampled per chunk, so memory is bounded by CHUNK_EXAMPLES, not by the data); training stops
+    after `training_plan`'s number of examples, mid-epoch on large data.
+    """
     keras = _keras()
     import tensorflow as tf
 
@@ -170,17 +190,33 @@ def fit_neumf(user_idx: np.ndarray, movie_idx: np.ndarray, n_users: int, n_movie
         optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         return loss
 
+    batch, budget = training_plan(user_idx.size, cfg)
+    chunk = max(1, CHUNK_EXAMPLES // (1 + cfg.negatives))
     positive_keys = np.unique(user_idx.astype(np.int64) * n_movies + movie_idx)
-    losses = []
-    for _ in range(cfg.epochs):
-        users, movies, labels = sample_epoch(user_idx, movie_idx, positive_keys, n_movies,
-                                             cfg.negatives, rng)
-        batch_losses = [
-            float(train_step(users[s:s + cfg.batch_size], movies[s:s + cfg.batch_size],
-                             labels[s:s + cfg.batch_size]))
-            for s in range(0, users.size, cfg.batch_size)
-        ]
-        losses.append(round(float(np.mean(batch_losses)), 4))
+    losses: list[float] = []
+    done, started = 0, time.perf_counter()
+    total_steps = -(-budget // batch)
+    while done < budget and user_idx.size:
+        order = rng.permutation(user_idx.size)
+        epoch_losses = []
+        for start in range(0, order.size, chunk):
+            part = order[start:start + chunk]
+            users, movies, labels = sample_epoch(user_idx[part], movie_idx[part], positive_keys,
+                                                 n_movies, cfg.negatives, rng)
+            for s in range(0, users.size, batch):
+                if done >= budget:
+                    break
+                epoch_losses.append(train_step(users[s:s + batch], movies[s:s + batch],
+                                               labels[s:s + batch]))
+                done += min(batch, users.size - s)
+            if say:
+                step = -(-done // batch)
+                left = (time.perf_counter() - started) / done * (budget - done)
+                say(f"NeuMF: step {step:,}/{total_steps:,} (epoch {len(losses) + 1}), "
+                    f"about {left:.0f} s left")
+            if done >= budget:
+                break
+        losses.append(round(float(np.mean([float(x) for x in epoch_losses])), 4))
     return model, losses
 
 
@@ -214,39 +250,77 @@ def top_per_group(groups: np.ndarray, items: np.ndarray, values: np.ndarray,
     return groups[keep], items[keep], values[keep]
 
 
-def neighbor_matrix(items: sp.csr_matrix, candidates: np.ndarray, k: int) -> sp.csr_matrix:
+def neighbor_matrix(items: sp.csr_matrix, candidates: np.ndarray, k: int,
+                    workers: int = 1) -> sp.csr_matrix:
     """Movie x movie matrix of each movie's k nearest `candidates` (binary cosine similarity)."""
     n = items.shape[0]
-    table = nearest_movies(items[candidates], candidates, items, np.arange(n), k)
-    return sp.csr_matrix((table["similarity"].to_numpy(),
-                          (table["movie_id"].to_numpy(), table["neighbor_id"].to_numpy())),
-                         shape=(n, n))
+    self_index = pd.Index(candidates).get_indexer(np.arange(n))  # -1: not a candidate
+    query, neighbour, sims = similarity.top_k_cosine(items, items[candidates], k,
+                                                     self_index=self_index, workers=workers)
+    return sp.csr_matrix((sims, (query, np.asarray(candidates)[neighbour])), shape=(n, n))
 
 
 def user_candidates(rated: sp.csr_matrix, seen: sp.csr_matrix, items: sp.csr_matrix,
-                    less_known: np.ndarray, cfg: NeumfConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(user, movie) index pairs: less-known neighbours of a user's movies, unseen, capped."""
+                    less_known: np.ndarray, cfg: NeumfConfig,
+                    workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(user, movie) index pairs: less-known neighbours of a user's movies, unseen, capped.
+
+    A block of users at a time, so the user x movie score matrix never exists whole.
+    """
     if less_known.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    neighbors = neighbor_matrix(items, less_known, cfg.candidate_neighbors)
-    score = (rated @ neighbors).tocsr()
-    score = score - score.multiply(seen)  # drop movies the user rated (in any split)
-    score.eliminate_zeros()
-    users, movies, _ = top_per_row(score, cfg.candidate_cap)
-    return users, movies
+    neighbors = neighbor_matrix(items, less_known, cfg.candidate_neighbors, workers)
+    users, movies = [], []
+    for start in range(0, rated.shape[0], CANDIDATE_BLOCK):
+        stop = min(start + CANDIDATE_BLOCK, rated.shape[0])
+        score = (rated[start:stop] @ neighbors).tocsr()
+        score = score - score.multiply(seen[start:stop])  # drop movies the user rated
+        score.eliminate_zeros()
+        u, m, _ = top_per_row(score, cfg.candidate_cap)
+        users.append(u + start)
+        movies.append(m)
+    return np.concatenate(users), np.concatenate(movies)
+
+
+def capped_raters(items: sp.csr_matrix, cap: int, seed: int) -> sp.csr_matrix:
+    """Each movie's row of raters, with at most `cap` of them kept (a seeded random choice)."""
+    counts = np.diff(items.indptr)
+    if counts.size == 0 or counts.max() <= cap:
+        return items
+    rng = np.random.default_rng(seed)
+    # a random key per stored entry; within each row keep the `cap` smallest
+    keys = rng.random(items.nnz)
+    rows = np.repeat(np.arange(items.shape[0]), counts)
+    order = np.lexsort((keys, rows))
+    rank = np.arange(items.nnz) - np.repeat(items.indptr[:-1], counts)
+    keep = np.zeros(items.nnz, dtype=bool)
+    keep[order[rank < cap]] = True
+    return sp.csr_matrix((items.data[keep], items.indices[keep], np.r_[0, np.cumsum(
+        np.minimum(counts, cap))]), shape=items.shape)
 
 
 def movie_candidates(rated: sp.csr_matrix, items: sp.csr_matrix, supported: np.ndarray,
-                     cfg: NeumfConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(movie, user) index pairs: users who rated the movie or its neighbours, capped."""
+                     cfg: NeumfConfig, seed: int = 0,
+                     workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(movie, user) index pairs: users who rated the movie or its neighbours, capped.
+
+    At most `rater_cap` raters per movie take part (a seeded sample), so the work is bounded by
+    movies x (neighbours + 1) x rater_cap, not by the raters of popular neighbours.
+    """
     n = items.shape[0]
     # Neighbours among supported (non-rare) movies only: their raters are the meaningful
     # candidates, and it keeps the similarity search at movies x supported, not movies^2.
-    neighbors = neighbor_matrix(items, supported, cfg.candidate_neighbors)
-    neighbors = neighbors + sp.identity(n, format="csr")  # the movie's own raters count most
-    score = (neighbors @ rated.T).tocsr()
-    movies, users, _ = top_per_row(score, cfg.candidate_cap)
-    return movies, users
+    neighbors = neighbor_matrix(items, supported, cfg.candidate_neighbors, workers)
+    neighbors = (neighbors + sp.identity(n, format="csr")).tocsr()  # its own raters count most
+    raters = capped_raters(items, cfg.rater_cap, seed)
+    movies, users = [], []
+    for start in range(0, n, CANDIDATE_BLOCK):
+        stop = min(start + CANDIDATE_BLOCK, n)
+        score = (neighbors[start:stop] @ raters).tocsr()
+        m, u, _ = top_per_row(score, cfg.candidate_cap)
+        movies.append(m + start)
+        users.append(u)
+    return np.concatenate(movies), np.concatenate(users)
 
 
 def ranked(first: np.ndarray, second: np.ndarray, scores: np.ndarray, n: int,
@@ -274,34 +348,57 @@ def _pool_series(pools: pd.DataFrame | pd.Series) -> pd.Series:
 
 
 def train_neumf(ratings: pd.DataFrame, pools: pd.DataFrame | pd.Series, cfg: BuildConfig,
-                split: pd.Series | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Train NeuMF on the training rows and export its top lists and movie embeddings."""
+                split: pd.Series | None = None,
+                say: Say | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Train NeuMF on the training rows and export its top lists and movie embeddings.
+
+    The candidate pairs come first: they depend only on who rated what, and their similarity
+    search forks worker processes, which is safe before TensorFlow starts its threads.
+    """
     start = time.perf_counter()
     train = ratings if split is None else ratings[split.to_numpy() == TRAIN]
     users, movies = IdIndex.of(train["user_id"]), IdIndex.of(train["movie_id"])
     user_idx, movie_idx = users.indices(train["user_id"]), movies.indices(train["movie_id"])
-    model, losses = fit_neumf(user_idx, movie_idx, len(users), len(movies), cfg.neumf,
-                              cfg.seed_for("neumf"))
-    trained = time.perf_counter()
-
-    shape = (len(users), len(movies))
-    rated = sp.csr_matrix((np.ones(user_idx.size), (user_idx, movie_idx)), shape=shape)
-    seen = _seen_matrix(ratings, users, movies)
-    pool = _pool_series(pools)
-    less_known = _indices_in_pool(pool, movies, (LESS_KNOWN,))
-    supported = _indices_in_pool(pool, movies, (POPULAR, LESS_KNOWN))
+    rated = sp.csr_matrix((np.ones(user_idx.size, dtype=np.float32), (user_idx, movie_idx)),
+                          shape=(len(users), len(movies)))
     items = rated.T.tocsr()
-
+    pool = _pool_series(pools)
+    workers = cfg.knn.workers
+    if say:
+        say("NeuMF: candidate movies per user (neighbours of what they rated)")
+    user_pairs = user_candidates(rated, _seen_matrix(ratings, users, movies), items,
+                                 _indices_in_pool(pool, movies, (LESS_KNOWN,)), cfg.neumf,
+                                 workers)
+    if say:
+        say("NeuMF: candidate users per movie")
+    movie_pairs = movie_candidates(rated, items, _indices_in_pool(pool, movies,
+                                                                  (POPULAR, LESS_KNOWN)),
+                                   cfg.neumf, cfg.seed_for("neumf_raters"), workers)
+    del rated, items
+    candidates_done = time.perf_counter()
+    model, losses = fit_neumf(user_idx, movie_idx, len(users), len(movies), cfg.neumf,
+                              cfg.seed_for("neumf"), say)
+    trained = time.perf_counter()
+    if say:
+        say(f"NeuMF: scoring {user_pairs[0].size + movie_pairs[0].size:,} candidate pairs")
+    batch = cfg.neumf.predict_batch_size
+    u, m = user_pairs
+    user_top = ranked(u, m, predict_pairs(model, u, m, batch), cfg.neumf.top_n,
+                      ("user_id", "movie_id"))
+    m, u = movie_pairs
+    movie_top = ranked(m, u, predict_pairs(model, u, m, batch), cfg.neumf.top_n,
+                       ("movie_id", "user_id"))
+    batch_size, examples = training_plan(user_idx.size, cfg.neumf)
     tables = {
-        "neumf_user_top": _user_top(model, rated, seen, items, less_known, users, movies,
-                                    cfg.neumf),
-        "neumf_movie_top_users": _movie_top_users(model, rated, items, supported, users, movies,
-                                                  cfg.neumf),
+        "neumf_user_top": _to_ids(user_top, {"user_id": users, "movie_id": movies}),
+        "neumf_movie_top_users": _to_ids(movie_top, {"movie_id": movies, "user_id": users}),
         "neumf_movie_embeddings": movie_embeddings(model, movies),
     }
     metrics = {
         "train_rows": int(len(train)), "users": len(users), "movies": len(movies),
-        "epoch_loss": losses, "train_seconds": round(trained - start, 2),
+        "epoch_loss": losses, "batch_size": batch_size, "train_examples": examples,
+        "candidate_seconds": round(candidates_done - start, 2),
+        "train_seconds": round(trained - candidates_done, 2),
         "seconds": round(time.perf_counter() - start, 2),
     }
     return tables, metrics
@@ -317,28 +414,8 @@ def _seen_matrix(ratings: pd.DataFrame, users: IdIndex, movies: IdIndex) -> sp.c
     """Binary user x movie matrix of every given rating whose user and movie the model knows."""
     u, m = users.indices(ratings["user_id"]), movies.indices(ratings["movie_id"])
     known = (u >= 0) & (m >= 0)
-    return sp.csr_matrix((np.ones(int(known.sum())), (u[known], m[known])),
+    return sp.csr_matrix((np.ones(int(known.sum()), dtype=np.float32), (u[known], m[known])),
                          shape=(len(users), len(movies)))
-
-
-def _user_top(model: keras.Model, rated: sp.csr_matrix, seen: sp.csr_matrix, items: sp.csr_matrix,
-              less_known: np.ndarray, users: IdIndex, movies: IdIndex,
-              cfg: NeumfConfig) -> pd.DataFrame:
-    """`neumf_user_top`: each user's top_n less-known unseen movies by NeuMF score."""
-    u, m = user_candidates(rated, seen, items, less_known, cfg)
-    scores = predict_pairs(model, u, m, cfg.predict_batch_size)
-    top = ranked(u, m, scores, cfg.top_n, ("user_id", "movie_id"))
-    return _to_ids(top, {"user_id": users, "movie_id": movies})
-
-
-def _movie_top_users(model: keras.Model, rated: sp.csr_matrix, items: sp.csr_matrix,
-                     supported: np.ndarray, users: IdIndex, movies: IdIndex,
-                     cfg: NeumfConfig) -> pd.DataFrame:
-    """`neumf_movie_top_users`: each movie's top_n users by NeuMF score."""
-    m, u = movie_candidates(rated, items, supported, cfg)
-    scores = predict_pairs(model, u, m, cfg.predict_batch_size)
-    top = ranked(m, u, scores, cfg.top_n, ("movie_id", "user_id"))
-    return _to_ids(top, {"movie_id": movies, "user_id": users})
 
 
 def movie_embeddings(model: keras.Model, movies: IdIndex) -> pd.DataFrame:
@@ -363,5 +440,6 @@ def run(ctx: BuildContext) -> StageResult:
     """Stage `neumf`: train on the build's training split, export the three tables."""
     from offline.build import StageResult
 
-    tables, metrics = train_neumf(ctx.data.ratings, ctx.pools, ctx.config, ctx.split)
+    tables, metrics = train_neumf(ctx.data.ratings, ctx.pools, ctx.config, ctx.split,
+                                  ctx.progress)
     return StageResult(tables=tables, metrics=metrics)

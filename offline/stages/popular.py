@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from offline.build import BuildContext, StageResult
 from offline.config import BuildConfig
 from offline.pools import assign_pools
+from offline.sparkctx import spark_frame
 
 STATS_COLUMNS = ["movie_id", "vote_count", "vote_mean", "score", "pool"]
 POPULAR_COLUMNS = ["movie_id", "title", "year", "genres", "vote_count", "vote_mean", "score",
@@ -25,12 +26,12 @@ RANK_DECIMALS = 5
 EXACT_MEAN = "decimal(38,18)"
 
 
-def movie_aggregates(spark: SparkSession, ratings: pd.DataFrame) -> DataFrame:
+def movie_aggregates(spark: SparkSession, ratings: DataFrame | pd.DataFrame) -> DataFrame:
     """One row per rated movie: movie_id, vote_count, vote_mean.
 
     Ratings are half stars, so the double sums behind the means are exact in any order.
     """
-    frame = spark.createDataFrame(ratings[["movie_id", "rating"]].reset_index(drop=True))
+    frame = spark_frame(spark, ratings).select("movie_id", "rating")
     return frame.groupBy("movie_id").agg(
         F.count(F.lit(1)).alias("vote_count"),
         F.avg(F.col("rating").cast("double")).alias("vote_mean"),
@@ -50,7 +51,7 @@ def weighting_constants(per_movie: DataFrame, vote_quantile: float) -> tuple[flo
     return float(row["c"]), float(row["m"])
 
 
-def score_movies(spark: SparkSession, ratings: pd.DataFrame,
+def score_movies(spark: SparkSession, ratings: DataFrame | pd.DataFrame,
                  cfg: BuildConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-movie vote_count, vote_mean and weighted score (sorted by movie_id), plus C and m."""
     per_movie = movie_aggregates(spark, ratings).cache()
@@ -79,13 +80,13 @@ def rank_catalog(stats: pd.DataFrame, movies: pd.DataFrame, size: int) -> pd.Dat
     return catalog[POPULAR_COLUMNS].reset_index(drop=True)
 
 
-def compute_popular(spark: SparkSession, ratings: pd.DataFrame, movies: pd.DataFrame,
+def compute_popular(spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame,
                     cfg: BuildConfig) -> dict[str, pd.DataFrame]:
     """Tables `movie_stats` (every rated movie, with its pool) and `popular` (the catalog)."""
     return _compute(spark, ratings, movies, cfg)[0]
 
 
-def _compute(spark: SparkSession, ratings: pd.DataFrame, movies: pd.DataFrame,
+def _compute(spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame,
              cfg: BuildConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The two tables and the metrics (C, m, number of movies)."""
     stats, metrics = score_movies(spark, ratings, cfg)
@@ -98,6 +99,7 @@ def _compute(spark: SparkSession, ratings: pd.DataFrame, movies: pd.DataFrame,
 
 def run(ctx: BuildContext) -> StageResult:
     """Stage entry point: movie_stats and popular from all ratings."""
-    tables, metrics = _compute(ctx.spark, ctx.data.ratings, ctx.data.movies, ctx.config)
+    ctx.progress("popular: per-movie counts and means (Spark)")
+    tables, metrics = _compute(ctx.spark, ctx.ratings_df, ctx.data.movies, ctx.config)
     metrics["catalog_size"] = len(tables["popular"])
     return StageResult(tables=tables, metrics=metrics)

@@ -35,12 +35,13 @@ def low_rank_ratings(seed: int = 0, density: float = 0.6) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, pd.Series]:
     ratings = low_rank_ratings()
-    return ratings, split_ratings(ratings, (0.8, 0.1, 0.1), seed=3)
+    # the split train_als computes in Spark, here in numpy (the same hash)
+    return ratings, split_ratings(ratings, CFG.split_fractions, CFG.seed_for("split"))
 
 
 @pytest.fixture(scope="module")
 def trained(spark, data) -> tuple[dict[str, pd.DataFrame], dict]:
-    return als.train_als(spark, *data, CFG)
+    return als.train_als(spark, data[0], CFG)
 
 
 def test_recovers_low_rank_ratings(trained) -> None:
@@ -100,12 +101,49 @@ def test_predict_marks_cold_start_rows() -> None:
 
 
 def test_same_seed_same_tables_whatever_the_row_order(spark, data, trained) -> None:
-    ratings, split = data
+    ratings, _ = data
     order = np.random.default_rng(1).permutation(len(ratings))
-    again, metrics = als.train_als(spark, ratings.iloc[order], split.iloc[order], CFG)
+    again, metrics = als.train_als(spark, ratings.iloc[order], CFG)
     for name, table in trained[0].items():
         pd.testing.assert_frame_equal(again[name], table, check_exact=True)
     assert metrics == trained[1]
+
+
+def test_grid_on_a_user_sample_when_the_data_is_large(spark, data, trained) -> None:
+    """Above sample_ratings, the grid and the error figures use a sample of users; the exported
+    factors still cover every user and movie."""
+    ratings, split = data
+    small = dataclasses.replace(CFG, als=dataclasses.replace(CFG.als, sample_ratings=600))
+    tables, metrics = als.train_als(spark, ratings, small)
+    info = metrics["grid_sample"]
+    assert info["sampled"] and info["of_ratings"] == len(ratings)
+    assert 0.2 < info["user_share"] < 0.5
+    all_test = int((split == "test").sum())
+    assert 0 < metrics["test_rows"] + metrics["test_rows_cold_start"] < 0.7 * all_test
+    assert tables["als_user_factors"]["user_id"].tolist() == sorted(ratings["user_id"].unique())
+    assert not trained[1]["grid_sample"]["sampled"]
+
+
+def test_top_lists_in_spark_match_the_driver_computation(spark, data, trained) -> None:
+    ratings, _ = data
+    tables, _ = trained
+    counts = ratings["movie_id"].value_counts()
+    items = als.recommendable(tables["als_item_factors"], counts, CFG)
+    expected = als.top_unseen(tables["als_user_factors"], items, ratings, CFG.als.top_n)
+    pd.testing.assert_frame_equal(tables["als_user_top"], expected, check_exact=True)
+
+
+def test_bias_baseline_in_spark_matches_pandas(spark, data) -> None:
+    from offline.stages import baselines
+
+    ratings, _ = data
+    mine = baselines.fit_bias_spark(spark.createDataFrame(ratings))
+    theirs = baselines.fit_bias(ratings)
+    assert mine.global_mean == pytest.approx(theirs.global_mean, abs=1e-9)
+    pd.testing.assert_series_equal(mine.item_bias, theirs.item_bias.sort_index(), atol=1e-9,
+                                   check_names=False, check_index_type=False)
+    pd.testing.assert_series_equal(mine.user_bias, theirs.user_bias.sort_index(), atol=1e-9,
+                                   check_names=False, check_index_type=False)
 
 
 def test_implicit_factors_separate_taste_groups(spark) -> None:

@@ -93,8 +93,12 @@ def test_catalog_ranks_by_score(spark) -> None:
 
 
 def test_run_wraps_compute(spark) -> None:
-    data = SimpleNamespace(ratings=ratings_of(THREE), movies=movies_of([1, 2, 3]))
-    result = run(SimpleNamespace(spark=spark, data=data, config=config(2)))
+    data = SimpleNamespace(movies=movies_of([1, 2, 3]))
+    messages: list[str] = []
+    ctx = SimpleNamespace(spark=spark, data=data, config=config(2), progress=messages.append,
+                          ratings_df=spark.createDataFrame(ratings_of(THREE)))
+    result = run(ctx)
+    assert messages and "Spark" in messages[0]
     assert set(result.tables) == {"movie_stats", "popular"}
     assert result.metrics["m"] == pytest.approx(2.8, abs=1e-9)
     assert result.metrics["catalog_size"] == 2

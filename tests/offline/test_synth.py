@@ -26,13 +26,13 @@ def ratings(release: Path) -> pd.DataFrame:
     return pd.read_csv(release / "ratings.csv")
 
 
-def test_files_have_movielens_headers_and_load_clean(release: Path) -> None:
+def test_files_have_movielens_headers_and_load_clean(release: Path, spark, tmp_path: Path) -> None:
     for name, header in {"ratings.csv": "userId,movieId,rating,timestamp",
                          "movies.csv": "movieId,title,genres",
                          "links.csv": "movieId,imdbId,tmdbId",
                          "tags.csv": "userId,movieId,tag,timestamp"}.items():
         assert (release / name).read_text(encoding="utf-8").split("\n", 1)[0] == header
-    data = load_dataset(release, None)
+    data = load_dataset(release, None, spark=spark, work_dir=tmp_path / "work")
     assert data.bad_rows.to_dict() == {}
     assert len(data.ratings) == 60_000
     # titles with commas and quotes survive real CSV parsing; trailing articles move to the front

@@ -1,0 +1,107 @@
+"""Blockwise top-k cosine neighbours over binary vectors (who rated what), in bounded memory.
+
+The similarity of movies a and b is |raters(a) & raters(b)| / sqrt(|raters(a)| |raters(b)|).
+Co-occurrence counts come from a sparse product of the binary movie x user matrix with its
+transpose, one block of query movies at a time: memory is bounded by `block x candidates`
+(never movies x movies), and counts are exact integers in float32 (below 2^24), so the
+similarities do not depend on summation order, block size or the number of processes.
+Blocks run in `workers` forked processes (scipy's sparse product holds the GIL).
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+DECIMALS = 6
+BLOCK_CELLS = 16_000_000  # query rows x candidates per block (a dense float32 block: 64 MB)
+
+_shared: dict[str, object] = {}  # the matrices, inherited by forked workers
+
+
+def binary_matrix(row_codes: np.ndarray, col_codes: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A 0/1 float32 CSR matrix with a one at each (row, col) given (duplicates count once)."""
+    matrix = sp.csr_matrix((np.ones(row_codes.size, dtype=np.float32), (row_codes, col_codes)),
+                           shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def top_k_block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query index, candidate index, similarity) of each query row's top k in one block."""
+    queries: sp.csr_matrix = _shared["queries"]  # type: ignore[assignment]
+    candidates_t: sp.csr_matrix = _shared["candidates_t"]  # type: ignore[assignment]
+    q_norm: np.ndarray = _shared["q_norm"]  # type: ignore[assignment]
+    c_norm: np.ndarray = _shared["c_norm"]  # type: ignore[assignment]
+    self_index: np.ndarray = _shared["self_index"]  # type: ignore[assignment]
+    k: int = _shared["k"]  # type: ignore[assignment]
+    counts = (queries[start:stop] @ candidates_t).toarray()
+    sims = np.round(counts / (q_norm[start:stop, None] * c_norm[None, :]), DECIMALS)
+    rows = np.arange(stop - start)
+    own = self_index[start:stop]
+    has_self = own >= 0
+    sims[rows[has_self], own[has_self]] = 0.0  # a movie is not its own neighbour
+    n_cand = sims.shape[1]
+    if n_cand == 0:
+        return (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)  # type: ignore[return-value]
+    kk = min(k, n_cand)
+    # the k-th largest similarity of each row; every candidate at or above it is kept, so ties
+    # at the boundary are settled by candidate index below, not by argpartition's order
+    kth = -np.partition(-sims, kk - 1, axis=1)[:, kk - 1]
+    keep = (sims >= kth[:, None]) & (sims > 0)
+    r, c = np.nonzero(keep)
+    v = sims[r, c]
+    order = np.lexsort((c, -v, r))
+    r, c, v = r[order], c[order], v[order]
+    first = np.searchsorted(r, r, side="left")
+    top = np.arange(r.size) - first < kk
+    return r[top] + start, c[top], v[top]
+
+
+def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
+                 self_index: np.ndarray | None = None, workers: int = 2,
+                 progress: Callable[[int, int], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each query row's k most similar candidate rows (binary cosine, similarity > 0).
+
+    `self_index[i]` is the candidate index of query i itself (-1 if none), which is skipped.
+    Returns (query index, candidate index, similarity), sorted by query, similarity desc,
+    candidate index asc.
+    """
+    n_q = queries.shape[0]
+    if self_index is None:
+        self_index = np.full(n_q, -1, dtype=np.int64)
+    _shared.update(
+        queries=queries.tocsr(), candidates_t=candidates.T.tocsr(),
+        q_norm=np.sqrt(np.asarray(queries.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
+        c_norm=np.sqrt(np.asarray(candidates.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
+        self_index=np.asarray(self_index, dtype=np.int64), k=int(k))
+    block = max(1, BLOCK_CELLS // max(1, candidates.shape[0]))
+    bounds = [(s, min(s + block, n_q)) for s in range(0, n_q, block)]
+    parts = []
+    try:
+        if workers > 1 and len(bounds) > 1:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for i, part in enumerate(pool.map(_run_block, bounds)):
+                    parts.append(part)
+                    if progress:
+                        progress(i + 1, len(bounds))
+        else:
+            for i, bound in enumerate(bounds):
+                parts.append(_run_block(bound))
+                if progress:
+                    progress(i + 1, len(bounds))
+    finally:
+        _shared.clear()
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return tuple(np.concatenate(x) for x in zip(*parts))  # type: ignore[return-value]
+
+
+def _run_block(bound: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return top_k_block(*bound)

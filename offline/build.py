@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import importlib
 import importlib.metadata
 import platform
@@ -150,7 +152,9 @@ class BuildContext:
     def close(self) -> None:
         if self._spark is not None:
             if not getattr(self._spark, "_movierec_borrowed", False):
-                self._spark.stop()
+                from offline.sparkctx import stop_spark
+
+                stop_spark(self._spark)
             self._spark = None
         if self._checkpoints is not None:
             storage_remove_quietly(self._checkpoints)
@@ -264,14 +268,18 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
             tables = dict(previous.get("tables", {}))
             stages_meta = dict(previous.get("stages", {}))
             metrics = dict(previous.get("metrics", {}))
+            emit_event("input")
+            started = time.perf_counter()
+            ctx.data  # noqa: B018 (read and checked once, before the stages)
+            input_seconds = round(time.perf_counter() - started, 2)
             for position, name in enumerate(names):
                 if on_stage:
                     on_stage(name)
-                start = time.perf_counter()
                 if not any(STAGES[later].uses_spark for later in names[position:]):
-                    ctx.data  # noqa: B018 (the input is read with Spark, once)
-                    ctx.movie_counts  # noqa: B018 (for the manifest's pools)
+                    ctx.movie_counts  # noqa: B018 (for the manifest's pools, while Spark is up)
                     ctx.release_spark()
+                emit_event(name)
+                start = time.perf_counter()
                 result = STAGES[name].run(ctx)
                 for table_name, frame in result.tables.items():
                     entry = publish.write_table(frame, staging / f"{table_name}.csv")
@@ -283,12 +291,23 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
                 stages_meta[name] = {"seconds": seconds, "rows": rows}
                 metrics[name] = result.metrics
                 runs.append(StageRun(name, rows, seconds))
+            emit_event("publish")
             manifest = make_manifest(ctx, tables, stages_meta, metrics)
+            manifest["input"]["seconds"] = input_seconds
             publish.write_json(staging / publish.MANIFEST, manifest)
             publish.swap_into_place(staging, out_dir)
     finally:
         ctx.close()
+        emit_event("end")
     return runs, manifest
+
+
+def emit_event(stage: str) -> None:
+    """A stage boundary for `python -m offline benchmark` (a JSON line in $MOVIEREC_EVENTS)."""
+    path = os.environ.get("MOVIEREC_EVENTS")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"stage": stage, "time": time.time()}) + "\n")
 
 
 def make_manifest(ctx: BuildContext, tables: dict, stages: dict, metrics: dict) -> dict[str, Any]:

@@ -48,6 +48,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     bench = sub.add_parser("benchmark", parents=[common],
                            help="time each stage on the data (into a temporary folder)")
     bench.add_argument("--with-evaluate", action="store_true", help="time the evaluation too")
+    bench.add_argument("--synth", default=None, metavar="SIZES",
+                       help="comma-separated synthetic sizes instead of --data-dir, e.g. 1M,5M,25M "
+                            "(generated once into the work folder)")
     add_download_parser(sub, defaults=vars(common.parse_args([])))
     add_synth_parser(sub, defaults=vars(common.parse_args([])))
     return parser.parse_args(argv)
@@ -260,7 +263,8 @@ def dispatch(args: argparse.Namespace, config: BuildConfig) -> int:
     if args.command == "benchmark":
         from offline.benchmark import run_benchmark
 
-        return run_benchmark(config, with_evaluate=args.with_evaluate)
+        sizes = [count(x) for x in args.synth.split(",")] if args.synth else None
+        return run_benchmark(config, with_evaluate=args.with_evaluate, synth=sizes)
     if args.command == "build":
         if args.if_stale:
             reason = stale_reason(config)

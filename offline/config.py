@@ -91,6 +91,10 @@ class BuildConfig:
     knn: KnnConfig = KnnConfig()
     neumf: NeumfConfig = NeumfConfig()
     eval_folds: int = 5
+    # Above this many ratings the evaluation runs one fold and simulates at most
+    # eval_max_test_users of its users (retraining every stage per fold dominates at full size).
+    eval_full_size_ratings: int = 2_000_000
+    eval_max_test_users: int = 5_000
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings; paths as strings."""

@@ -115,6 +115,30 @@ def spark_session(config: "BuildConfig",
     return spark, checkpoints
 
 
+def stop_spark(spark: "SparkSession") -> None:
+    """Stop the session and end its JVM: `stop()` alone leaves the gateway JVM running with
+    its heap, which the driver-side stages (kNN, NeuMF) need more. A later session starts a
+    fresh JVM."""
+    from pyspark import SparkContext
+
+    spark.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    try:
+        gateway.shutdown()
+    finally:
+        process = getattr(gateway, "proc", None)
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+
+
 def ship_code(spark: "SparkSession") -> None:
     """Send the `offline` package to the executors (once per session): the pandas functions
     that run there import it, and on a cluster the workers do not have this checkout."""

@@ -44,11 +44,15 @@ def default_stages() -> FoldStages:
 
 def train_fold_tables(spark: Any, train: pd.DataFrame, dataset: "Dataset", cfg: BuildConfig,
                       stages: FoldStages, explicit: tuple[int, float] | None = None,
+                      spark_train: Any = None,
                       ) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
     """The fold's trained_data tables from its training users' ratings, and seconds per stage.
 
     `explicit` = (rank, reg) of an explicit ALS fit for the fold-in comparison (None: skip it).
+    `spark_train` = the same rows as a Spark DataFrame for the Spark stages (None: they get the
+    pandas frame, which is fine for small data).
     """
+    spark_rows = train if spark_train is None else spark_train
     seconds: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {"movies": dataset.movies}
 
@@ -58,17 +62,18 @@ def train_fold_tables(spark: Any, train: pd.DataFrame, dataset: "Dataset", cfg: 
         seconds[name] = round(time.perf_counter() - start, 2)
         return out
 
-    tables.update(timed("popular", lambda: stages.compute_popular(spark, train, dataset.movies, cfg)))
+    tables.update(timed("popular", lambda: stages.compute_popular(spark, spark_rows, dataset.movies,
+                                                                 cfg)))
     pools = tables["movie_stats"][["movie_id", "vote_count", "pool"]]
     tables["knn_neighbors"] = timed(
         "knn", lambda: stages.compute_neighbors(train, dataset.movies, dataset.tags, cfg))
     tables["als_implicit_item_factors"] = timed(
-        "als_implicit", lambda: stages.train_als_implicit(spark, train, cfg))
+        "als_implicit", lambda: stages.train_als_implicit(spark, spark_rows, cfg))
     neumf_tables, _ = timed("neumf", lambda: stages.train_neumf(train, pools, cfg))
     tables.update(neumf_tables)
     if explicit is not None and stages.fit_als_explicit is not None:
         tables["als_item_factors"] = timed(
-            "als_explicit", lambda: stages.fit_als_explicit(spark, train, *explicit, cfg))
+            "als_explicit", lambda: stages.fit_als_explicit(spark, spark_rows, *explicit, cfg))
     return tables, seconds
 
 

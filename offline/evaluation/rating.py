@@ -15,8 +15,13 @@ if TYPE_CHECKING:
 
 
 def rating_prediction(dataset: "Dataset", cfg: BuildConfig, spark: Any, stages: FoldStages,
-                      stage_metrics: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
-    """RMSE/MAE of the bias baseline, ALS and NeuMF on the build's seeded held-out split."""
+                      stage_metrics: Mapping[str, Mapping[str, Any]] | None,
+                      als_input: Any = None) -> dict[str, Any]:
+    """RMSE/MAE of the bias baseline, ALS and NeuMF on the build's seeded held-out split.
+
+    `als_input`: the ratings for a fresh ALS run when the build's metrics are not given (a Spark
+    DataFrame on large data; the pandas frame by default).
+    """
     from offline.stages.baselines import evaluate_baselines
     from offline.split import TEST, split_ratings
 
@@ -28,7 +33,8 @@ def rating_prediction(dataset: "Dataset", cfg: BuildConfig, spark: Any, stages: 
     out["bias"] = evaluate_baselines(ratings[split != TEST], ratings[split == TEST])
     given = dict(stage_metrics or {})
     if "als" not in given and stages.train_als is not None:
-        _, given["als"] = stages.train_als(spark, ratings, cfg)
+        _, given["als"] = stages.train_als(spark, ratings if als_input is None else als_input,
+                                           cfg)
     out["als"] = dict(given.get("als", {}))
     out["neumf"] = dict(given.get("neumf", {}))
     return out

@@ -126,6 +126,11 @@ def _protocol_html(protocol: Mapping[str, Any], seconds: Any) -> str:
             f"{pools.get('popular_share', 0.1):.0%} of rated movies by rating count; less known = "
             f"the rest with at least {pools.get('less_known_min_count', 5)} ratings. "
             f"Picker catalog: {protocol.get('catalog_size', 100)} movies.")
+    sampled = protocol.get("sampled")
+    if sampled:
+        text += (f" Sampled ({sampled.get('why', 'large data')}): {sampled['folds_evaluated']} of "
+                 f"{sampled['of_folds']} folds evaluated, {sampled['test_users']:,} of its "
+                 f"{sampled['of_test_users']:,} test users simulated (a seeded sample).")
     if seconds is not None:
         text += f" Run time: {seconds} s."
     return f"<p>{html.escape(text)}</p>"

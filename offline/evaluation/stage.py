@@ -7,6 +7,12 @@ Each test user with at least 4 ratings >= 4.0 is simulated once per variant: thr
 a seed derived from the user id (variant A: any liked movie; variant B: liked movies of the fold's
 picker catalog), and the ten are exactly what `webapp.recommend.Recommender.recommend_for_picks`
 returns over the fold's tables. Baselines and ablations run on the same cases.
+
+Bounded at full size: above `eval_full_size_ratings` ratings only the first fold is evaluated and
+at most `eval_max_test_users` of its users (a seeded sample) are simulated, because retraining
+every stage per fold dominates; the report's protocol says what was sampled. The Spark stages of a
+fold read the fold's training ratings from the checked Parquet table (an anti-join on the test
+users), so they never pass through the driver.
 """
 from __future__ import annotations
 
@@ -39,22 +45,39 @@ Progress = Callable[[str], None]
 def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
                    progress: Progress | None = None, *, stages: FoldStages | None = None,
                    stage_metrics: Mapping[str, Mapping[str, Any]] | None = None,
-                   explicit_als: bool = True, rating_models: bool = True) -> dict[str, Any]:
-    """The whole evaluation: k-fold three-pick protocol, baselines, ablations, rating error."""
+                   explicit_als: bool = True, rating_models: bool = True,
+                   ratings_df: Any = None) -> dict[str, Any]:
+    """The whole evaluation: k-fold three-pick protocol, baselines, ablations, rating error.
+
+    `ratings_df`: the ratings as a Spark DataFrame (the build's Parquet table), for the Spark
+    stages; without it they get pandas frames (small data, tests).
+    """
     say = progress or (lambda _msg: None)
     stages = stages or default_stages()
     start = time.perf_counter()
-    rating = rating_prediction(dataset, cfg, spark, stages, stage_metrics) if rating_models else {}
+    rating_input = ratings_df if ratings_df is not None else dataset.ratings
+    rating = (rating_prediction(dataset, cfg, spark, stages, stage_metrics, rating_input)
+              if rating_models else {})
     explicit = explicit_params(cfg, rating.get("als")) if explicit_als else None
     folds = assign_folds(dataset.ratings["user_id"].to_numpy(), cfg.eval_folds,
                          cfg.seed_for("evaluate:folds"))
+    bounded = len(dataset.ratings) > cfg.eval_full_size_ratings
+    fold_ids = [0] if bounded else list(range(cfg.eval_folds))
     tally = Tally()
-    fold_info = [evaluate_fold(fold, folds, dataset, cfg, spark, stages, explicit, tally, say)
-                 for fold in range(cfg.eval_folds)]
+    fold_info = [evaluate_fold(fold, folds, dataset, cfg, spark, stages, explicit, tally, say,
+                               ratings_df=ratings_df, max_users=cfg.eval_max_test_users
+                               if bounded else None)
+                 for fold in fold_ids]
     summary = tally.summary()
     ablations = ablation_table(tally.frame())
+    protocol = protocol_description(cfg)
+    protocol["sampled"] = ({"folds_evaluated": len(fold_ids), "of_folds": cfg.eval_folds,
+                            "test_users": sum(f["simulated_users"] for f in fold_info),
+                            "of_test_users": sum(f["test_users"] for f in fold_info),
+                            "why": f"more than {cfg.eval_full_size_ratings:,} ratings"}
+                           if bounded else None)
     report = {
-        "protocol": protocol_description(cfg),
+        "protocol": protocol,
         "methods": summary,
         "main_method": MAIN,
         "ablations": ablations,
@@ -70,14 +93,29 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
 
 def evaluate_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConfig, spark: Any,
                   stages: FoldStages, explicit: tuple[int, float] | None, tally: Tally,
-                  say: Progress) -> dict[str, Any]:
-    """Train one fold's tables on the other folds' users, simulate its users, tally every method."""
+                  say: Progress, *, ratings_df: Any = None,
+                  max_users: int | None = None) -> dict[str, Any]:
+    """Train one fold's tables on the other folds' users, simulate its users, tally every method.
+
+    With `max_users`, a seeded sample of at most that many of the fold's users is simulated (the
+    others stay out of training all the same, so the tables are the full protocol's).
+    """
     start = time.perf_counter()
     ratings = dataset.ratings
     in_fold = folds.reindex(ratings["user_id"].to_numpy()).to_numpy() == fold
     train, test = ratings[~in_fold], ratings[in_fold]
+    test_users = np.unique(test["user_id"].to_numpy())
+    spark_train = None
+    if ratings_df is not None:
+        held_out = spark.createDataFrame(pd.DataFrame({"user_id": test_users.astype(np.int32)}))
+        spark_train = ratings_df.join(held_out.hint("broadcast"), "user_id", "left_anti")
     say(f"fold {fold + 1}/{cfg.eval_folds}: training on {train['user_id'].nunique()} users")
-    tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit)
+    tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit,
+                                        spark_train=spark_train)
+    if max_users is not None and test_users.size > max_users:
+        rng = np.random.default_rng(cfg.seed_for(f"evaluate:sample:{fold}"))
+        keep = np.sort(rng.choice(test_users, max_users, replace=False))
+        test = test[test["user_id"].isin(keep)]
     view = fold_view(tables, cfg)
     cases = build_cases(test, fold, set(view.catalog), set(view.most_rated_less_known), cfg)
     methods = {**model_methods(tables, cfg), **baseline_methods(view, tables, cfg)}
@@ -88,7 +126,8 @@ def evaluate_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildCon
             tally.add(name, case, method(case), view)
     seconds["simulate"] = round(time.perf_counter() - sim_start, 2)
     return {"fold": fold, "train_users": int(train["user_id"].nunique()),
-            "test_users": int(test["user_id"].nunique()),
+            "test_users": int(test_users.size),
+            "simulated_users": int(test["user_id"].nunique()),
             "cases": {v: sum(c.variant == v for c in cases) for v in VARIANTS},
             "seconds": seconds, "total_seconds": round(time.perf_counter() - start, 2)}
 
@@ -136,7 +175,8 @@ def run(ctx: "BuildContext") -> "StageResult":
     from offline.build import StageResult
 
     report = run_evaluation(ctx.data, ctx.config, ctx.spark, progress=ctx.progress,
-                            stage_metrics=published_stage_metrics(ctx.config))
+                            stage_metrics=published_stage_metrics(ctx.config),
+                            ratings_df=ctx.ratings_df)
     metrics = {**headline(report), "summary": summary_rows(report)}
     return StageResult(tables={}, metrics=metrics, files=report_files(report))
 

@@ -71,10 +71,19 @@ def fit_model(spark: SparkSession, estimator: ALS, frame: DataFrame, label: str,
     """Fit with a live line: which fit, the iteration in progress, the seconds so far."""
     max_iter = estimator.getMaxIter()
     with StageCounter(spark, ITERATION_STAGE) as counter:
+        first_seen: dict[int, float] = {}
+
         def show(started: int, seconds: float) -> None:
-            if say:
-                iteration = min(max_iter, max(1, (started + 1) // 2))
-                say(f"{label}: iteration {iteration}/{max_iter} ({seconds:.0f} s)")
+            if not say:
+                return
+            iteration = min(max_iter, max(1, (started + 1) // 2))
+            first_seen.setdefault(iteration, seconds)
+            left = ""
+            if iteration >= 3:  # iterations 2.. take about the same time; 1 includes set-up
+                per = (seconds - first_seen[2]) / (iteration - 2) if iteration > 2 else 0
+                if per > 0:
+                    left = f", about {per * (max_iter - iteration + 1):.0f} s left"
+            say(f"{label}: iteration {iteration}/{max_iter} ({seconds:.0f} s{left})")
         counter.on_change = show
         model = estimator.fit(frame)
         model.itemFactors.count()  # the fit is lazy until the factors are used
@@ -230,6 +239,7 @@ def _rows(frame: DataFrame) -> pd.DataFrame:
 def train_als(spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: BuildConfig,
               say: Say | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Grid on validation, refit on train+validation for test errors, export a fit on all rows."""
+    clock = {"start": time.perf_counter()}
     frame = with_split(spark_frame(spark, ratings).select("user_id", "movie_id", "rating"), cfg)
     total = int(frame.count())
     sample, sample_info = user_sample(frame, total, cfg)
@@ -238,6 +248,7 @@ def train_als(spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: Build
         train = sample.where(F.col("split") == TRAIN)
         (rank, reg), grid = search_grid(spark, train, _rows(sample.where(F.col("split") ==
                                                                         VALIDATION)), cfg, say)
+        clock["grid"] = time.perf_counter()
         fit_rows = sample.where(F.col("split") != TEST)
         test = _rows(sample.where(F.col("split") == TEST))
         fitted = fit_factors(spark, fit_rows, rank, reg, cfg, "ALS refit for the test errors", say)
@@ -246,17 +257,23 @@ def train_als(spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: Build
         metrics.update(held_out_errors(*fitted, fit_rows, test))
     finally:
         sample.unpersist()
+    clock["refit"] = time.perf_counter()
     all_rows = ratings_frame(spark, frame)
     estimator = _estimator(rank, reg, cfg.als.max_iter, cfg.seed_for("als"))
     model = fit_model(spark, estimator, all_rows, f"ALS fit on all {total:,} ratings", say)
     users, items = factor_table(model.userFactors, "user_id"), factor_table(model.itemFactors,
                                                                             "movie_id")
+    clock["full_fit"] = time.perf_counter()
     if say:
         say("ALS: each user's top movies")
     counts = frame.groupBy("movie_id").count().toPandas().set_index("movie_id")["count"]
     top = top_unseen_spark(spark, model, frame, recommendable(items, counts, cfg), cfg.als.top_n)
     model.userFactors.unpersist()
     model.itemFactors.unpersist()
+    clock["top_lists"] = time.perf_counter()
+    marks = list(clock.items())
+    metrics["seconds"] = {name: round(t - marks[i][1], 1) for i, (name, t) in
+                          enumerate(marks[1:])}
     tables = {"als_user_factors": users, "als_item_factors": items, "als_user_top": top}
     return tables, metrics
 
@@ -284,8 +301,10 @@ def train_als_implicit(spark: SparkSession, ratings: DataFrame | pd.DataFrame,
 def run(ctx: BuildContext) -> StageResult:
     """Stage entry point: explicit ALS tables and metrics, implicit item factors."""
     tables, metrics = train_als(ctx.spark, ctx.ratings_df, ctx.config, ctx.progress)
+    started = time.perf_counter()
     tables["als_implicit_item_factors"] = train_als_implicit(ctx.spark, ctx.ratings_df,
                                                              ctx.config, ctx.progress)
+    metrics["seconds"]["implicit"] = round(time.perf_counter() - started, 1)
     als = ctx.config.als
     metrics["implicit"] = {"rank": als.implicit_rank, "reg_param": als.implicit_reg_param,
                            "alpha": als.implicit_alpha, "max_iter": als.implicit_max_iter}

@@ -106,7 +106,9 @@ def test_same_seed_same_tables_whatever_the_row_order(spark, data, trained) -> N
     again, metrics = als.train_als(spark, ratings.iloc[order], CFG)
     for name, table in trained[0].items():
         pd.testing.assert_frame_equal(again[name], table, check_exact=True)
-    assert metrics == trained[1]
+    timing = {"seconds"}  # wall times differ run to run; every figure must not
+    assert {k: v for k, v in metrics.items() if k not in timing} == \
+        {k: v for k, v in trained[1].items() if k not in timing}
 
 
 def test_grid_on_a_user_sample_when_the_data_is_large(spark, data, trained) -> None:

@@ -12,7 +12,8 @@ from flask_wtf.csrf import CSRFProtect
 
 from webapp.cache import LruCache
 from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
-from webapp.store import Store, StoreHolder
+from webapp.holder import StoreHolder
+from webapp.store import Store
 
 STORE_KEY = "movierec.store"
 PAGES_KEY = "movierec.pages"  # rendered result pages

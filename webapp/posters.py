@@ -9,23 +9,9 @@ from flask import Blueprint, abort, make_response, render_template, request
 from webapp import current_store
 from webapp.movies import Movie
 from webapp.picks import MAX_MOVIE_ID
+from webapp.schema import DEFAULT_COLOURS, GENRE_COLOURS
 
 bp = Blueprint("posters", __name__)
-
-# Two colours (top, bottom of the gradient) per genre; unknown genres get a colour from a hash.
-GENRE_COLOURS: dict[str, tuple[str, str]] = {
-    "Action": ("#b3261e", "#3b0d0a"), "Adventure": ("#c76b12", "#3d2006"),
-    "Animation": ("#1f8a70", "#0a2e25"), "Children": ("#2a9d8f", "#0c302c"),
-    "Comedy": ("#d4a017", "#3f3006"), "Crime": ("#5c5c70", "#16161f"),
-    "Documentary": ("#56707d", "#172226"), "Drama": ("#6a4c93", "#1e1530"),
-    "Fantasy": ("#7b2cbf", "#230c38"), "Film-Noir": ("#3a3a3a", "#0d0d0d"),
-    "Horror": ("#7a0b0b", "#1a0303"), "IMAX": ("#1d4e89", "#08182c"),
-    "Musical": ("#c2185b", "#3a071b"), "Mystery": ("#34495e", "#0e151c"),
-    "Romance": ("#d1495b", "#3f1219"), "Sci-Fi": ("#0077b6", "#02233a"),
-    "Thriller": ("#2f3e46", "#0b1013"), "War": ("#5f6f52", "#1b2017"),
-    "Western": ("#a0522d", "#2e170c"),
-}
-DEFAULT_COLOURS = ("#44475a", "#15161c")
 
 
 def genre_colours(genres: tuple[str, ...]) -> tuple[str, str]:
@@ -40,6 +26,7 @@ def genre_colours(genres: tuple[str, ...]) -> tuple[str, str]:
 
 
 def _hashed(name: str) -> tuple[str, str]:
+    """Colours for a genre without its own (stable: from a hash of the name)."""
     hue = int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 360
     return f"hsl({hue},55%,40%)", f"hsl({hue},60%,10%)"
 

@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from webapp.recommend_tables import (Csr, aligned_factors, catalog_ids, catalog_titles, knn_csr,
+                                     neumf_csrs, stats_arrays)
+from webapp.schema import LESS_KNOWN, POPULAR
+
 PICKS_REQUIRED = 3
 SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
-POPULAR = "popular"
-LESS_KNOWN = "less_known"
 
 
 class InvalidPicksError(ValueError):
@@ -100,58 +102,6 @@ class BlendWeights:
         )
 
 
-@dataclass(frozen=True)
-class _Csr:
-    """Row-indexed sparse lists: row i's columns are cols[ptr[i]:ptr[i+1]]."""
-
-    ptr: np.ndarray
-    cols: np.ndarray
-    vals: np.ndarray
-    extra: np.ndarray | None = None  # per-entry tag (e.g. kNN kind: 0 = cf, 1 = content)
-
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Columns and values of one row."""
-        lo, hi = self.ptr[i], self.ptr[i + 1]
-        return self.cols[lo:hi], self.vals[lo:hi]
-
-    def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Concatenated (row position in idx, columns, values) for several rows."""
-        starts, ends = self.ptr[idx], self.ptr[idx + 1]
-        lengths = ends - starts
-        if lengths.sum() == 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0)
-        owner = np.repeat(np.arange(len(idx)), lengths)
-        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        pos = np.repeat(starts, lengths) + offsets
-        return owner, self.cols[pos], self.vals[pos]
-
-
-def _build_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
-               extra: np.ndarray | None = None) -> _Csr:
-    """A CSR from coordinate triples (rows sorted stably, order within a row kept)."""
-    order = np.argsort(rows, kind="stable")
-    counts = np.bincount(rows, minlength=n_rows)
-    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return _Csr(ptr, cols[order].astype(np.int64), vals[order].astype(np.float64),
-                None if extra is None else extra[order])
-
-
-def _factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, np.ndarray]:
-    """(movie ids, factor matrix) from a movie_id,f0..f{k-1} frame."""
-    cols = sorted((c for c in frame.columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
-                  key=lambda c: int(c[len(prefix):]))
-    return frame["movie_id"].to_numpy(np.int64), frame[cols].to_numpy(np.float64)
-
-
-def _format_title(title: object, year: object) -> str:
-    """'Heat (1995)', or just the title when the year is unknown."""
-    text = str(title) if isinstance(title, str) and title else "Untitled"
-    if year is None or pd.isna(year):
-        return text
-    return f"{text} ({int(year)})"
-
-
 def _join_titles(titles: Sequence[str]) -> str:
     """'A', 'A and B', 'A, B and C'."""
     if len(titles) <= 1:
@@ -189,9 +139,9 @@ class Recommender:
     """Indices over one set of trained tables, built once; recommend_for_picks is then cheap."""
 
     def __init__(self, movie_ids: np.ndarray, titles: list[str], pool: np.ndarray,
-                 vote_count: np.ndarray, prior: np.ndarray, knn: _Csr | None,
-                 als_factors: np.ndarray | None, movie_users: _Csr | None,
-                 user_movies: _Csr | None, *, less_known_min_count: int = 5,
+                 vote_count: np.ndarray, prior: np.ndarray, knn: Csr | None,
+                 als_factors: np.ndarray | None, movie_users: Csr | None,
+                 user_movies: Csr | None, *, less_known_min_count: int = 5,
                  weights: BlendWeights | None = None, als_reg: float = 0.1,
                  als_alpha: float = 10.0, als_mode: str = "implicit") -> None:
         self.movie_ids = movie_ids
@@ -224,15 +174,15 @@ class Recommender:
         stats = tables.get("movie_stats")
         if stats is None:
             raise ValueError("tables must include 'movie_stats' (movie_id, vote_count, pool)")
-        ids = _catalog_ids(movies, stats)
+        ids = catalog_ids(movies, stats)
         index = pd.Index(ids)
-        titles = _titles(movies, ids)
-        pool, vote_count, prior = _stats_arrays(stats, index)
-        knn = _knn_csr(tables.get("knn_neighbors"), index)
+        titles = catalog_titles(movies, ids)
+        pool, vote_count, prior = stats_arrays(stats, index)
+        knn = knn_csr(tables.get("knn_neighbors"), index)
         factor_table = ("als_item_factors" if als_mode == "explicit"
                         else "als_implicit_item_factors")
-        factors = _aligned_factors(tables.get(factor_table), index)
-        movie_users, user_movies = _neumf_csrs(
+        factors = aligned_factors(tables.get(factor_table), index)
+        movie_users, user_movies = neumf_csrs(
             tables.get("neumf_movie_top_users"), tables.get("neumf_user_top"), index)
         return cls(ids, titles, pool, vote_count, prior, knn, factors, movie_users, user_movies,
                    less_known_min_count=less_known_min_count, weights=weights,
@@ -474,7 +424,6 @@ def recommend_for_picks(recommender: Recommender, picks: Sequence[int], **kw) ->
     return recommender.recommend_for_picks(picks, **kw)
 
 
-# ---------------------------------------------------------------------- table helpers
 def _scale(values: np.ndarray) -> np.ndarray:
     """Values clipped at 0, then min-max scaled to [0, 1] (zeros when constant or empty)."""
     clipped = np.maximum(values, 0.0)
@@ -482,86 +431,3 @@ def _scale(values: np.ndarray) -> np.ndarray:
         return clipped
     lo, hi = clipped.min(), clipped.max()
     return (clipped - lo) / (hi - lo) if hi > lo else np.zeros_like(clipped)
-
-
-def _catalog_ids(movies: pd.DataFrame | None, stats: pd.DataFrame) -> np.ndarray:
-    """Sorted ids of every movie in movies or movie_stats."""
-    parts = [stats["movie_id"].to_numpy(np.int64)]
-    if movies is not None:
-        parts.append(movies["movie_id"].to_numpy(np.int64))
-    return np.unique(np.concatenate(parts))
-
-
-def _titles(movies: pd.DataFrame | None, ids: np.ndarray) -> list[str]:
-    """'Title (year)' per catalog id; 'movie <id>' when the movies table lacks it."""
-    if movies is None:
-        return [f"movie {m}" for m in ids]
-    frame = movies.drop_duplicates("movie_id").set_index("movie_id")
-    years = frame["year"] if "year" in frame.columns else pd.Series(pd.NA, index=frame.index)
-    lookup = {int(m): _format_title(t, y) for m, t, y in
-              zip(frame.index, frame["title"], years.reindex(frame.index))}
-    return [lookup.get(int(m), f"movie {m}") for m in ids]
-
-
-def _stats_arrays(stats: pd.DataFrame, index: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pool code, vote count, popularity prior in [0, 1]) aligned with the catalog."""
-    frame = stats.drop_duplicates("movie_id").set_index("movie_id").reindex(index)
-    codes = frame["pool"].map({POPULAR: 0, LESS_KNOWN: 1}).fillna(2).to_numpy(np.int8)
-    counts = frame["vote_count"].fillna(0).to_numpy(np.float64)
-    raw = frame["score"] if "score" in frame.columns else frame["vote_count"]
-    prior = raw.astype(float).fillna(raw.min() if raw.notna().any() else 0.0).to_numpy()
-    prior = _rank01(prior)
-    return codes, counts, prior
-
-
-def _rank01(values: np.ndarray) -> np.ndarray:
-    """Values rescaled to [0, 1] by min-max (constant values give zeros)."""
-    lo, hi = float(values.min()) if len(values) else 0.0, float(values.max()) if len(values) else 0.0
-    return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
-
-
-def _knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> _Csr | None:
-    """movie -> neighbours (by rank), kind 0 = cf, 1 = content; unknown ids dropped."""
-    if frame is None or frame.empty:
-        return None
-    rows = index.get_indexer(frame["movie_id"])
-    cols = index.get_indexer(frame["neighbor_id"])
-    keep = (rows >= 0) & (cols >= 0)
-    sub = frame.loc[keep]
-    rank = sub["rank"].to_numpy() if "rank" in sub.columns else np.arange(len(sub))
-    order = np.lexsort((rank, rows[keep]))
-    kind = (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8) \
-        if "kind" in sub.columns else np.zeros(len(sub), dtype=np.int8)
-    return _build_csr(rows[keep][order], cols[keep][order],
-                      sub["similarity"].to_numpy(np.float64)[order], len(index), kind[order])
-
-
-def _aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:
-    """Item factors in catalog order (zeros for movies without factors)."""
-    if frame is None or frame.empty:
-        return None
-    ids, matrix = _factor_matrix(frame)
-    if matrix.shape[1] == 0:
-        return None
-    out = np.zeros((len(index), matrix.shape[1]))
-    pos = index.get_indexer(ids)
-    out[pos[pos >= 0]] = matrix[pos >= 0]
-    return out
-
-
-def _neumf_csrs(movie_users: pd.DataFrame | None, user_top: pd.DataFrame | None,
-                index: pd.Index) -> tuple[_Csr | None, _Csr | None]:
-    """movie -> top users and user -> top movies, users renumbered 0..n-1."""
-    if movie_users is None or user_top is None or movie_users.empty or user_top.empty:
-        return None, None
-    users = pd.Index(np.unique(np.concatenate([movie_users["user_id"].to_numpy(np.int64),
-                                               user_top["user_id"].to_numpy(np.int64)])))
-    m_rows = index.get_indexer(movie_users["movie_id"])
-    keep = m_rows >= 0
-    mu = _build_csr(m_rows[keep], users.get_indexer(movie_users["user_id"])[keep],
-                    movie_users["score"].to_numpy(np.float64)[keep], len(index))
-    u_cols = index.get_indexer(user_top["movie_id"])
-    keep = u_cols >= 0
-    um = _build_csr(users.get_indexer(user_top["user_id"])[keep], u_cols[keep],
-                    user_top["score"].to_numpy(np.float64)[keep], len(users))
-    return mu, um

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import AMELIE_ID, NO_POSTER_ID, XSS_ID
-from webapp.posters import GENRE_COLOURS, genre_colours, title_lines
+from webapp.posters import genre_colours, title_lines
+from webapp.schema import GENRE_COLOURS
 
 SVG = "{http://www.w3.org/2000/svg}"
 RESULT = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"

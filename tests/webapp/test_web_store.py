@@ -12,7 +12,9 @@ import pytest
 from conftest import AMELIE_ID, BUILD_ID, UNRATED_ID, make_tables, write_trained_data
 from webapp import create_app, store_holder
 from webapp.recommend import InvalidPicksError, UnknownMovieError
-from webapp.store import StoreHolder, TrainedDataError, load_store
+from webapp.holder import StoreHolder
+from webapp.manifest import TrainedDataError
+from webapp.store import load_store
 
 
 def test_loads_every_table_and_index(store) -> None:

@@ -1,10 +1,11 @@
 """Generated posters (SVG: title, year, colours from the genres) for movies without a TMDB image."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import textwrap
 
-from flask import Blueprint, abort, make_response, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request, url_for
 
 from webapp import current_store
 from webapp.movies import Movie
@@ -12,6 +13,23 @@ from webapp.picks import MAX_MOVIE_ID
 from webapp.schema import DEFAULT_COLOURS, GENRE_COLOURS
 
 bp = Blueprint("posters", __name__)
+
+
+@functools.cache
+def genre_css() -> tuple[str, str]:
+    """(stylesheet, version): the covers app.css draws over a TMDB image that fails to load,
+    one rule per genre in the same colours as the SVG posters (so they are defined only once)."""
+    rules = [f".poster-photo::before {{ background: linear-gradient(160deg, {DEFAULT_COLOURS[0]}, "
+             f"{DEFAULT_COLOURS[1]}); }}"]
+    rules += [f'.poster-photo[data-genre="{_css_string(genre)}"]::before '
+             f'{{ background: linear-gradient(160deg, {top}, {bottom}); }}'
+             for genre, (top, bottom) in GENRE_COLOURS.items()]
+    css = "/* Generated from webapp/schema.py GENRE_COLOURS by webapp/posters.py. */\n" + "\n".join(rules) + "\n"
+    return css, hashlib.sha256(css.encode()).hexdigest()[:10]
+
+
+def _css_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def genre_colours(genres: tuple[str, ...]) -> tuple[str, str]:
@@ -59,3 +77,20 @@ def poster(movie_id: int):
     response.set_etag(f"{store.build_id}-{movie_id}")
     return response.make_conditional(request)
 
+
+@bp.get("/posters/genres.css")
+def genre_stylesheet():
+    """The genre covers' stylesheet; linked with ?v=<its hash>, so it can be cached for a year."""
+    css, version = genre_css()
+    response = make_response(css)
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = ("public, max-age=31536000" if request.args.get("v") == version
+                                         else "no-cache")
+    response.set_etag(version)
+    return response.make_conditional(request)
+
+
+@bp.app_template_global()
+def genre_css_url() -> str:
+    """The URL of the genre covers' stylesheet, with its version."""
+    return url_for("posters.genre_stylesheet", v=genre_css()[1])

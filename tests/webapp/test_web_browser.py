@@ -231,7 +231,9 @@ def test_broken_tmdb_image_without_javascript_gets_a_cover(browser, base_url: st
     img.evaluate("img => img.complete || new Promise(r => { img.onload = img.onerror = r; })")
     assert img.evaluate("img => img.naturalWidth") == 0
     assert img.evaluate("img => getComputedStyle(img, '::before').content") == '"The Shawshank Redemption"'
-    assert "gradient" in img.evaluate("img => getComputedStyle(img, '::before').backgroundImage")
+    # Shawshank is a Crime drama: the Crime colours of webapp/schema.py (#5c5c70, #16161f)
+    background = img.evaluate("img => getComputedStyle(img, '::before').backgroundImage")
+    assert "gradient" in background and "rgb(92, 92, 112)" in background and "rgb(22, 22, 31)" in background
     _shot(page, "picker-nojs-offline")
     context.close()
 

@@ -79,10 +79,23 @@ def test_tmdb_posters_carry_their_fallback(client) -> None:
     assert 'data-label="The Shawshank Redemption"' in img and 'data-genre="Crime"' in img
 
 
-def test_css_cover_colours_match_the_svg_colours() -> None:
-    css = (Path(__file__).resolve().parents[2] / "static" / "app.css").read_text()
-    for genre, (top, bottom) in GENRE_COLOURS.items():
+def test_css_cover_colours_are_the_svg_colours(client) -> None:
+    """The no-JavaScript cover colours are served from the same table as the SVG posters'."""
+    html = client.get("/").get_data(as_text=True)
+    link = re.search(r'<link rel="stylesheet" href="(/posters/genres\.css\?v=[0-9a-f]+)">', html).group(1)
+    response = client.get(link)
+    assert response.status_code == 200 and response.mimetype == "text/css"
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    css = response.get_data(as_text=True)
+    for genre in ("Horror", "Comedy", "Crime"):
+        top, bottom = genre_colours((genre,))
         assert f'.poster-photo[data-genre="{genre}"]::before {{ background: linear-gradient(160deg, {top}, {bottom}); }}' in css
+    assert len(re.findall(r"\[data-genre=", css)) == len(GENRE_COLOURS)
+    top, bottom = genre_colours(())
+    assert f".poster-photo::before {{ background: linear-gradient(160deg, {top}, {bottom}); }}" in css
+    app_css = (Path(__file__).resolve().parents[2] / "static" / "app.css").read_text()
+    assert "data-genre=" not in app_css  # defined once: not copied into the static stylesheet
+    assert client.get("/posters/genres.css?v=old").headers["Cache-Control"] == "no-cache"
 
 
 @pytest.mark.parametrize("url", ["/", RESULT, "/api/catalog", "/healthz", "/posters/1.svg",

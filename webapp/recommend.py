@@ -201,15 +201,6 @@ class Recommender:
         """True when movie_id is a movie of the trained catalog."""
         return _is_int(movie_id) and int(movie_id) in self._index
 
-    def title(self, movie_id: int) -> str:
-        """'Title (year)' of a known movie."""
-        return self.titles[self._index[int(movie_id)]]
-
-    def source_scores(self, picks: Sequence[int]) -> dict[str, np.ndarray]:
-        """Each source's raw score of every catalog movie for these (valid) picks."""
-        idx = np.array([self._index[p] for p in picks], dtype=np.int64)
-        return self._raw_scores(idx)
-
     def recommend_for_picks(self, picks: Sequence[int], *,
                             less_known_min_count: int | None = None, n_popular: int = 5,
                             n_less_known: int = 5) -> RecommendationSet:
@@ -251,11 +242,6 @@ class Recommender:
         return found
 
     # ------------------------------------------------------------------ sources
-    def _raw_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Every source's score of every catalog movie for the picks at catalog indices idx."""
-        scores = self._pick_scores(idx)
-        return {name: scores[name] for name in SOURCES}
-
     def _pick_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """Source totals, plus per-pick kNN / NeuMF rows and the columns of positive cf neighbours."""
         knn_rows, knn_cf_cols = self._knn_per_pick(idx)

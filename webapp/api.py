@@ -25,11 +25,14 @@ def api_error(status: int, code: str, message: str, **extra: Any) -> tuple[Respo
 
 
 def movie_json(movie: Movie, rec: Recommendation | None = None) -> dict[str, Any]:
-    """A movie object; with score, reason, source and because_of for a recommendation."""
+    """A movie object; with score, reason (one line, and its two parts), source and because_of
+    for a recommendation."""
     out = movie.to_json()
     out["score"] = rec.score if rec else None
     out["reason"] = rec.reason if rec else None
     if rec:
+        out["reason_head"] = rec.reason_head
+        out["reason_detail"] = rec.reason_detail
         out["source"] = rec.source
         out["because_of"] = list(rec.because_of)
     return out

@@ -21,7 +21,6 @@ from webapp.store import Store
 bp = Blueprint("pages", __name__)
 SEARCH_RESULTS = 24
 DEFAULT_LEVEL = "gems"
-PICKED = "Because you picked "
 
 
 def _query() -> str:
@@ -136,7 +135,7 @@ def _result_card_parts(movie: Movie) -> tuple[str, str]:
     """The result_card macro's markup before and after the reason's <strong> (cached per movie)."""
     def render() -> tuple[str, str]:
         macros = current_app.jinja_env.get_template("_macros.html").module
-        html = str(macros.result_card(movie, None, (_REASON_MARK, "")))
+        html = str(macros.result_card(movie, _REASON_MARK, ""))
         before, slot, after = html.partition(_REASON_SLOT)
         if not slot:  # the macro changed shape: fail loudly rather than render a broken card
             raise RuntimeError("result_card macro has no reason slot")
@@ -146,36 +145,20 @@ def _result_card_parts(movie: Movie) -> tuple[str, str]:
 
 
 @bp.app_template_global()
-def result_card_html(movie: Movie, reason: tuple[str, str]) -> Markup:
+def result_card_html(movie: Movie, head: str, detail: str) -> Markup:
     """Exactly the result_card macro's output, from the cached card parts and this reason.
 
     Joined as plain strings (each Markup operation re-wraps its result); head and detail are
     escaped just as the macro's autoescaping does.
     """
     before, after = _result_card_parts(movie)
-    head, detail = reason
     span = f"<span>{escape(detail)}</span>" if detail else ""
     return Markup(f"{before}<strong>{escape(head)}</strong>{span}{after}")
 
 
-def _with_movies(store: Store, recs: Sequence[Recommendation]) -> list[tuple[Movie, Recommendation, tuple[str, str]]]:
-    """(movie, recommendation, (reason, detail)) for the template."""
-    return [(store.movies[r.movie_id], r, reason_parts(store, r)) for r in recs
-            if r.movie_id in store.movies]
-
-
-def reason_parts(store: Store, rec: Recommendation) -> tuple[str, str]:
-    """('Because you picked Heat and Casino', 'People who rated them also rated this').
-
-    The picks are named by title alone (the recommender's reason adds years, which makes long
-    lines on a small card); the detail is the recommender's text after its last colon.
-    """
-    head, sep, detail = rec.reason.rpartition(": ")
-    titles = [store.movies[m].title for m in rec.because_of if m in store.movies]
-    if not sep or not titles or not head.startswith(PICKED):
-        return rec.reason, ""
-    names = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-    return f"{PICKED}{names}", detail[:1].upper() + detail[1:]
+def _with_movies(store: Store, recs: Sequence[Recommendation]) -> list[tuple[Movie, Recommendation]]:
+    """(movie, recommendation) for the template."""
+    return [(store.movies[r.movie_id], r) for r in recs if r.movie_id in store.movies]
 
 
 @bp.app_template_filter("count")

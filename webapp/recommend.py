@@ -49,14 +49,25 @@ class UnknownMovieError(InvalidPicksError):
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One recommended movie, with why it was chosen."""
+    """One recommended movie, with why it was chosen.
+
+    The reason comes in two parts, made once here and shown as they are by the page and the API:
+    a head naming the picks behind it ("Because you picked Heat and Casino") and a detail
+    sentence saying how they led to it ("People who rated them also rated this").
+    """
 
     movie_id: int
     score: float
-    reason: str
+    reason_head: str
+    reason_detail: str
     source: str
     because_of: tuple[int, ...]
     section: str  # 'popular' | 'less_known'
+
+    @property
+    def reason(self) -> str:
+        """Both parts on one line: "Because you picked Heat: people who rated it also rated this"."""
+        return f"{self.reason_head}: {self.reason_detail[:1].lower()}{self.reason_detail[1:]}"
 
 
 @dataclass(frozen=True)
@@ -365,10 +376,10 @@ class Recommender:
         source, because = self._main_source(i, section, idx, raw)
         because_ids = tuple(picks[j] for j in because)
         names = _join_titles([self.titles[idx[j]] for j in because])
-        reason = _REASONS[source].format(names=names, it="it" if len(because) == 1 else "them")
+        detail = _DETAILS[source].format(it="it" if len(because) == 1 else "them")
         return Recommendation(movie_id=int(self.movie_ids[i]), score=round(float(blended[section][i]), 6),
-                              reason=reason, source=source, because_of=because_ids,
-                              section=section)
+                              reason_head=f"Because you picked {names}", reason_detail=detail,
+                              source=source, because_of=because_ids, section=section)
 
     def _main_source(self, i: int, section: str, idx: np.ndarray,
                      raw: Mapping[str, np.ndarray]) -> tuple[str, list[int]]:
@@ -396,12 +407,13 @@ def _contributors(column: np.ndarray) -> list[int]:
     return found or list(range(len(values)))
 
 
-_REASONS = {
-    "knn": "Because you picked {names}: people who rated {it} also rated this",
-    "content": "Because you picked {names}: it shares genres and tags with {it}",
-    "als": "Because you picked {names}: it fits the taste profile of your picks",
-    "neumf": "Because you picked {names}: the viewers who love {it} most also love this",
-    "fallback": "Because you picked {names}: a well-liked movie to round out your list",
+# The detail sentence of a reason, by the source that chose the movie ({it}: the pick or picks).
+_DETAILS = {
+    "knn": "People who rated {it} also rated this",
+    "content": "It shares genres and tags with {it}",
+    "als": "It fits the taste profile of your picks",
+    "neumf": "The viewers who love {it} most also love this",
+    "fallback": "A well-liked movie to round out your list",
 }
 
 

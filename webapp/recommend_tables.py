@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from webapp.movies import display_title
 from webapp.schema import LESS_KNOWN, POPULAR
 
 
@@ -57,14 +58,6 @@ def factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, n
     return frame["movie_id"].to_numpy(np.int64), frame[cols].to_numpy(np.float64)
 
 
-def format_title(title: object, year: object) -> str:
-    """'Heat (1995)', or just the title when the year is unknown."""
-    text = str(title) if isinstance(title, str) and title else "Untitled"
-    if year is None or pd.isna(year):
-        return text
-    return f"{text} ({int(year)})"
-
-
 def catalog_ids(movies: pd.DataFrame | None, stats: pd.DataFrame) -> np.ndarray:
     """Sorted ids of every movie in movies or movie_stats."""
     parts = [stats["movie_id"].to_numpy(np.int64)]
@@ -74,14 +67,12 @@ def catalog_ids(movies: pd.DataFrame | None, stats: pd.DataFrame) -> np.ndarray:
 
 
 def catalog_titles(movies: pd.DataFrame | None, ids: np.ndarray) -> list[str]:
-    """'Title (year)' per catalog id; 'movie <id>' when the movies table lacks it."""
+    """Each catalog movie's title as the pages show it (webapp.movies.display_title)."""
     if movies is None:
-        return [f"movie {m}" for m in ids]
+        return [display_title(None, int(m)) for m in ids]
     frame = movies.drop_duplicates("movie_id").set_index("movie_id")
-    years = frame["year"] if "year" in frame.columns else pd.Series(pd.NA, index=frame.index)
-    lookup = {int(m): format_title(t, y) for m, t, y in
-              zip(frame.index, frame["title"], years.reindex(frame.index))}
-    return [lookup.get(int(m), f"movie {m}") for m in ids]
+    lookup = dict(zip(frame.index.tolist(), frame["title"].tolist()))
+    return [display_title(lookup.get(int(m)), int(m)) for m in ids]
 
 
 def stats_arrays(stats: pd.DataFrame, index: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -210,6 +210,25 @@ def test_cached_result_card_equals_the_macro(app, store) -> None:
     movie = next(iter(store.movies.values()))
     with app.test_request_context("/"):
         macros = app.jinja_env.get_template("_macros.html").module
-        for reason in [("Because you picked <Heat> & \"Casino\"", "People who <b>rated</b> it"),
-                       ("Popular with everyone", "")]:
-            assert str(result_card_html(movie, reason)) == str(macros.result_card(movie, None, reason))
+        for head, detail in [("Because you picked <Heat> & \"Casino\"", "People who <b>rated</b> it"),
+                             ("Popular with everyone", "")]:
+            assert str(result_card_html(movie, head, detail)) == str(macros.result_card(movie, head, detail))
+
+
+def test_page_shows_the_reasons_the_api_gives(client) -> None:
+    """One reason text: the page's head and detail are exactly the API's reason_head and
+    reason_detail, card by card, and the API's one-line reason is made of the same two parts."""
+    from html import unescape
+
+    html = client.get(RESULT).get_data(as_text=True)
+    shown = [(unescape(h), unescape(d)) for h, d in
+             re.findall(r'<p class="reason"><strong>([^<]*)</strong><span>([^<]*)</span></p>', html)]
+    body = client.post("/api/recommendations", json={"movie_ids": [1, 5, 20]}).get_json()
+    recs = body["popular"] + body["less_known"]
+    assert shown == [(r["reason_head"], r["reason_detail"]) for r in recs]
+    titles = {m["movie_id"]: m["title"] for m in body["picks"]}
+    for r in recs:
+        names = [titles[m] for m in r["because_of"]]
+        assert r["reason_head"] == "Because you picked " + (
+            names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+        assert r["reason"] == f'{r["reason_head"]}: {r["reason_detail"][0].lower()}{r["reason_detail"][1:]}'

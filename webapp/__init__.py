@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from webapp.cache import LruCache
 from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
 from webapp.holder import StoreHolder
+from webapp.params import IdConverter
 from webapp.store import Store
 
 STORE_KEY = "movierec.store"
@@ -33,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config.get("DEBUG"):
         raise ValueError("this app never runs in debug mode (it would expose a code console)")
     app.debug = False
+    app.url_map.converters["id"] = IdConverter  # <id:...> in routes: ASCII digits, 0..2^31-1
     app.extensions[STORE_KEY] = StoreHolder(app.config["TRAINED_DATA"],  # fails fast, one line
                                             check_interval=float(app.config["RELOAD_INTERVAL"]))
     if not app.config.get("SECRET_KEY"):

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, make_response, render_template, request, url
 
 from webapp import current_store
 from webapp.movies import Movie
-from webapp.picks import MAX_MOVIE_ID
 from webapp.schema import DEFAULT_COLOURS, GENRE_COLOURS
 
 bp = Blueprint("posters", __name__)
@@ -60,7 +59,7 @@ def title_lines(title: str) -> tuple[list[str], int]:
     return lines, 14
 
 
-@bp.get(f"/posters/<int(max={MAX_MOVIE_ID}):movie_id>.svg")
+@bp.get("/posters/<id:movie_id>.svg")
 def poster(movie_id: int):
     """The generated poster of one movie (cached by the browser; ETag by build)."""
     store = current_store()

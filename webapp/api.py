@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webapp import PAGES_KEY, current_store
+from webapp import PAGES_KEY, current_store, store_holder
 from webapp.movies import Movie
 from webapp.params import ParameterError, json_choice, json_int, query_int
 from webapp.picks import check_json_picks
@@ -164,8 +164,11 @@ def predicted_rating(user_id: int, movie_id: int):
 
 @bp.get("/healthz")
 def healthz():
-    """200 with the trained data's version once the store is loaded."""
+    """200 with the trained data's version once the store is loaded; `refused` says whether a
+    newer build was published but could not be loaded (while this one keeps serving)."""
     store = current_store()
+    refusal = store_holder().refusal
     return jsonify({"status": "ok", "build_id": store.build_id,
                     "created_at": store.manifest.get("created_at"),
-                    "movies": len(store.movies), "catalog": len(store.catalog)})
+                    "movies": len(store.movies), "catalog": len(store.catalog),
+                    "refused": refusal.to_json() if refusal else None})

@@ -30,12 +30,17 @@ class TrainedDataError(RuntimeError):
     """trained_data/ is missing, incomplete or corrupt; the message is one line and says the fix.
 
     A RuntimeError, so that gunicorn (with preload_app) prints just this line and exits.
+    `what` is the problem alone, without the folder's path (for /healthz).
     """
+
+    def __init__(self, message: str, what: str | None = None) -> None:
+        super().__init__(message)
+        self.what = what or message
 
 
 def fail(directory: Path, what: str) -> TrainedDataError:
     """The one-line error for an unusable folder."""
-    return TrainedDataError(f"trained data in {directory} cannot be used: {what}; {BUILD_HINT}")
+    return TrainedDataError(f"trained data in {directory} cannot be used: {what}; {BUILD_HINT}", what)
 
 
 def manifest_stamp(directory: Path) -> tuple[int, int, int]:

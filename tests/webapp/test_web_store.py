@@ -236,3 +236,115 @@ def test_webapp_imports_no_heavy_or_offline_modules(trained_dir: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- failed loads: keep serving, say why
+def _break(directory: Path, build_id: str) -> None:
+    """Publish a build whose knn_neighbors table does not match the manifest's sha256."""
+    write_trained_data(directory, make_tables(), build_id=build_id)
+    with (directory / "knn_neighbors.csv").open("a") as handle:
+        handle.write("1,2,0.5,99,cf\n")
+
+
+class _FlakyLoader:
+    """load_store, except that loads after the first raise the given exception."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+        self.calls = 0
+
+    def __call__(self, directory: Path):
+        self.calls += 1
+        if self.calls > 1:
+            raise self.exc
+        return load_store(directory)
+
+
+@pytest.mark.parametrize("exc", [FileNotFoundError("knn_neighbors.csv vanished mid-swap"),
+                                 MemoryError(), pd.errors.ParserError("Error tokenizing data"),
+                                 KeyError("movie_id")])
+def test_any_load_error_keeps_the_store_and_is_not_retried_in_a_tight_loop(
+        trained_copy: Path, exc: BaseException, monkeypatch) -> None:
+    import types
+
+    import webapp.holder
+
+    clock = [1000.0]  # the holder's monotonic clock, moved by hand: no sleeping, no timing
+    monkeypatch.setattr(webapp.holder, "time", types.SimpleNamespace(
+        monotonic=lambda: clock[0], time=time.time, sleep=time.sleep))
+    loader = _FlakyLoader(exc)
+    holder = StoreHolder(trained_copy, check_interval=0.0, loader=loader)
+    _rebuild(trained_copy, "second-build", "Renamed Movie")
+    assert holder.reload() is False  # SIGHUP's path: nothing escapes
+    assert holder.get().build_id == BUILD_ID
+    refusal = holder.refusal
+    assert refusal is not None and refusal.build_id == "second-build" and refusal.failures == 1
+    assert refusal.reason.startswith(type(exc).__name__) and "\n" not in refusal.reason
+
+    def requests(seconds: float) -> None:
+        """A request every 10 ms for this long."""
+        for _ in range(int(seconds * 100)):
+            clock[0] += 0.01
+            holder.get()
+            holder.wait_idle()
+
+    requests(webapp.holder.RETRY_FIRST_S - 0.1)
+    assert loader.calls == 2  # no new load before the pause is over
+    requests(0.2)
+    assert loader.calls == 3 and holder.refusal.failures == 2  # then one
+    requests(2 * webapp.holder.RETRY_FIRST_S - 0.2)
+    assert loader.calls == 3  # the next pause is twice as long
+    requests(0.3)
+    assert loader.calls == 4 and holder.refusal.failures == 3
+    assert holder.refusal.since == refusal.since and holder.get().build_id == BUILD_ID
+
+
+def test_a_broken_build_is_refused_until_the_folder_changes(trained_copy: Path) -> None:
+    calls = []
+
+    def loader(directory: Path):
+        calls.append(directory)
+        return load_store(directory)
+
+    holder = StoreHolder(trained_copy, check_interval=0.0, loader=loader)
+    _break(trained_copy, "broken-build")
+    for _ in range(5):
+        holder.get()
+        holder.wait_idle()
+    assert len(calls) == 2  # start-up, then one try of the broken build
+    refusal = holder.refusal
+    assert refusal.build_id == "broken-build" and "sha256" in refusal.reason
+    assert str(trained_copy) not in refusal.reason  # the folder's path is not shown on /healthz
+    _rebuild(trained_copy, "fixed-build", "Fixed")
+    holder.get()
+    holder.wait_idle()
+    assert holder.get().build_id == "fixed-build" and holder.refusal is None
+
+
+def test_healthz_says_which_build_was_refused_and_why(trained_copy: Path) -> None:
+    app = create_app({"TRAINED_DATA": str(trained_copy), "SECRET_KEY": "x", "RELOAD_INTERVAL": -1})
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["refused"] is None
+    _break(trained_copy, "broken-build")
+    assert store_holder(app).reload() is False
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["build_id"] == BUILD_ID
+    assert body["refused"]["build_id"] == "broken-build"
+    assert body["refused"]["reason"] == ("table knn_neighbors (knn_neighbors.csv) is corrupt: its "
+                                         "sha256 differs from the manifest")
+    assert body["refused"]["since"] and body["refused"]["manifest_modified"]
+
+
+def test_watch_loads_new_builds_without_requests(trained_copy: Path) -> None:
+    """gunicorn's master serves no requests: its watcher thread loads each new build."""
+    holder = StoreHolder(trained_copy, check_interval=0.05)
+    holder.watch()
+    try:
+        _rebuild(trained_copy, "watched-build", "Watched")
+        deadline = time.monotonic() + 10
+        while holder.current.build_id != "watched-build" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert holder.current.build_id == "watched-build"
+        assert holder.current.movies[1].title == "Watched"
+    finally:
+        holder.stop_watching()

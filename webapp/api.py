@@ -84,6 +84,7 @@ def recommend():
         return api_error(400, code, " ".join(check.errors), movie_ids=list(check.unknown))
     min_count = _min_count(body, dict(store.levels))
     try:
+        # no script root in the key: the body holds no links to the app (only TMDB and IMDb's)
         body_json = current_app.extensions[PAGES_KEY].get_or_make(
             ("api", store.build_id, check.ids, min_count),
             lambda: _recommendations_json(store, check.ids, min_count))

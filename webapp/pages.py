@@ -90,7 +90,14 @@ def recommendations():
     level = request.args.get("less_known", DEFAULT_LEVEL)
     level = level if level in store.levels else DEFAULT_LEVEL
     return current_app.extensions[PAGES_KEY].get_or_make(
-        (store.build_id, check.ids, level), lambda: _render_results(store, check.ids, level))
+        _html_key(store.build_id, check.ids, level), lambda: _render_results(store, check.ids, level))
+
+
+def _html_key(*parts: object) -> tuple[object, ...]:
+    """A cache key for rendered HTML: its parts and the request's script root. The links in the
+    HTML start with the prefix a proxy mounts the app under (SCRIPT_NAME); markup rendered under
+    one prefix must not be served under another."""
+    return (request.script_root, *parts)
 
 
 def _render_results(store: Store, ids: tuple[int, ...], level: str) -> str:
@@ -112,7 +119,7 @@ def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False) -> Marku
         macros = current_app.jinja_env.get_template("_macros.html").module
         return macros.pick_card(movie, {movie.movie_id} if is_picked else set(), hidden)
 
-    return current_app.extensions[CARDS_KEY].get_or_make((movie, is_picked, bool(hidden)), render)
+    return current_app.extensions[CARDS_KEY].get_or_make(_html_key(movie, is_picked, bool(hidden)), render)
 
 
 # A reason head no title contains: rendering the result_card macro with it marks where the
@@ -128,7 +135,7 @@ def cached_macro(name: str, *args: object) -> Markup:
         macros = current_app.jinja_env.get_template("_macros.html").module
         return getattr(macros, name)(*args)
 
-    return current_app.extensions[CARDS_KEY].get_or_make(("macro", name, args), render)
+    return current_app.extensions[CARDS_KEY].get_or_make(_html_key("macro", name, args), render)
 
 
 def _result_card_parts(movie: Movie) -> tuple[str, str]:
@@ -141,7 +148,7 @@ def _result_card_parts(movie: Movie) -> tuple[str, str]:
             raise RuntimeError("result_card macro has no reason slot")
         return before, after
 
-    return current_app.extensions[CARDS_KEY].get_or_make(("result_card", movie), render)
+    return current_app.extensions[CARDS_KEY].get_or_make(_html_key("result_card", movie), render)
 
 
 @bp.app_template_global()

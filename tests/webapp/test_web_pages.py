@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from conftest import AMELIE_ID, N_POPULAR, XSS_ID
 
 RESULT = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"
@@ -232,3 +234,16 @@ def test_page_shows_the_reasons_the_api_gives(client) -> None:
         assert r["reason_head"] == "Because you picked " + (
             names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
         assert r["reason"] == f'{r["reason_head"]}: {r["reason_detail"][0].lower()}{r["reason_detail"][1:]}'
+
+
+@pytest.mark.parametrize("url", [RESULT, RESULT + "&less_known=known", "/", "/?q=the"])
+def test_cached_pages_follow_the_script_name(app, url: str) -> None:
+    """Behind a proxy that mounts the app under a prefix (SCRIPT_NAME), every link of a page
+    points under that prefix, also when the page or its cards were cached under another one."""
+    client = app.test_client()
+    for prefix in ("/first", "/second", ""):
+        html = client.get(url, environ_overrides={"SCRIPT_NAME": prefix}).get_data(as_text=True)
+        links = re.findall(r'(?:href|src|action|data-[a-z-]+)="(/[^"]*)"', html)
+        assert len(links) > 10
+        assert all(link.startswith(prefix + "/") for link in links), \
+            (prefix, [link for link in links if not link.startswith(prefix + "/")][:5])

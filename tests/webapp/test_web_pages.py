@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import AMELIE_ID, N_POPULAR, XSS_ID
+from conftest import AMELIE_ID, N_POPULAR, XSS_ID, expected_levels, make_tables
 
 RESULT = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"
 
@@ -63,7 +63,10 @@ def test_picker_keeps_picks_from_the_url(client) -> None:
     tray = html.split('id="tray-list"', 1)[1].split("</ol>", 1)[0]
     assert re.findall(r'name="movie_ids" value="(\d+)"', tray) == ["1", "5"]
     assert "2 of 3" in html and "Pick 3" in html
-    assert 'aria-label' not in tray or "Remove" in tray
+    # each pick has a remove button that says, to a screen reader, which movie it removes
+    removes = re.findall(r'<button class="tray-remove" type="submit" name="remove" value="(\d+)">'
+                         r'<span aria-hidden="true">×</span><span class="visually-hidden">([^<]*)</span>', tray)
+    assert removes == [("1", "Remove The Shawshank Redemption (1994)"), ("5", "Remove Amélie (2001)")]
     # a picked movie in the grid is shown as picked, without a second form field
     card = html.split('data-movie-id="1"', 2)[2].split("</li>", 1)[0]
     assert "checked disabled" in card and 'name="movie_ids"' not in card
@@ -134,15 +137,25 @@ def test_result_page_change_one_pick_links(client) -> None:
         ["5", "20"], ["1", "20"], ["1", "5"]]
 
 
-def test_result_page_less_known_toggle(client, store) -> None:
+def _counts_shown(html: str) -> list[int]:
+    """The rating counts of the less-known cards."""
+    less_known = html.split('id="less-known"', 1)[1]
+    return [int(c.replace(",", "")) for c in re.findall(r'class="card-count">([\d,]+) rating', less_known)]
+
+
+def test_result_page_less_known_toggle(client) -> None:
+    levels = expected_levels(make_tables())
     gems = client.get(RESULT).get_data(as_text=True)
     known = client.get(RESULT + "&less_known=known").get_data(as_text=True)
     assert 'aria-current="true">Hidden gems' in gems
     assert 'aria-current="true">Better known' in known
-    assert f"at least {store.levels['known']} ratings" in known
-    less_known = known.split('id="less-known"', 1)[1]
-    counts = [int(c.replace(",", "")) for c in re.findall(r'class="card-count">([\d,]+) rating', less_known)]
-    assert len(counts) == 5
+    assert f"at least {levels['gems']} ratings" in gems
+    assert f"at least {levels['known']} ratings" in known
+    gem_counts, known_counts = _counts_shown(gems), _counts_shown(known)
+    assert len(gem_counts) == len(known_counts) == 5
+    assert all(c >= levels["known"] for c in known_counts), known_counts
+    assert all(c >= levels["gems"] for c in gem_counts), gem_counts
+    assert min(gem_counts) < levels["known"]  # so the threshold above is what made the difference
 
 
 def test_result_url_is_shareable_without_session(app) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import AMELIE_ID, BUILD_ID, UNRATED_ID, make_tables, write_trained_data
+from conftest import AMELIE_ID, BUILD_ID, UNRATED_ID, expected_levels, make_tables, write_trained_data
 from webapp import create_app, store_holder
 from webapp.recommend import InvalidPicksError, UnknownMovieError
 from webapp.holder import StoreHolder
@@ -29,7 +29,7 @@ def test_loads_every_table_and_index(store) -> None:
 
 
 def test_levels_are_floor_and_a_higher_threshold(store) -> None:
-    assert store.levels["gems"] == 5
+    assert dict(store.levels) == expected_levels(make_tables())
     assert store.levels["known"] > store.levels["gems"]
 
 
@@ -55,8 +55,8 @@ def test_user_queries(store) -> None:
 
 
 def test_predicted_rating_is_the_clipped_dot_product(store) -> None:
-    users = store.tables["als_user_factors"].set_index("user_id")
-    items = store.tables["als_item_factors"].set_index("movie_id")
+    users = make_tables()["als_user_factors"].set_index("user_id")
+    items = make_tables()["als_item_factors"].set_index("movie_id")
     raw = float(users.loc[2].to_numpy() @ items.loc[3].to_numpy())
     assert store.predicted_rating(2, 3) == pytest.approx(min(5.0, max(0.5, raw)))
 

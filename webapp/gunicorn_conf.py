@@ -66,10 +66,22 @@ if not _app_log.handlers:  # gunicorn reads this file again on SIGHUP
 
 
 def _holder(server):
-    """The app's StoreHolder (the app is loaded in the master: preload_app)."""
-    from webapp import store_holder
+    """The served app's StoreHolder, or None for an app without one (the same settings also serve
+    benchmarks/hello_app.py)."""
+    from webapp import STORE_KEY
 
-    return store_holder(server.app.wsgi())
+    return getattr(server.app.wsgi(), "extensions", {}).get(STORE_KEY)
+
+
+def _safely(server, what: str, action) -> None:
+    """Run a hook's work; an exception escaping a hook in the master stops gunicorn (or the
+    worker being forked), so it is logged instead, and the server goes on with what it has."""
+    try:
+        holder = _holder(server)
+        if holder is not None:
+            action(holder)
+    except Exception:
+        server.log.exception("%s failed; serving the trained data loaded before", what)
 
 
 def when_ready(server) -> None:
@@ -80,32 +92,28 @@ def when_ready(server) -> None:
     newest good build even when that build's files have since been replaced by a broken one."""
     gc.collect()
     gc.freeze()
-    try:
-        _holder(server).watch()
-    except Exception:  # an exception escaping a hook stops gunicorn: serve without the watcher
-        server.log.exception("cannot watch the trained data folder")
+    _safely(server, "watching the trained data folder", lambda holder: holder.watch())
 
 
 def pre_fork(server, worker) -> None:
     """In the master, just before a fork: load a build that appeared since the last look, so the
-    worker starts with it (refresh() never raises)."""
-    _holder(server).refresh()
+    worker starts with it."""
+    _safely(server, "looking for a new build before a fork", lambda holder: holder.refresh())
 
 
 def post_fork(server, worker) -> None:
     """In the new worker: look once more, in case a build appeared during the fork."""
-    _holder(server).refresh()
+    _safely(server, "looking for a new build after a fork", lambda holder: holder.refresh())
 
 
 def on_reload(server) -> None:
     """SIGHUP: load trained_data/ again in the master before the new workers are forked. A build
     that cannot be loaded is refused (logged, shown by /healthz) and the master keeps the newest
     good one, which the new workers then inherit."""
-    try:
-        holder = _holder(server)
+    def reload(holder) -> None:
         if holder.reload():
             server.log.info("trained data %s loaded", holder.current.build_id)
         else:
             server.log.warning("trained data %s kept", holder.current.build_id)
-    except Exception:  # reload() never raises; anything else here must not stop gunicorn either
-        server.log.exception("reloading the trained data failed; serving the build loaded before")
+
+    _safely(server, "reloading the trained data", reload)

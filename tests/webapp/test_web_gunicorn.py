@@ -179,6 +179,24 @@ def test_a_broken_build_and_sighup_never_take_the_site_back_to_an_older_build(
         proc.wait(20)
 
 
+def test_the_settings_serve_an_app_without_trained_data(trained_copy: Path, tmp_path: Path) -> None:
+    """The load test serves benchmarks/hello_app.py with the same settings: the reload hooks
+    must leave an app without a store alone (an exception in a master hook stops gunicorn)."""
+    port, log = _free_port(), tmp_path / "hello.log"
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(CONF), "benchmarks.hello_app:app"],
+                            cwd=ROOT, env=_env(trained_copy, port), stdout=log.open("w"),
+                            stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: _get(f"http://127.0.0.1:{port}/")[0] == 200)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert _get(f"http://127.0.0.1:{port}/")[0] == 200 and proc.poll() is None
+        assert "Traceback" not in log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
 @pytest.mark.parametrize("breakage", ["missing", "corrupt"])
 def test_refuses_to_start_with_one_line(trained_copy: Path, tmp_path: Path, breakage: str) -> None:
     if breakage == "missing":

@@ -18,6 +18,7 @@ has ten movies unless the whole catalog is smaller.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from webapp.schema import LESS_KNOWN, POPULAR
 PICKS_REQUIRED = 3
 SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
+PICK_LISTS_CACHE = 1024  # picks whose kNN / NeuMF lists are kept per scope (a few kB each)
 
 
 class InvalidPicksError(ValueError):
@@ -146,6 +148,31 @@ def validate_picks(picks: Sequence[int]) -> tuple[int, ...]:
     return ids
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """The catalog indices one call scores; its score arrays are indexed by position in `idx`.
+
+    Usually the members of the two sections (about a third of the catalog on ml-latest-small);
+    every movie only when a section cannot fill itself and the fallbacks need all scores.
+    """
+
+    idx: np.ndarray  # catalog indices, ascending
+    where: np.ndarray  # catalog index -> its position in idx, -1 outside
+    key: int | None  # the less-known minimum count it was made for (None: every movie)
+
+
+@dataclass(frozen=True)
+class _PickLists:
+    """What one pick adds to the kNN and NeuMF scores of a scope: positions and values, in the
+    order they are summed (the same order, so the same floats, as over the whole catalog)."""
+
+    knn_pos: np.ndarray
+    knn_vals: np.ndarray
+    cf_cols: np.ndarray  # catalog columns of its positive co-rating (cf) neighbours
+    neumf_pos: np.ndarray
+    neumf_vals: np.ndarray
+
+
 class Recommender:
     """Indices over one set of trained tables, built once; recommend_for_picks is then cheap."""
 
@@ -174,6 +201,12 @@ class Recommender:
         self._log_votes = np.log1p(np.clip(vote_count, 0.0, None))
         self._popular_idx = np.flatnonzero(pool == 0)
         self._less_known_cache: dict[int, np.ndarray] = {}
+        everyone = np.arange(len(movie_ids))
+        self._everyone = _Scope(everyone, everyone, None)
+        self._scope_cache: dict[int, _Scope] = {}
+        # Per (pick, scope): most picks are among the catalog's hundred movies, so these repeat.
+        self._pick_lists = functools.lru_cache(maxsize=PICK_LISTS_CACHE)(self._make_pick_lists)
+        self._scaled_popularity = functools.lru_cache(maxsize=64)(self._make_scaled_popularity)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -223,25 +256,46 @@ class Recommender:
         min_count = self.less_known_min_count if less_known_min_count is None \
             else int(less_known_min_count)
         idx = np.array([self._index[p] for p in ids], dtype=np.int64)
-        raw = self._pick_scores(idx)
+        wanted = {POPULAR: n_popular, LESS_KNOWN: n_less_known}
+        # Only the sections' members compete, so only they are scored; should a section run
+        # short, the fallbacks look at every movie, and the call is made again with all of them.
+        for scope in (self._sections_scope(min_count), self._everyone):
+            result = self._recommend_in(scope, ids, idx, min_count, wanted)
+            if result is not None:
+                return result
+        raise AssertionError("scoring every movie always gives a result")
+
+    def _recommend_in(self, scope: _Scope, ids: tuple[int, ...], idx: np.ndarray,
+                      min_count: int, wanted: Mapping[str, int]) -> RecommendationSet | None:
+        """The recommendations, scoring the movies of scope; None when a section runs short and
+        scope does not hold every movie."""
+        raw = self._pick_scores(idx, scope)
         taken = np.zeros(len(self.movie_ids), dtype=bool)
         taken[idx] = True
-        members = {POPULAR: self._popular_idx, LESS_KNOWN: self._less_known_idx(min_count)}
-        blended = {section: self._blend(raw, members[section], section) for section in members}
+        members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
+        blended = {section: self._blend(raw, section, min_count, scope) for section in members}
         sections: dict[str, list[int]] = {}
-        for section, n in ((POPULAR, n_popular), (LESS_KNOWN, n_less_known)):
-            chosen = self._top(blended[section], members[section], taken, n)
+        for section in (POPULAR, LESS_KNOWN):
+            chosen = self._top(blended[section], members[section], taken, wanted[section], scope)
             taken[chosen] = True
             sections[section] = chosen
-        self._fill_short(sections, blended, members, taken,
-                         {POPULAR: n_popular, LESS_KNOWN: n_less_known}, raw)
+        if any(len(sections[s]) < wanted[s] for s in sections):
+            if scope is not self._everyone:
+                return None
+            self._fill_short(sections, blended, members, taken, wanted, raw)
         return RecommendationSet(
             picks=ids,
-            popular=tuple(self._explain(i, POPULAR, ids, idx, raw, blended)
-                          for i in sections[POPULAR]),
-            less_known=tuple(self._explain(i, LESS_KNOWN, ids, idx, raw, blended)
-                             for i in sections[LESS_KNOWN]),
+            popular=self._explain(sections[POPULAR], POPULAR, ids, idx, raw, blended, scope),
+            less_known=self._explain(sections[LESS_KNOWN], LESS_KNOWN, ids, idx, raw, blended, scope),
         )
+
+    def _members(self, section: str, min_count: int) -> np.ndarray:
+        """Catalog indices of the movies a section draws from."""
+        return self._popular_idx if section == POPULAR else self._less_known_idx(min_count)
+
+    def _make_scaled_popularity(self, section: str, min_count: int) -> np.ndarray:
+        """The popularity source scaled over a section's members: the same for every call."""
+        return _scale(self._log_votes[self._members(section, min_count)])
 
     def _less_known_idx(self, min_count: int) -> np.ndarray:
         """Catalog indices of the less-known movies with at least min_count ratings (cached)."""
@@ -252,35 +306,70 @@ class Recommender:
                 self._less_known_cache[min_count] = found
         return found
 
+    def _sections_scope(self, min_count: int) -> _Scope:
+        """The popular and the less-known members at this minimum count (cached)."""
+        found = self._scope_cache.get(min_count)
+        if found is None:
+            idx = np.union1d(self._popular_idx, self._less_known_idx(min_count))
+            where = np.full(len(self.movie_ids), -1, dtype=np.int64)
+            where[idx] = np.arange(len(idx))
+            found = _Scope(idx, where, min_count)
+            if len(self._scope_cache) < 64:
+                self._scope_cache[min_count] = found
+        return found
+
     # ------------------------------------------------------------------ sources
-    def _pick_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Source totals, plus per-pick kNN / NeuMF rows and the columns of positive cf neighbours."""
-        knn_rows, knn_cf_cols = self._knn_per_pick(idx)
-        neumf_rows = self._neumf_per_pick(idx)
-        return {"knn": knn_rows.sum(axis=0), "als": self._als_scores(idx),
-                "neumf": neumf_rows.sum(axis=0), "popularity": self._log_votes,
+    def _pick_scores(self, idx: np.ndarray, scope: _Scope) -> dict[str, np.ndarray]:
+        """Source totals over scope, plus per-pick kNN / NeuMF rows and the (catalog) columns of
+        positive cf neighbours."""
+        m = len(scope.idx)
+        knn_rows, neumf_rows = np.zeros((len(idx), m)), np.zeros((len(idx), m))
+        cf_cols = []
+        for j, p in enumerate(idx.tolist()):
+            lists = self._pick_lists(p, scope.key)
+            knn_rows[j] = np.bincount(lists.knn_pos, weights=lists.knn_vals, minlength=m)
+            neumf_rows[j] = np.bincount(lists.neumf_pos, weights=lists.neumf_vals, minlength=m)
+            cf_cols.append(lists.cf_cols)
+        knn_cf_cols = np.concatenate(cf_cols)
+        als = self._als_scores(idx)
+        everyone = scope is self._everyone
+        return {"knn": knn_rows.sum(axis=0), "als": als if everyone else als[scope.idx],
+                "neumf": neumf_rows.sum(axis=0),
+                "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
                 "knn_rows": knn_rows, "knn_cf_cols": knn_cf_cols, "neumf_rows": neumf_rows}
 
-    def _knn_per_pick(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each pick's neighbour similarities (picks x movies), and the columns of cf neighbours.
-
-        The reasons only ask whether a movie has a positive co-rating (cf) similarity, so the cf
-        neighbours are kept as a short column list instead of a full-catalog total.
-        """
-        n = len(self.movie_ids)
-        rows = np.zeros((len(idx), n))
-        if self.knn is None:
-            return rows, np.zeros(0, dtype=np.int64)
-        cf_cols = []
-        for j, p in enumerate(idx):
+    def _make_pick_lists(self, p: int, scope_key: int | None) -> _PickLists:
+        """One pick's kNN neighbours (similarities clipped at 0) and NeuMF two-hop movies
+        (its top users -> their top movies, the two scores multiplied), as positions in the scope
+        with their values. np.bincount then sums them in this order, so every total is the same
+        float as a sum over the whole catalog."""
+        scope = self._everyone if scope_key is None else self._sections_scope(scope_key)
+        empty_pos, empty_vals = np.zeros(0, dtype=np.int64), np.zeros(0)
+        knn_pos, knn_vals, cf_cols = empty_pos, empty_vals, empty_pos
+        if self.knn is not None:
             lo, hi = self.knn.ptr[p], self.knn.ptr[p + 1]
             cols, vals = self.knn.cols[lo:hi], np.maximum(self.knn.vals[lo:hi], 0.0)
-            rows[j] = np.bincount(cols, weights=vals, minlength=n)
+            knn_pos, knn_vals = self._in_scope(scope, cols, vals)
+            # The reasons only ask whether a movie has a positive co-rating (cf) similarity, so
+            # the cf neighbours are kept as a short column list instead of a total.
             positive = vals > 0  # a cf total is positive iff one of its clipped terms is
             if self.knn.extra is not None:
                 positive &= self.knn.extra[lo:hi] == 0
-            cf_cols.append(cols[positive])
-        return rows, np.concatenate(cf_cols)
+            cf_cols = cols[positive]
+        neumf_pos, neumf_vals = empty_pos, empty_vals
+        if self.movie_users is not None and self.user_movies is not None:
+            users, user_w = self.movie_users.row(p)
+            if len(users):
+                owner, movies, movie_w = self.user_movies.rows(users)
+                neumf_pos, neumf_vals = self._in_scope(scope, movies, user_w[owner] * movie_w)
+        return _PickLists(knn_pos, knn_vals, cf_cols, neumf_pos, neumf_vals)
+
+    @staticmethod
+    def _in_scope(scope: _Scope, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in scope, values) of the entries whose column is in scope, order kept."""
+        pos = scope.where[cols]
+        keep = pos >= 0
+        return pos[keep], vals[keep]
 
     def _als_scores(self, idx: np.ndarray) -> np.ndarray:
         """Fold the picks into the ALS item space (ridge solve) and score every movie."""
@@ -299,41 +388,34 @@ class Recommender:
         user = np.linalg.solve(a, b)
         return self.als_factors @ user
 
-    def _neumf_per_pick(self, idx: np.ndarray) -> np.ndarray:
-        """Two hops per pick: its top users -> their top movies, scores multiplied and summed."""
-        n = len(self.movie_ids)
-        rows = np.zeros((len(idx), n))
-        if self.movie_users is None or self.user_movies is None:
-            return rows
-        for j, p in enumerate(idx):
-            users, user_w = self.movie_users.row(int(p))
-            if len(users):
-                owner, movies, movie_w = self.user_movies.rows(users)
-                rows[j] = np.bincount(movies, weights=user_w[owner] * movie_w, minlength=n)
-        return rows
-
     # ------------------------------------------------------------------ blending
-    def _blend(self, raw: Mapping[str, np.ndarray], members: np.ndarray,
-               section: str) -> np.ndarray:
-        """Full-length blended scores, nonzero only on members: each source min-max scaled there."""
+    def _blend(self, raw: Mapping[str, np.ndarray], section: str, min_count: int,
+               scope: _Scope) -> np.ndarray:
+        """Blended scores over scope, nonzero only on the section's members (the less-known ones
+        with at least min_count ratings): each source min-max scaled over them."""
         weights = self.weights.for_section(section)
+        members = self._members(section, min_count)
+        pos = scope.where[members]
         total = np.zeros(len(members))
         for source in SOURCES:
             w = float(weights.get(source, 0.0))
             if w != 0.0:
-                total += w * _scale(raw[source][members])
-        out = np.zeros(len(self.movie_ids))
-        out[members] = total
+                scaled = self._scaled_popularity(section, min_count) if source == "popularity" \
+                    else _scale(raw[source][pos])
+                total += w * scaled
+        out = np.zeros(len(scope.idx))
+        out[pos] = total
         return out
 
-    def _top(self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int) -> list[int]:
-        """The n best members not taken: by score, then popularity, then movie id."""
+    def _top(self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int,
+             scope: _Scope) -> list[int]:
+        """The n best members not taken: by score (over scope), then popularity, then movie id."""
         if n <= 0:
             return []
         cand = members[~taken[members]]
         if len(cand) == 0:
             return []
-        values = score[cand]
+        values = score[scope.where[cand]]
         if len(cand) > n:  # keep the n best and everything tied with the n-th, then sort those
             nth = np.partition(-values, n - 1)[n - 1]
             keep = -values <= nth
@@ -344,25 +426,27 @@ class Recommender:
     def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
                     members: Mapping[str, np.ndarray], taken: np.ndarray,
                     wanted: Mapping[str, int], raw: Mapping[str, np.ndarray]) -> None:
-        """Top up short sections from the next-best pools, so the list stays ten long.
+        """Top up short sections from the next-best pools, so the list stays ten long (scores
+        over every movie: called with the full scope only).
 
         Less known: any less-known movie (below the requested support), then popular, then any
         movie; popular: the less-known candidates, then any movie.
         """
-        everyone = np.arange(len(self.movie_ids))
+        scope = self._everyone
+        everyone = scope.idx
         for section in (LESS_KNOWN, POPULAR):
             missing = wanted[section] - len(sections[section])
             if missing <= 0:
                 continue
             if section == LESS_KNOWN:
                 relaxed = self._less_known_idx(0)
-                fallbacks = [(relaxed, self._blend(raw, relaxed, LESS_KNOWN)),
+                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope)),
                              (members[POPULAR], blended[POPULAR])]
             else:
                 fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]
             fallbacks.append((everyone, blended[POPULAR] + blended[LESS_KNOWN]))
             for pool, score in fallbacks:
-                extra = self._top(score, pool, taken, missing)
+                extra = self._top(score, pool, taken, missing, scope)
                 taken[extra] = True
                 sections[section].extend(extra)
                 missing -= len(extra)
@@ -370,39 +454,50 @@ class Recommender:
                     break
 
     # ------------------------------------------------------------------ reasons
-    def _explain(self, i: int, section: str, picks: tuple[int, ...], idx: np.ndarray,
-                 raw: Mapping[str, np.ndarray], blended: Mapping[str, np.ndarray]) -> Recommendation:
-        """The Recommendation for catalog index i: main source, the picks behind it, a reason."""
-        source, because = self._main_source(i, section, idx, raw)
-        because_ids = tuple(picks[j] for j in because)
-        names = _join_titles([self.titles[idx[j]] for j in because])
-        detail = _DETAILS[source].format(it="it" if len(because) == 1 else "them")
-        return Recommendation(movie_id=int(self.movie_ids[i]), score=round(float(blended[section][i]), 6),
-                              reason_head=f"Because you picked {names}", reason_detail=detail,
-                              source=source, because_of=because_ids, section=section)
-
-    def _main_source(self, i: int, section: str, idx: np.ndarray,
-                     raw: Mapping[str, np.ndarray]) -> tuple[str, list[int]]:
-        """The model that contributed most to movie i, and which picks (positions) led to it."""
+    def _explain(self, chosen: list[int], section: str, picks: tuple[int, ...], idx: np.ndarray,
+                 raw: Mapping[str, np.ndarray], blended: Mapping[str, np.ndarray],
+                 scope: _Scope) -> tuple[Recommendation, ...]:
+        """The Recommendations for a section's chosen catalog indices: for each, the model that
+        contributed most, the picks (positions) that led to it, and the reason."""
+        if not chosen:
+            return ()
+        at = scope.where[chosen]  # their positions in the score arrays
         weights = self.weights.for_section(section)
-        best, best_value = "fallback", 0.0
-        for source in MODELS:
-            value = float(weights.get(source, 0.0)) * float(raw[source][i])
-            if value > best_value + 1e-12:
-                best, best_value = source, value
-        if best == "knn":
-            kind = "knn" if i in raw["knn_cf_cols"] else "content"
-            return kind, _contributors(raw["knn_rows"][:, i])
-        if best == "neumf":
-            return best, _contributors(raw["neumf_rows"][:, i])
-        if best == "als":
-            return best, [int(np.argmax(self.als_factors[idx] @ self.als_factors[i]))]
-        return best, list(range(len(idx)))
+        # read each array once for the five (Python floats: the same values, cheaper to compare)
+        models = [(source, float(weights.get(source, 0.0)), raw[source][at].tolist()) for source in MODELS]
+        scores = blended[section][at].tolist()
+        knn_columns = raw["knn_rows"][:, at].T.tolist()
+        neumf_columns = raw["neumf_rows"][:, at].T.tolist()
+        cf = set(raw["knn_cf_cols"].tolist())
+        picked = None if self.als_factors is None else self.als_factors[idx]
+        out = []
+        for n, i in enumerate(chosen):
+            best, best_value = "fallback", 0.0
+            for source, w, values in models:
+                value = w * values[n]
+                if value > best_value + 1e-12:
+                    best, best_value = source, value
+            if best == "knn":
+                best = "knn" if i in cf else "content"
+                because = _contributors(knn_columns[n])
+            elif best == "neumf":
+                because = _contributors(neumf_columns[n])
+            elif best == "als":  # the pick whose factors are closest to the movie's
+                sims = (picked @ self.als_factors[i]).tolist()
+                because = [max(range(len(sims)), key=sims.__getitem__)]  # the first largest
+            else:
+                because = list(range(len(idx)))
+            names = _join_titles([self.titles[idx[j]] for j in because])
+            out.append(Recommendation(
+                movie_id=int(self.movie_ids[i]), score=round(scores[n], 6),
+                reason_head=f"Because you picked {names}",
+                reason_detail=_DETAILS[best].format(it="it" if len(because) == 1 else "them"),
+                source=best, because_of=tuple(picks[j] for j in because), section=section))
+        return tuple(out)
 
 
-def _contributors(column: np.ndarray) -> list[int]:
+def _contributors(values: list[float]) -> list[int]:
     """Positions of the picks with a positive contribution, largest first (all when none)."""
-    values = column.tolist()
     found = sorted((j for j, v in enumerate(values) if v > 0), key=lambda j: -values[j])
     return found or list(range(len(values)))
 

@@ -62,6 +62,18 @@ def _wait(condition, timeout: float = 20.0) -> None:
     raise AssertionError("timed out")
 
 
+def _stop(proc: subprocess.Popen, log: Path) -> None:
+    """SIGTERM, and the server gone within gunicorn's graceful timeout plus some slack."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        raise AssertionError("gunicorn did not stop on SIGTERM; its log ends:\n"
+                             + log.read_text()[-3000:]) from None
+
+
 @pytest.fixture
 def served(trained_copy: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen, Path, Path]]:
     port = _free_port()
@@ -72,8 +84,7 @@ def served(trained_copy: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess
         _wait(lambda: _get(base + "/healthz")[0] == 200)
         yield base, proc, trained_copy, log
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        _stop(proc, log)
 
 
 def test_serves_pages_and_logs_one_line_per_request(served) -> None:
@@ -94,11 +105,14 @@ def test_sighup_loads_a_new_build(served) -> None:
     tables = make_tables()
     tables["movies"].loc[0, "title"] = "Reloaded Title"
     write_trained_data(directory, tables, build_id="after-sighup")
+    before = _workers(proc.pid)
     proc.send_signal(signal.SIGHUP)
-    _wait(lambda: json.loads(_get(base + "/healthz")[1])["build_id"] == "after-sighup")
-    assert b"Reloaded Title" in _get(base + "/api/movies/1")[1]
-    # the workers may have picked the build up by themselves first: wait for the master's line
     _wait(lambda: "trained data after-sighup loaded" in log.read_text())
+    # the old workers finish their requests before they go: ask once only the new ones answer
+    _wait(lambda: (now := _workers(proc.pid)) and not now & before)
+    for _ in range(4):
+        assert json.loads(_get(base + "/healthz")[1])["build_id"] == "after-sighup"
+        assert b"Reloaded Title" in _get(base + "/api/movies/1")[1]
 
 
 def test_new_manifest_is_picked_up_without_a_signal(served) -> None:
@@ -175,8 +189,7 @@ def test_a_broken_build_and_sighup_never_take_the_site_back_to_an_older_build(
         assert _health(base)["refused"]["build_id"] == "build-c"
         assert proc.poll() is None
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        _stop(proc, log)
 
 
 def test_the_settings_serve_an_app_without_trained_data(trained_copy: Path, tmp_path: Path) -> None:
@@ -193,8 +206,7 @@ def test_the_settings_serve_an_app_without_trained_data(trained_copy: Path, tmp_
         assert _get(f"http://127.0.0.1:{port}/")[0] == 200 and proc.poll() is None
         assert "Traceback" not in log.read_text()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        _stop(proc, log)
 
 
 @pytest.mark.parametrize("breakage", ["missing", "corrupt"])

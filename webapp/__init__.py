@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from webapp.cache import LruCache
 from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
+from webapp.urls import page_path
 from webapp.holder import StoreHolder
 from webapp.params import IdConverter
 from webapp.store import Store
@@ -46,14 +47,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[CARDS_KEY] = LruCache(int(app.config["CARD_CACHE_SIZE"]))
     csrf.init_app(app)
 
-    from webapp import api, errors, pages, posters, security
+    from webapp import api, errors, fragments, pages, posters, security
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(posters.bp)
     csrf.exempt(api.bp)  # JSON only: a cross-site form cannot send application/json
     security.init_app(app)
     errors.init_app(app)
+    fragments.init_app(app)
     app.jinja_env.globals["asset_url"] = _asset_urls(app)
+    app.jinja_env.globals["page_path"] = page_path
     for name in ("picker.html", "results.html", "error.html", "poster.svg"):
         app.jinja_env.get_template(name)  # compiled once here, shared by gunicorn's forked workers
     return app

@@ -5,11 +5,12 @@ import functools
 import hashlib
 import textwrap
 
-from flask import Blueprint, abort, make_response, render_template, request, url_for
+from flask import Blueprint, abort, make_response, render_template, request
 
 from webapp import current_store
 from webapp.movies import Movie
 from webapp.schema import DEFAULT_COLOURS, GENRE_COLOURS
+from webapp.urls import page_path
 
 bp = Blueprint("posters", __name__)
 
@@ -92,4 +93,4 @@ def genre_stylesheet():
 @bp.app_template_global()
 def genre_css_url() -> str:
     """The URL of the genre covers' stylesheet, with its version."""
-    return url_for("posters.genre_stylesheet", v=genre_css()[1])
+    return f"{page_path('posters.genre_stylesheet')}?v={genre_css()[1]}"

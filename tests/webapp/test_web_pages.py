@@ -220,14 +220,14 @@ def test_method_not_allowed(client) -> None:
 
 def test_cached_result_card_equals_the_macro(app, store) -> None:
     """The per-movie card cache must render exactly what the result_card macro renders."""
-    from webapp.pages import result_card_html
+    from webapp.fragments import Parts
 
     movie = next(iter(store.movies.values()))
     with app.test_request_context("/"):
         macros = app.jinja_env.get_template("_macros.html").module
         for head, detail in [("Because you picked <Heat> & \"Casino\"", "People who <b>rated</b> it"),
                              ("Popular with everyone", "")]:
-            assert str(result_card_html(movie, head, detail)) == str(macros.result_card(movie, head, detail))
+            assert Parts().result_card(movie, head, detail) == str(macros.result_card(movie, head, detail))
 
 
 def test_page_shows_the_reasons_the_api_gives(client) -> None:
@@ -260,3 +260,33 @@ def test_cached_pages_follow_the_script_name(app, url: str) -> None:
         assert len(links) > 10
         assert all(link.startswith(prefix + "/") for link in links), \
             (prefix, [link for link in links if not link.startswith(prefix + "/")][:5])
+
+
+def test_cached_pick_summary_equals_the_macro(app, store) -> None:
+    from webapp.fragments import Parts
+
+    movie = store.movies[XSS_ID]  # markup in the title: escaped the same way both ways
+    with app.test_request_context("/"):
+        macros = app.jinja_env.get_template("_macros.html").module
+        for url in ("/?movie_ids=1&movie_ids=5#search", '/x?"<q>"'):
+            assert Parts().pick_summary(movie, url) == str(macros.pick_summary(movie, url))
+
+
+def test_result_page_frame_equals_the_template(app, store) -> None:
+    """The cached frame of results.html, filled, is exactly the template rendered with the same
+    values (titles and links with markup characters included)."""
+    from flask import render_template
+    from markupsafe import Markup
+
+    from webapp import fragments
+
+    values = {"picks_title": 'A & "B" <i>', "pick_summaries": Markup("\n      <li>x</li>"),
+              "popular_cards": Markup("\n      <li>p</li>"), "less_known_cards": Markup(""),
+              "gems_url": "/recommendations?movie_ids=1&movie_ids=2#less-known",
+              "known_url": "/recommendations?movie_ids=1&less_known=known#less-known"}
+    for level in ("gems", "known"):
+        with app.test_request_context("/recommendations"):
+            filled = fragments.Parts().results_frame(level).fill(values)
+            direct = render_template("results.html", store=store, level=level, levels=store.levels, **values)
+        assert filled == direct
+        assert "A &amp; &#34;B&#34; &lt;i&gt;" in filled and "movie_ids=1&amp;movie_ids=2" in filled

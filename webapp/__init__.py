@@ -12,7 +12,10 @@ from flask_wtf.csrf import CSRFProtect
 
 from webapp.cache import LruCache
 from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
-from webapp.store import Store, StoreHolder
+from webapp.urls import page_path
+from webapp.holder import StoreHolder
+from webapp.params import IdConverter
+from webapp.store import Store
 
 STORE_KEY = "movierec.store"
 PAGES_KEY = "movierec.pages"  # rendered result pages
@@ -32,6 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config.get("DEBUG"):
         raise ValueError("this app never runs in debug mode (it would expose a code console)")
     app.debug = False
+    app.url_map.converters["id"] = IdConverter  # <id:...> in routes: ASCII digits, 0..2^31-1
     app.extensions[STORE_KEY] = StoreHolder(app.config["TRAINED_DATA"],  # fails fast, one line
                                             check_interval=float(app.config["RELOAD_INTERVAL"]))
     if not app.config.get("SECRET_KEY"):
@@ -43,14 +47,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[CARDS_KEY] = LruCache(int(app.config["CARD_CACHE_SIZE"]))
     csrf.init_app(app)
 
-    from webapp import api, errors, pages, posters, security
+    from webapp import api, errors, fragments, pages, posters, security
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(posters.bp)
     csrf.exempt(api.bp)  # JSON only: a cross-site form cannot send application/json
     security.init_app(app)
     errors.init_app(app)
+    fragments.init_app(app)
     app.jinja_env.globals["asset_url"] = _asset_urls(app)
+    app.jinja_env.globals["page_path"] = page_path
     for name in ("picker.html", "results.html", "error.html", "poster.svg"):
         app.jinja_env.get_template(name)  # compiled once here, shared by gunicorn's forked workers
     return app

@@ -6,17 +6,18 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webapp import PAGES_KEY, current_store
+from webapp import PAGES_KEY, current_store, store_holder
 from webapp.movies import Movie
-from webapp.picks import MAX_MOVIE_ID, check_json_picks
+from webapp.params import ParameterError, json_choice, json_int, query_int
+from webapp.picks import check_json_picks
 from webapp.recommend import InvalidPicksError, Recommendation
 from webapp.search import MAX_QUERY_LENGTH
 from webapp.store import Store
 
 bp = Blueprint("api", __name__)
-ID = f"int(max={MAX_MOVIE_ID})"  # larger or negative ids do not match the route: 404
 MAX_LIMIT = 50
 MAX_MIN_COUNT = 1_000_000
+DEFAULT_LEVEL = "gems"
 
 
 def api_error(status: int, code: str, message: str, **extra: Any) -> tuple[Response, int]:
@@ -25,11 +26,14 @@ def api_error(status: int, code: str, message: str, **extra: Any) -> tuple[Respo
 
 
 def movie_json(movie: Movie, rec: Recommendation | None = None) -> dict[str, Any]:
-    """A movie object; with score, reason, source and because_of for a recommendation."""
+    """A movie object; with score, reason (one line, and its two parts), source and because_of
+    for a recommendation."""
     out = movie.to_json()
     out["score"] = rec.score if rec else None
     out["reason"] = rec.reason if rec else None
     if rec:
+        out["reason_head"] = rec.reason_head
+        out["reason_detail"] = rec.reason_detail
         out["source"] = rec.source
         out["because_of"] = list(rec.because_of)
     return out
@@ -47,25 +51,22 @@ def _json_body() -> Any:
         return None
 
 
-def _limit(default: int) -> int | None:
-    """The `limit` query parameter (1..50), or None when it is not a number in range."""
-    raw = request.args.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        return None
-    return int(raw)
+@bp.errorhandler(ParameterError)
+def bad_parameter(exc: ParameterError) -> tuple[Response, int]:
+    return api_error(400, "invalid_parameter", str(exc))
 
 
-def _min_count(body: dict[str, Any], levels: dict[str, int]) -> int | None | str:
-    """less_known_min_count from the body (int) or less_known ('gems'|'known'); str = error."""
-    if "less_known_min_count" in body:
-        value = body["less_known_min_count"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MIN_COUNT:
-            return f"less_known_min_count must be an integer from 0 to {MAX_MIN_COUNT}."
-        return value
-    level = body.get("less_known", "gems")
-    if level not in levels:
-        return f"less_known must be one of {', '.join(sorted(levels))}."
-    return levels[level]
+def _limit(default: int) -> int:
+    """The `limit` query parameter (1..50)."""
+    return query_int(request.args, "limit", default, 1, MAX_LIMIT)
+
+
+def _min_count(body: dict[str, Any], levels: dict[str, int]) -> int:
+    """less_known_min_count from the body (int), else the less_known level's ('gems'|'known')."""
+    explicit = json_int(body, "less_known_min_count", 0, MAX_MIN_COUNT)
+    if explicit is not None:
+        return explicit
+    return levels[json_choice(body, "less_known", levels, DEFAULT_LEVEL)]
 
 
 @bp.post("/api/recommendations")
@@ -82,9 +83,8 @@ def recommend():
         code = "unknown_movie" if check.unknown else "invalid_picks"
         return api_error(400, code, " ".join(check.errors), movie_ids=list(check.unknown))
     min_count = _min_count(body, dict(store.levels))
-    if isinstance(min_count, str):
-        return api_error(400, "invalid_parameter", min_count)
     try:
+        # no script root in the key: the body holds no links to the app (only TMDB and IMDb's)
         body_json = current_app.extensions[PAGES_KEY].get_or_make(
             ("api", store.build_id, check.ids, min_count),
             lambda: _recommendations_json(store, check.ids, min_count))
@@ -112,8 +112,6 @@ def search_movies():
     if not q or len(q) > MAX_QUERY_LENGTH:
         return api_error(400, "invalid_parameter", f"q must be 1 to {MAX_QUERY_LENGTH} characters.")
     limit = _limit(10)
-    if limit is None:
-        return api_error(400, "invalid_parameter", f"limit must be an integer from 1 to {MAX_LIMIT}.")
     store = current_store()
     genre = request.args.get("genre") or None
     movies = store.search(q, limit, genre)
@@ -132,7 +130,7 @@ def catalog():
     })
 
 
-@bp.get(f"/api/movies/<{ID}:movie_id>")
+@bp.get("/api/movies/<id:movie_id>")
 def movie(movie_id: int):
     """One movie, with its pool ('popular', 'less_known', 'rare' or null)."""
     found = current_store().movie(movie_id)
@@ -141,12 +139,10 @@ def movie(movie_id: int):
     return jsonify({**movie_json(found), "pool": found.pool})
 
 
-@bp.get(f"/api/users/<{ID}:user_id>/recommendations")
+@bp.get("/api/users/<id:user_id>/recommendations")
 def user_recommendations(user_id: int):
     """A known user's precomputed top N (ALS, table als_user_top): ?limit=10."""
     limit = _limit(MAX_LIMIT)
-    if limit is None:
-        return api_error(400, "invalid_parameter", f"limit must be an integer from 1 to {MAX_LIMIT}.")
     rows = current_store().user_recommendations(user_id)
     if rows is None:
         return api_error(404, "not_found", f"There is no user with id {user_id}.")
@@ -156,7 +152,7 @@ def user_recommendations(user_id: int):
         for n, (m, s) in enumerate(rows[:limit], start=1)]})
 
 
-@bp.get(f"/api/users/<{ID}:user_id>/ratings/<{ID}:movie_id>")
+@bp.get("/api/users/<id:user_id>/ratings/<id:movie_id>")
 def predicted_rating(user_id: int, movie_id: int):
     """The ALS predicted rating of one movie for one known user (0.5..5)."""
     store = current_store()
@@ -169,8 +165,11 @@ def predicted_rating(user_id: int, movie_id: int):
 
 @bp.get("/healthz")
 def healthz():
-    """200 with the trained data's version once the store is loaded."""
+    """200 with the trained data's version once the store is loaded; `refused` says whether a
+    newer build was published but could not be loaded (while this one keeps serving)."""
     store = current_store()
+    refusal = store_holder().refusal
     return jsonify({"status": "ok", "build_id": store.build_id,
                     "created_at": store.manifest.get("created_at"),
-                    "movies": len(store.movies), "catalog": len(store.catalog)})
+                    "movies": len(store.movies), "catalog": len(store.catalog),
+                    "refused": refusal.to_json() if refusal else None})

@@ -1,7 +1,8 @@
 """A small thread-safe LRU for rendered HTML (result pages, catalog cards).
 
-Rendered output depends only on the store's build and the request's picks, so it is keyed by
-build_id and reused; a new build has a new build_id and so never sees old entries.
+Rendered output depends only on the store's build, the request's picks and the script root its
+links start with, so it is keyed by those and reused; a new build has a new build_id and so never
+sees old entries.
 """
 from __future__ import annotations
 

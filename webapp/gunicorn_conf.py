@@ -15,7 +15,8 @@ plus the app's own variables (webapp/settings.py): MOVIEREC_TRAINED_DATA, MOVIER
 The app is loaded once in the master (preload_app): a missing or corrupt trained_data/ stops
 start-up with one line, and workers share the loaded tables. SIGHUP to the master reloads
 trained_data/ and restarts the workers gracefully; each worker also picks up a new build by itself
-when the manifest changes.
+when the manifest changes, and so does the master (a watcher thread), so that a worker forked
+later never starts with an older build than the newest good one.
 """
 from __future__ import annotations
 
@@ -64,18 +65,55 @@ if not _app_log.handlers:  # gunicorn reads this file again on SIGHUP
     _app_log.propagate = False
 
 
+def _holder(server):
+    """The served app's StoreHolder, or None for an app without one (the same settings also serve
+    benchmarks/hello_app.py)."""
+    from webapp import STORE_KEY
+
+    return getattr(server.app.wsgi(), "extensions", {}).get(STORE_KEY)
+
+
+def _safely(server, what: str, action) -> None:
+    """Run a hook's work; an exception escaping a hook in the master stops gunicorn (or the
+    worker being forked), so it is logged instead, and the server goes on with what it has."""
+    try:
+        holder = _holder(server)
+        if holder is not None:
+            action(holder)
+    except Exception:
+        server.log.exception("%s failed; serving the trained data loaded before", what)
+
+
 def when_ready(server) -> None:
     """Before the workers fork: move the loaded tables out of the cyclic garbage collector's sight
     (a full collection over them takes tens of milliseconds, a tail-latency spike) and keep their
-    memory pages shared between the workers."""
+    memory pages shared between the workers. Then watch trained_data/ from the master, so that a
+    worker forked later (SIGHUP, a worker restarted after a timeout or a crash) starts with the
+    newest good build even when that build's files have since been replaced by a broken one."""
     gc.collect()
     gc.freeze()
+    _safely(server, "watching the trained data folder", lambda holder: holder.watch())
+
+
+def pre_fork(server, worker) -> None:
+    """In the master, just before a fork: load a build that appeared since the last look, so the
+    worker starts with it."""
+    _safely(server, "looking for a new build before a fork", lambda holder: holder.refresh())
+
+
+def post_fork(server, worker) -> None:
+    """In the new worker: look once more, in case a build appeared during the fork."""
+    _safely(server, "looking for a new build after a fork", lambda holder: holder.refresh())
 
 
 def on_reload(server) -> None:
-    """SIGHUP: load trained_data/ again in the master before the new workers are forked."""
-    from webapp import store_holder
+    """SIGHUP: load trained_data/ again in the master before the new workers are forked. A build
+    that cannot be loaded is refused (logged, shown by /healthz) and the master keeps the newest
+    good one, which the new workers then inherit."""
+    def reload(holder) -> None:
+        if holder.reload():
+            server.log.info("trained data %s loaded", holder.current.build_id)
+        else:
+            server.log.warning("trained data %s kept", holder.current.build_id)
 
-    app = server.app.wsgi()
-    if store_holder(app).reload():
-        server.log.info("trained data %s loaded", store_holder(app).get().build_id)
+    _safely(server, "reloading the trained data", reload)

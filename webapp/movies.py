@@ -66,6 +66,11 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def display_title(value: Any, movie_id: int) -> str:
+    """The title shown for a movie (cards, pages and the reasons naming picks alike)."""
+    return _text(value) or f"Movie {movie_id}"
+
+
 def _int_or_none(value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -107,7 +112,7 @@ def build_movies(movies: pd.DataFrame, stats: pd.DataFrame) -> dict[int, Movie]:
         count, mean, pool = counts.get(movie_id, (0, math.nan, None))
         out[movie_id] = Movie(
             movie_id=movie_id,
-            title=_text(title) or f"Movie {movie_id}",
+            title=display_title(title, movie_id),
             year=_int_or_none(year),
             genres=tuple(g for g in _text(genres).split("|") if g and g != "(no genres listed)"),
             imdb_id=_clean_imdb(imdb_id),

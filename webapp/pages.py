@@ -9,19 +9,19 @@ from collections.abc import Sequence
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
                    send_file, url_for)
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from webapp import CARDS_KEY, PAGES_KEY, current_store
+from webapp import PAGES_KEY, current_store, fragments
 from webapp.movies import Movie
 from webapp.picks import PickCheck, check_text_picks
 from webapp.recommend import PICKS_REQUIRED, Recommendation
 from webapp.search import MAX_QUERY_LENGTH
 from webapp.store import Store
+from webapp.urls import picks_url
 
 bp = Blueprint("pages", __name__)
 SEARCH_RESULTS = 24
 DEFAULT_LEVEL = "gems"
-PICKED = "Because you picked "
 
 
 def _query() -> str:
@@ -91,91 +91,29 @@ def recommendations():
     level = request.args.get("less_known", DEFAULT_LEVEL)
     level = level if level in store.levels else DEFAULT_LEVEL
     return current_app.extensions[PAGES_KEY].get_or_make(
-        (store.build_id, check.ids, level), lambda: _render_results(store, check.ids, level))
+        fragments.html_key(store.build_id, check.ids, level),
+        lambda: _render_results(store, check.ids, level))
 
 
 def _render_results(store: Store, ids: tuple[int, ...], level: str) -> str:
+    """The result page: the cached frame of results.html filled with this request's values."""
     result = store.recommend(ids, store.levels[level])
     picks = [store.movies[m] for m in ids]
-    return render_template(
-        "results.html", store=store, picks=picks, level=level, levels=store.levels,
-        popular=_with_movies(store, result.popular),
-        less_known=_with_movies(store, result.less_known),
-        change_urls=[picker_url([p.movie_id for p in picks if p is not m], anchor="search")
-                     for m in picks],
-    )
+    parts = fragments.Parts()
+    change_urls = [picks_url("pages.picker", [p for p in ids if p != m], anchor="search") for m in ids]
+    return parts.results_frame(level).fill({
+        "picks_title": ", ".join(m.title for m in picks),
+        "pick_summaries": fragments.list_items(map(parts.pick_summary, picks, change_urls)),
+        "popular_cards": _cards(store, parts, result.popular),
+        "less_known_cards": _cards(store, parts, result.less_known),
+        "gems_url": picks_url("pages.recommendations", ids, anchor="less-known"),
+        "known_url": picks_url("pages.recommendations", ids, anchor="less-known", less_known="known"),
+    })
 
 
-@bp.app_template_global()
-def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False) -> Markup:
-    """One catalog or search card (the _macros.html pick_card), rendered once and reused."""
-    def render() -> Markup:
-        macros = current_app.jinja_env.get_template("_macros.html").module
-        return macros.pick_card(movie, {movie.movie_id} if is_picked else set(), hidden)
-
-    return current_app.extensions[CARDS_KEY].get_or_make((movie, is_picked, bool(hidden)), render)
-
-
-# A reason head no title contains: rendering the result_card macro with it marks where the
-# per-request reason goes, so the rest of the card (the same for every set of picks) is cached.
-_REASON_MARK = "\x00reason\x00"
-_REASON_SLOT = f"<strong>{_REASON_MARK}</strong>"
-
-
-@bp.app_template_global()
-def cached_macro(name: str, *args: object) -> Markup:
-    """A _macros.html macro whose output depends only on its (hashable) arguments, rendered once."""
-    def render() -> Markup:
-        macros = current_app.jinja_env.get_template("_macros.html").module
-        return getattr(macros, name)(*args)
-
-    return current_app.extensions[CARDS_KEY].get_or_make(("macro", name, args), render)
-
-
-def _result_card_parts(movie: Movie) -> tuple[str, str]:
-    """The result_card macro's markup before and after the reason's <strong> (cached per movie)."""
-    def render() -> tuple[str, str]:
-        macros = current_app.jinja_env.get_template("_macros.html").module
-        html = str(macros.result_card(movie, None, (_REASON_MARK, "")))
-        before, slot, after = html.partition(_REASON_SLOT)
-        if not slot:  # the macro changed shape: fail loudly rather than render a broken card
-            raise RuntimeError("result_card macro has no reason slot")
-        return before, after
-
-    return current_app.extensions[CARDS_KEY].get_or_make(("result_card", movie), render)
-
-
-@bp.app_template_global()
-def result_card_html(movie: Movie, reason: tuple[str, str]) -> Markup:
-    """Exactly the result_card macro's output, from the cached card parts and this reason.
-
-    Joined as plain strings (each Markup operation re-wraps its result); head and detail are
-    escaped just as the macro's autoescaping does.
-    """
-    before, after = _result_card_parts(movie)
-    head, detail = reason
-    span = f"<span>{escape(detail)}</span>" if detail else ""
-    return Markup(f"{before}<strong>{escape(head)}</strong>{span}{after}")
-
-
-def _with_movies(store: Store, recs: Sequence[Recommendation]) -> list[tuple[Movie, Recommendation, tuple[str, str]]]:
-    """(movie, recommendation, (reason, detail)) for the template."""
-    return [(store.movies[r.movie_id], r, reason_parts(store, r)) for r in recs
-            if r.movie_id in store.movies]
-
-
-def reason_parts(store: Store, rec: Recommendation) -> tuple[str, str]:
-    """('Because you picked Heat and Casino', 'People who rated them also rated this').
-
-    The picks are named by title alone (the recommender's reason adds years, which makes long
-    lines on a small card); the detail is the recommender's text after its last colon.
-    """
-    head, sep, detail = rec.reason.rpartition(": ")
-    titles = [store.movies[m].title for m in rec.because_of if m in store.movies]
-    if not sep or not titles or not head.startswith(PICKED):
-        return rec.reason, ""
-    names = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-    return f"{PICKED}{names}", detail[:1].upper() + detail[1:]
+def _cards(store: Store, parts: fragments.Parts, recs: Sequence[Recommendation]) -> Markup:
+    return fragments.list_items(parts.result_card(store.movies[r.movie_id], r.reason_head, r.reason_detail)
+                                for r in recs if r.movie_id in store.movies)
 
 
 @bp.app_template_filter("count")

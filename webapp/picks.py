@@ -1,17 +1,16 @@
 """Checking a visitor's picks (form fields, URL parameters or JSON) with messages a person can act on."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from webapp.params import MAX_ID, parse_int
 from webapp.recommend import PICKS_REQUIRED
 from webapp.store import Store
 
-MAX_MOVIE_ID = 2**31 - 1
+MAX_MOVIE_ID = MAX_ID
 MAX_VALUES = 20  # more movie_ids than this in one request is not a visitor picking movies
-_DIGITS = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass(frozen=True)
@@ -29,18 +28,24 @@ class PickCheck:
 
 
 def _shown(value: Any) -> str:
-    """A short printable form of a bad value for a message (escaped later by the template)."""
-    text = value if isinstance(value, str) else repr(value)
+    """A short printable form of a bad value for a message (escaped later by the template).
+
+    Lists and objects are not printed: a JSON body may nest them deep enough that repr() fails.
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (list, dict)):
+        text = "[…]" if isinstance(value, list) else "{…}"
+    elif value is None or isinstance(value, bool):
+        text = {None: "null", True: "true", False: "false"}[value]
+    else:
+        text = repr(value)  # a JSON number: the parser already refused ones too long to print
     return f"“{text[:20]}…”" if len(text) > 20 else f"“{text}”"
 
 
 def parse_movie_id(raw: str) -> int | None:
-    """A movie id from text: 1 to 10 digits, at most 2^31-1; None otherwise."""
-    text = raw.strip()
-    if not _DIGITS.fullmatch(text):
-        return None
-    value = int(text)
-    return value if value <= MAX_MOVIE_ID else None
+    """A movie id from text: ASCII digits, at most 2^31-1; None otherwise."""
+    return parse_int(raw, 0, MAX_MOVIE_ID)
 
 
 def _check(store: Store, values: Iterable[Any], to_id, *, need_three: bool) -> PickCheck:

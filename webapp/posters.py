@@ -1,6 +1,7 @@
 """Generated posters (SVG: title, year, colours from the genres) for movies without a TMDB image."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import textwrap
 
@@ -8,24 +9,27 @@ from flask import Blueprint, abort, make_response, render_template, request
 
 from webapp import current_store
 from webapp.movies import Movie
-from webapp.picks import MAX_MOVIE_ID
+from webapp.schema import DEFAULT_COLOURS, GENRE_COLOURS
+from webapp.urls import page_path
 
 bp = Blueprint("posters", __name__)
 
-# Two colours (top, bottom of the gradient) per genre; unknown genres get a colour from a hash.
-GENRE_COLOURS: dict[str, tuple[str, str]] = {
-    "Action": ("#b3261e", "#3b0d0a"), "Adventure": ("#c76b12", "#3d2006"),
-    "Animation": ("#1f8a70", "#0a2e25"), "Children": ("#2a9d8f", "#0c302c"),
-    "Comedy": ("#d4a017", "#3f3006"), "Crime": ("#5c5c70", "#16161f"),
-    "Documentary": ("#56707d", "#172226"), "Drama": ("#6a4c93", "#1e1530"),
-    "Fantasy": ("#7b2cbf", "#230c38"), "Film-Noir": ("#3a3a3a", "#0d0d0d"),
-    "Horror": ("#7a0b0b", "#1a0303"), "IMAX": ("#1d4e89", "#08182c"),
-    "Musical": ("#c2185b", "#3a071b"), "Mystery": ("#34495e", "#0e151c"),
-    "Romance": ("#d1495b", "#3f1219"), "Sci-Fi": ("#0077b6", "#02233a"),
-    "Thriller": ("#2f3e46", "#0b1013"), "War": ("#5f6f52", "#1b2017"),
-    "Western": ("#a0522d", "#2e170c"),
-}
-DEFAULT_COLOURS = ("#44475a", "#15161c")
+
+@functools.cache
+def genre_css() -> tuple[str, str]:
+    """(stylesheet, version): the covers app.css draws over a TMDB image that fails to load,
+    one rule per genre in the same colours as the SVG posters (so they are defined only once)."""
+    rules = [f".poster-photo::before {{ background: linear-gradient(160deg, {DEFAULT_COLOURS[0]}, "
+             f"{DEFAULT_COLOURS[1]}); }}"]
+    rules += [f'.poster-photo[data-genre="{_css_string(genre)}"]::before '
+             f'{{ background: linear-gradient(160deg, {top}, {bottom}); }}'
+             for genre, (top, bottom) in GENRE_COLOURS.items()]
+    css = "/* Generated from webapp/schema.py GENRE_COLOURS by webapp/posters.py. */\n" + "\n".join(rules) + "\n"
+    return css, hashlib.sha256(css.encode()).hexdigest()[:10]
+
+
+def _css_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def genre_colours(genres: tuple[str, ...]) -> tuple[str, str]:
@@ -40,6 +44,7 @@ def genre_colours(genres: tuple[str, ...]) -> tuple[str, str]:
 
 
 def _hashed(name: str) -> tuple[str, str]:
+    """Colours for a genre without its own (stable: from a hash of the name)."""
     hue = int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 360
     return f"hsl({hue},55%,40%)", f"hsl({hue},60%,10%)"
 
@@ -55,7 +60,7 @@ def title_lines(title: str) -> tuple[list[str], int]:
     return lines, 14
 
 
-@bp.get(f"/posters/<int(max={MAX_MOVIE_ID}):movie_id>.svg")
+@bp.get("/posters/<id:movie_id>.svg")
 def poster(movie_id: int):
     """The generated poster of one movie (cached by the browser; ETag by build)."""
     store = current_store()
@@ -72,3 +77,20 @@ def poster(movie_id: int):
     response.set_etag(f"{store.build_id}-{movie_id}")
     return response.make_conditional(request)
 
+
+@bp.get("/posters/genres.css")
+def genre_stylesheet():
+    """The genre covers' stylesheet; linked with ?v=<its hash>, so it can be cached for a year."""
+    css, version = genre_css()
+    response = make_response(css)
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = ("public, max-age=31536000" if request.args.get("v") == version
+                                         else "no-cache")
+    response.set_etag(version)
+    return response.make_conditional(request)
+
+
+@bp.app_template_global()
+def genre_css_url() -> str:
+    """The URL of the genre covers' stylesheet, with its version."""
+    return f"{page_path('posters.genre_stylesheet')}?v={genre_css()[1]}"

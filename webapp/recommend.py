@@ -18,6 +18,7 @@ has ten movies unless the whole catalog is smaller.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from webapp.recommend_tables import (Csr, aligned_factors, catalog_ids, catalog_titles, knn_csr,
+                                     neumf_csrs, stats_arrays)
+from webapp.schema import LESS_KNOWN, POPULAR
+
 PICKS_REQUIRED = 3
 SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
-POPULAR = "popular"
-LESS_KNOWN = "less_known"
+PICK_LISTS_CACHE = 1024  # picks whose kNN / NeuMF lists are kept per scope (a few kB each)
 
 
 class InvalidPicksError(ValueError):
@@ -47,14 +51,25 @@ class UnknownMovieError(InvalidPicksError):
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One recommended movie, with why it was chosen."""
+    """One recommended movie, with why it was chosen.
+
+    The reason comes in two parts, made once here and shown as they are by the page and the API:
+    a head naming the picks behind it ("Because you picked Heat and Casino") and a detail
+    sentence saying how they led to it ("People who rated them also rated this").
+    """
 
     movie_id: int
     score: float
-    reason: str
+    reason_head: str
+    reason_detail: str
     source: str
     because_of: tuple[int, ...]
     section: str  # 'popular' | 'less_known'
+
+    @property
+    def reason(self) -> str:
+        """Both parts on one line: "Because you picked Heat: people who rated it also rated this"."""
+        return f"{self.reason_head}: {self.reason_detail[:1].lower()}{self.reason_detail[1:]}"
 
 
 @dataclass(frozen=True)
@@ -100,58 +115,6 @@ class BlendWeights:
         )
 
 
-@dataclass(frozen=True)
-class _Csr:
-    """Row-indexed sparse lists: row i's columns are cols[ptr[i]:ptr[i+1]]."""
-
-    ptr: np.ndarray
-    cols: np.ndarray
-    vals: np.ndarray
-    extra: np.ndarray | None = None  # per-entry tag (e.g. kNN kind: 0 = cf, 1 = content)
-
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Columns and values of one row."""
-        lo, hi = self.ptr[i], self.ptr[i + 1]
-        return self.cols[lo:hi], self.vals[lo:hi]
-
-    def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Concatenated (row position in idx, columns, values) for several rows."""
-        starts, ends = self.ptr[idx], self.ptr[idx + 1]
-        lengths = ends - starts
-        if lengths.sum() == 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0)
-        owner = np.repeat(np.arange(len(idx)), lengths)
-        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        pos = np.repeat(starts, lengths) + offsets
-        return owner, self.cols[pos], self.vals[pos]
-
-
-def _build_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
-               extra: np.ndarray | None = None) -> _Csr:
-    """A CSR from coordinate triples (rows sorted stably, order within a row kept)."""
-    order = np.argsort(rows, kind="stable")
-    counts = np.bincount(rows, minlength=n_rows)
-    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return _Csr(ptr, cols[order].astype(np.int64), vals[order].astype(np.float64),
-                None if extra is None else extra[order])
-
-
-def _factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, np.ndarray]:
-    """(movie ids, factor matrix) from a movie_id,f0..f{k-1} frame."""
-    cols = sorted((c for c in frame.columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
-                  key=lambda c: int(c[len(prefix):]))
-    return frame["movie_id"].to_numpy(np.int64), frame[cols].to_numpy(np.float64)
-
-
-def _format_title(title: object, year: object) -> str:
-    """'Heat (1995)', or just the title when the year is unknown."""
-    text = str(title) if isinstance(title, str) and title else "Untitled"
-    if year is None or pd.isna(year):
-        return text
-    return f"{text} ({int(year)})"
-
-
 def _join_titles(titles: Sequence[str]) -> str:
     """'A', 'A and B', 'A, B and C'."""
     if len(titles) <= 1:
@@ -185,13 +148,38 @@ def validate_picks(picks: Sequence[int]) -> tuple[int, ...]:
     return ids
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """The catalog indices one call scores; its score arrays are indexed by position in `idx`.
+
+    Usually the members of the two sections (about a third of the catalog on ml-latest-small);
+    every movie only when a section cannot fill itself and the fallbacks need all scores.
+    """
+
+    idx: np.ndarray  # catalog indices, ascending
+    where: np.ndarray  # catalog index -> its position in idx, -1 outside
+    key: int | None  # the less-known minimum count it was made for (None: every movie)
+
+
+@dataclass(frozen=True)
+class _PickLists:
+    """What one pick adds to the kNN and NeuMF scores of a scope: positions and values, in the
+    order they are summed (the same order, so the same floats, as over the whole catalog)."""
+
+    knn_pos: np.ndarray
+    knn_vals: np.ndarray
+    cf_cols: np.ndarray  # catalog columns of its positive co-rating (cf) neighbours
+    neumf_pos: np.ndarray
+    neumf_vals: np.ndarray
+
+
 class Recommender:
     """Indices over one set of trained tables, built once; recommend_for_picks is then cheap."""
 
     def __init__(self, movie_ids: np.ndarray, titles: list[str], pool: np.ndarray,
-                 vote_count: np.ndarray, prior: np.ndarray, knn: _Csr | None,
-                 als_factors: np.ndarray | None, movie_users: _Csr | None,
-                 user_movies: _Csr | None, *, less_known_min_count: int = 5,
+                 vote_count: np.ndarray, prior: np.ndarray, knn: Csr | None,
+                 als_factors: np.ndarray | None, movie_users: Csr | None,
+                 user_movies: Csr | None, *, less_known_min_count: int = 5,
                  weights: BlendWeights | None = None, als_reg: float = 0.1,
                  als_alpha: float = 10.0, als_mode: str = "implicit") -> None:
         self.movie_ids = movie_ids
@@ -213,6 +201,12 @@ class Recommender:
         self._log_votes = np.log1p(np.clip(vote_count, 0.0, None))
         self._popular_idx = np.flatnonzero(pool == 0)
         self._less_known_cache: dict[int, np.ndarray] = {}
+        everyone = np.arange(len(movie_ids))
+        self._everyone = _Scope(everyone, everyone, None)
+        self._scope_cache: dict[int, _Scope] = {}
+        # Per (pick, scope): most picks are among the catalog's hundred movies, so these repeat.
+        self._pick_lists = functools.lru_cache(maxsize=PICK_LISTS_CACHE)(self._make_pick_lists)
+        self._scaled_popularity = functools.lru_cache(maxsize=64)(self._make_scaled_popularity)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -224,15 +218,15 @@ class Recommender:
         stats = tables.get("movie_stats")
         if stats is None:
             raise ValueError("tables must include 'movie_stats' (movie_id, vote_count, pool)")
-        ids = _catalog_ids(movies, stats)
+        ids = catalog_ids(movies, stats)
         index = pd.Index(ids)
-        titles = _titles(movies, ids)
-        pool, vote_count, prior = _stats_arrays(stats, index)
-        knn = _knn_csr(tables.get("knn_neighbors"), index)
+        titles = catalog_titles(movies, ids)
+        pool, vote_count, prior = stats_arrays(stats, index)
+        knn = knn_csr(tables.get("knn_neighbors"), index)
         factor_table = ("als_item_factors" if als_mode == "explicit"
                         else "als_implicit_item_factors")
-        factors = _aligned_factors(tables.get(factor_table), index)
-        movie_users, user_movies = _neumf_csrs(
+        factors = aligned_factors(tables.get(factor_table), index)
+        movie_users, user_movies = neumf_csrs(
             tables.get("neumf_movie_top_users"), tables.get("neumf_user_top"), index)
         return cls(ids, titles, pool, vote_count, prior, knn, factors, movie_users, user_movies,
                    less_known_min_count=less_known_min_count, weights=weights,
@@ -251,15 +245,6 @@ class Recommender:
         """True when movie_id is a movie of the trained catalog."""
         return _is_int(movie_id) and int(movie_id) in self._index
 
-    def title(self, movie_id: int) -> str:
-        """'Title (year)' of a known movie."""
-        return self.titles[self._index[int(movie_id)]]
-
-    def source_scores(self, picks: Sequence[int]) -> dict[str, np.ndarray]:
-        """Each source's raw score of every catalog movie for these (valid) picks."""
-        idx = np.array([self._index[p] for p in picks], dtype=np.int64)
-        return self._raw_scores(idx)
-
     def recommend_for_picks(self, picks: Sequence[int], *,
                             less_known_min_count: int | None = None, n_popular: int = 5,
                             n_less_known: int = 5) -> RecommendationSet:
@@ -271,25 +256,46 @@ class Recommender:
         min_count = self.less_known_min_count if less_known_min_count is None \
             else int(less_known_min_count)
         idx = np.array([self._index[p] for p in ids], dtype=np.int64)
-        raw = self._pick_scores(idx)
+        wanted = {POPULAR: n_popular, LESS_KNOWN: n_less_known}
+        # Only the sections' members compete, so only they are scored; should a section run
+        # short, the fallbacks look at every movie, and the call is made again with all of them.
+        for scope in (self._sections_scope(min_count), self._everyone):
+            result = self._recommend_in(scope, ids, idx, min_count, wanted)
+            if result is not None:
+                return result
+        raise AssertionError("scoring every movie always gives a result")
+
+    def _recommend_in(self, scope: _Scope, ids: tuple[int, ...], idx: np.ndarray,
+                      min_count: int, wanted: Mapping[str, int]) -> RecommendationSet | None:
+        """The recommendations, scoring the movies of scope; None when a section runs short and
+        scope does not hold every movie."""
+        raw = self._pick_scores(idx, scope)
         taken = np.zeros(len(self.movie_ids), dtype=bool)
         taken[idx] = True
-        members = {POPULAR: self._popular_idx, LESS_KNOWN: self._less_known_idx(min_count)}
-        blended = {section: self._blend(raw, members[section], section) for section in members}
+        members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
+        blended = {section: self._blend(raw, section, min_count, scope) for section in members}
         sections: dict[str, list[int]] = {}
-        for section, n in ((POPULAR, n_popular), (LESS_KNOWN, n_less_known)):
-            chosen = self._top(blended[section], members[section], taken, n)
+        for section in (POPULAR, LESS_KNOWN):
+            chosen = self._top(blended[section], members[section], taken, wanted[section], scope)
             taken[chosen] = True
             sections[section] = chosen
-        self._fill_short(sections, blended, members, taken,
-                         {POPULAR: n_popular, LESS_KNOWN: n_less_known}, raw)
+        if any(len(sections[s]) < wanted[s] for s in sections):
+            if scope is not self._everyone:
+                return None
+            self._fill_short(sections, blended, members, taken, wanted, raw)
         return RecommendationSet(
             picks=ids,
-            popular=tuple(self._explain(i, POPULAR, ids, idx, raw, blended)
-                          for i in sections[POPULAR]),
-            less_known=tuple(self._explain(i, LESS_KNOWN, ids, idx, raw, blended)
-                             for i in sections[LESS_KNOWN]),
+            popular=self._explain(sections[POPULAR], POPULAR, ids, idx, raw, blended, scope),
+            less_known=self._explain(sections[LESS_KNOWN], LESS_KNOWN, ids, idx, raw, blended, scope),
         )
+
+    def _members(self, section: str, min_count: int) -> np.ndarray:
+        """Catalog indices of the movies a section draws from."""
+        return self._popular_idx if section == POPULAR else self._less_known_idx(min_count)
+
+    def _make_scaled_popularity(self, section: str, min_count: int) -> np.ndarray:
+        """The popularity source scaled over a section's members: the same for every call."""
+        return _scale(self._log_votes[self._members(section, min_count)])
 
     def _less_known_idx(self, min_count: int) -> np.ndarray:
         """Catalog indices of the less-known movies with at least min_count ratings (cached)."""
@@ -300,40 +306,70 @@ class Recommender:
                 self._less_known_cache[min_count] = found
         return found
 
-    # ------------------------------------------------------------------ sources
-    def _raw_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Every source's score of every catalog movie for the picks at catalog indices idx."""
-        scores = self._pick_scores(idx)
-        return {name: scores[name] for name in SOURCES}
+    def _sections_scope(self, min_count: int) -> _Scope:
+        """The popular and the less-known members at this minimum count (cached)."""
+        found = self._scope_cache.get(min_count)
+        if found is None:
+            idx = np.union1d(self._popular_idx, self._less_known_idx(min_count))
+            where = np.full(len(self.movie_ids), -1, dtype=np.int64)
+            where[idx] = np.arange(len(idx))
+            found = _Scope(idx, where, min_count)
+            if len(self._scope_cache) < 64:
+                self._scope_cache[min_count] = found
+        return found
 
-    def _pick_scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Source totals, plus per-pick kNN / NeuMF rows and the columns of positive cf neighbours."""
-        knn_rows, knn_cf_cols = self._knn_per_pick(idx)
-        neumf_rows = self._neumf_per_pick(idx)
-        return {"knn": knn_rows.sum(axis=0), "als": self._als_scores(idx),
-                "neumf": neumf_rows.sum(axis=0), "popularity": self._log_votes,
+    # ------------------------------------------------------------------ sources
+    def _pick_scores(self, idx: np.ndarray, scope: _Scope) -> dict[str, np.ndarray]:
+        """Source totals over scope, plus per-pick kNN / NeuMF rows and the (catalog) columns of
+        positive cf neighbours."""
+        m = len(scope.idx)
+        knn_rows, neumf_rows = np.zeros((len(idx), m)), np.zeros((len(idx), m))
+        cf_cols = []
+        for j, p in enumerate(idx.tolist()):
+            lists = self._pick_lists(p, scope.key)
+            knn_rows[j] = np.bincount(lists.knn_pos, weights=lists.knn_vals, minlength=m)
+            neumf_rows[j] = np.bincount(lists.neumf_pos, weights=lists.neumf_vals, minlength=m)
+            cf_cols.append(lists.cf_cols)
+        knn_cf_cols = np.concatenate(cf_cols)
+        als = self._als_scores(idx)
+        everyone = scope is self._everyone
+        return {"knn": knn_rows.sum(axis=0), "als": als if everyone else als[scope.idx],
+                "neumf": neumf_rows.sum(axis=0),
+                "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
                 "knn_rows": knn_rows, "knn_cf_cols": knn_cf_cols, "neumf_rows": neumf_rows}
 
-    def _knn_per_pick(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each pick's neighbour similarities (picks x movies), and the columns of cf neighbours.
-
-        The reasons only ask whether a movie has a positive co-rating (cf) similarity, so the cf
-        neighbours are kept as a short column list instead of a full-catalog total.
-        """
-        n = len(self.movie_ids)
-        rows = np.zeros((len(idx), n))
-        if self.knn is None:
-            return rows, np.zeros(0, dtype=np.int64)
-        cf_cols = []
-        for j, p in enumerate(idx):
+    def _make_pick_lists(self, p: int, scope_key: int | None) -> _PickLists:
+        """One pick's kNN neighbours (similarities clipped at 0) and NeuMF two-hop movies
+        (its top users -> their top movies, the two scores multiplied), as positions in the scope
+        with their values. np.bincount then sums them in this order, so every total is the same
+        float as a sum over the whole catalog."""
+        scope = self._everyone if scope_key is None else self._sections_scope(scope_key)
+        empty_pos, empty_vals = np.zeros(0, dtype=np.int64), np.zeros(0)
+        knn_pos, knn_vals, cf_cols = empty_pos, empty_vals, empty_pos
+        if self.knn is not None:
             lo, hi = self.knn.ptr[p], self.knn.ptr[p + 1]
             cols, vals = self.knn.cols[lo:hi], np.maximum(self.knn.vals[lo:hi], 0.0)
-            rows[j] = np.bincount(cols, weights=vals, minlength=n)
+            knn_pos, knn_vals = self._in_scope(scope, cols, vals)
+            # The reasons only ask whether a movie has a positive co-rating (cf) similarity, so
+            # the cf neighbours are kept as a short column list instead of a total.
             positive = vals > 0  # a cf total is positive iff one of its clipped terms is
             if self.knn.extra is not None:
                 positive &= self.knn.extra[lo:hi] == 0
-            cf_cols.append(cols[positive])
-        return rows, np.concatenate(cf_cols)
+            cf_cols = cols[positive]
+        neumf_pos, neumf_vals = empty_pos, empty_vals
+        if self.movie_users is not None and self.user_movies is not None:
+            users, user_w = self.movie_users.row(p)
+            if len(users):
+                owner, movies, movie_w = self.user_movies.rows(users)
+                neumf_pos, neumf_vals = self._in_scope(scope, movies, user_w[owner] * movie_w)
+        return _PickLists(knn_pos, knn_vals, cf_cols, neumf_pos, neumf_vals)
+
+    @staticmethod
+    def _in_scope(scope: _Scope, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in scope, values) of the entries whose column is in scope, order kept."""
+        pos = scope.where[cols]
+        keep = pos >= 0
+        return pos[keep], vals[keep]
 
     def _als_scores(self, idx: np.ndarray) -> np.ndarray:
         """Fold the picks into the ALS item space (ridge solve) and score every movie."""
@@ -352,41 +388,34 @@ class Recommender:
         user = np.linalg.solve(a, b)
         return self.als_factors @ user
 
-    def _neumf_per_pick(self, idx: np.ndarray) -> np.ndarray:
-        """Two hops per pick: its top users -> their top movies, scores multiplied and summed."""
-        n = len(self.movie_ids)
-        rows = np.zeros((len(idx), n))
-        if self.movie_users is None or self.user_movies is None:
-            return rows
-        for j, p in enumerate(idx):
-            users, user_w = self.movie_users.row(int(p))
-            if len(users):
-                owner, movies, movie_w = self.user_movies.rows(users)
-                rows[j] = np.bincount(movies, weights=user_w[owner] * movie_w, minlength=n)
-        return rows
-
     # ------------------------------------------------------------------ blending
-    def _blend(self, raw: Mapping[str, np.ndarray], members: np.ndarray,
-               section: str) -> np.ndarray:
-        """Full-length blended scores, nonzero only on members: each source min-max scaled there."""
+    def _blend(self, raw: Mapping[str, np.ndarray], section: str, min_count: int,
+               scope: _Scope) -> np.ndarray:
+        """Blended scores over scope, nonzero only on the section's members (the less-known ones
+        with at least min_count ratings): each source min-max scaled over them."""
         weights = self.weights.for_section(section)
+        members = self._members(section, min_count)
+        pos = scope.where[members]
         total = np.zeros(len(members))
         for source in SOURCES:
             w = float(weights.get(source, 0.0))
             if w != 0.0:
-                total += w * _scale(raw[source][members])
-        out = np.zeros(len(self.movie_ids))
-        out[members] = total
+                scaled = self._scaled_popularity(section, min_count) if source == "popularity" \
+                    else _scale(raw[source][pos])
+                total += w * scaled
+        out = np.zeros(len(scope.idx))
+        out[pos] = total
         return out
 
-    def _top(self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int) -> list[int]:
-        """The n best members not taken: by score, then popularity, then movie id."""
+    def _top(self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int,
+             scope: _Scope) -> list[int]:
+        """The n best members not taken: by score (over scope), then popularity, then movie id."""
         if n <= 0:
             return []
         cand = members[~taken[members]]
         if len(cand) == 0:
             return []
-        values = score[cand]
+        values = score[scope.where[cand]]
         if len(cand) > n:  # keep the n best and everything tied with the n-th, then sort those
             nth = np.partition(-values, n - 1)[n - 1]
             keep = -values <= nth
@@ -397,25 +426,27 @@ class Recommender:
     def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
                     members: Mapping[str, np.ndarray], taken: np.ndarray,
                     wanted: Mapping[str, int], raw: Mapping[str, np.ndarray]) -> None:
-        """Top up short sections from the next-best pools, so the list stays ten long.
+        """Top up short sections from the next-best pools, so the list stays ten long (scores
+        over every movie: called with the full scope only).
 
         Less known: any less-known movie (below the requested support), then popular, then any
         movie; popular: the less-known candidates, then any movie.
         """
-        everyone = np.arange(len(self.movie_ids))
+        scope = self._everyone
+        everyone = scope.idx
         for section in (LESS_KNOWN, POPULAR):
             missing = wanted[section] - len(sections[section])
             if missing <= 0:
                 continue
             if section == LESS_KNOWN:
                 relaxed = self._less_known_idx(0)
-                fallbacks = [(relaxed, self._blend(raw, relaxed, LESS_KNOWN)),
+                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope)),
                              (members[POPULAR], blended[POPULAR])]
             else:
                 fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]
             fallbacks.append((everyone, blended[POPULAR] + blended[LESS_KNOWN]))
             for pool, score in fallbacks:
-                extra = self._top(score, pool, taken, missing)
+                extra = self._top(score, pool, taken, missing, scope)
                 taken[extra] = True
                 sections[section].extend(extra)
                 missing -= len(extra)
@@ -423,49 +454,61 @@ class Recommender:
                     break
 
     # ------------------------------------------------------------------ reasons
-    def _explain(self, i: int, section: str, picks: tuple[int, ...], idx: np.ndarray,
-                 raw: Mapping[str, np.ndarray], blended: Mapping[str, np.ndarray]) -> Recommendation:
-        """The Recommendation for catalog index i: main source, the picks behind it, a reason."""
-        source, because = self._main_source(i, section, idx, raw)
-        because_ids = tuple(picks[j] for j in because)
-        names = _join_titles([self.titles[idx[j]] for j in because])
-        reason = _REASONS[source].format(names=names, it="it" if len(because) == 1 else "them")
-        return Recommendation(movie_id=int(self.movie_ids[i]), score=round(float(blended[section][i]), 6),
-                              reason=reason, source=source, because_of=because_ids,
-                              section=section)
-
-    def _main_source(self, i: int, section: str, idx: np.ndarray,
-                     raw: Mapping[str, np.ndarray]) -> tuple[str, list[int]]:
-        """The model that contributed most to movie i, and which picks (positions) led to it."""
+    def _explain(self, chosen: list[int], section: str, picks: tuple[int, ...], idx: np.ndarray,
+                 raw: Mapping[str, np.ndarray], blended: Mapping[str, np.ndarray],
+                 scope: _Scope) -> tuple[Recommendation, ...]:
+        """The Recommendations for a section's chosen catalog indices: for each, the model that
+        contributed most, the picks (positions) that led to it, and the reason."""
+        if not chosen:
+            return ()
+        at = scope.where[chosen]  # their positions in the score arrays
         weights = self.weights.for_section(section)
-        best, best_value = "fallback", 0.0
-        for source in MODELS:
-            value = float(weights.get(source, 0.0)) * float(raw[source][i])
-            if value > best_value + 1e-12:
-                best, best_value = source, value
-        if best == "knn":
-            kind = "knn" if i in raw["knn_cf_cols"] else "content"
-            return kind, _contributors(raw["knn_rows"][:, i])
-        if best == "neumf":
-            return best, _contributors(raw["neumf_rows"][:, i])
-        if best == "als":
-            return best, [int(np.argmax(self.als_factors[idx] @ self.als_factors[i]))]
-        return best, list(range(len(idx)))
+        # read each array once for the five (Python floats: the same values, cheaper to compare)
+        models = [(source, float(weights.get(source, 0.0)), raw[source][at].tolist()) for source in MODELS]
+        scores = blended[section][at].tolist()
+        knn_columns = raw["knn_rows"][:, at].T.tolist()
+        neumf_columns = raw["neumf_rows"][:, at].T.tolist()
+        cf = set(raw["knn_cf_cols"].tolist())
+        picked = None if self.als_factors is None else self.als_factors[idx]
+        out = []
+        for n, i in enumerate(chosen):
+            best, best_value = "fallback", 0.0
+            for source, w, values in models:
+                value = w * values[n]
+                if value > best_value + 1e-12:
+                    best, best_value = source, value
+            if best == "knn":
+                best = "knn" if i in cf else "content"
+                because = _contributors(knn_columns[n])
+            elif best == "neumf":
+                because = _contributors(neumf_columns[n])
+            elif best == "als":  # the pick whose factors are closest to the movie's
+                sims = (picked @ self.als_factors[i]).tolist()
+                because = [max(range(len(sims)), key=sims.__getitem__)]  # the first largest
+            else:
+                because = list(range(len(idx)))
+            names = _join_titles([self.titles[idx[j]] for j in because])
+            out.append(Recommendation(
+                movie_id=int(self.movie_ids[i]), score=round(scores[n], 6),
+                reason_head=f"Because you picked {names}",
+                reason_detail=_DETAILS[best].format(it="it" if len(because) == 1 else "them"),
+                source=best, because_of=tuple(picks[j] for j in because), section=section))
+        return tuple(out)
 
 
-def _contributors(column: np.ndarray) -> list[int]:
+def _contributors(values: list[float]) -> list[int]:
     """Positions of the picks with a positive contribution, largest first (all when none)."""
-    values = column.tolist()
     found = sorted((j for j, v in enumerate(values) if v > 0), key=lambda j: -values[j])
     return found or list(range(len(values)))
 
 
-_REASONS = {
-    "knn": "Because you picked {names}: people who rated {it} also rated this",
-    "content": "Because you picked {names}: it shares genres and tags with {it}",
-    "als": "Because you picked {names}: it fits the taste profile of your picks",
-    "neumf": "Because you picked {names}: the viewers who love {it} most also love this",
-    "fallback": "Because you picked {names}: a well-liked movie to round out your list",
+# The detail sentence of a reason, by the source that chose the movie ({it}: the pick or picks).
+_DETAILS = {
+    "knn": "People who rated {it} also rated this",
+    "content": "It shares genres and tags with {it}",
+    "als": "It fits the taste profile of your picks",
+    "neumf": "The viewers who love {it} most also love this",
+    "fallback": "A well-liked movie to round out your list",
 }
 
 
@@ -474,7 +517,6 @@ def recommend_for_picks(recommender: Recommender, picks: Sequence[int], **kw) ->
     return recommender.recommend_for_picks(picks, **kw)
 
 
-# ---------------------------------------------------------------------- table helpers
 def _scale(values: np.ndarray) -> np.ndarray:
     """Values clipped at 0, then min-max scaled to [0, 1] (zeros when constant or empty)."""
     clipped = np.maximum(values, 0.0)
@@ -482,86 +524,3 @@ def _scale(values: np.ndarray) -> np.ndarray:
         return clipped
     lo, hi = clipped.min(), clipped.max()
     return (clipped - lo) / (hi - lo) if hi > lo else np.zeros_like(clipped)
-
-
-def _catalog_ids(movies: pd.DataFrame | None, stats: pd.DataFrame) -> np.ndarray:
-    """Sorted ids of every movie in movies or movie_stats."""
-    parts = [stats["movie_id"].to_numpy(np.int64)]
-    if movies is not None:
-        parts.append(movies["movie_id"].to_numpy(np.int64))
-    return np.unique(np.concatenate(parts))
-
-
-def _titles(movies: pd.DataFrame | None, ids: np.ndarray) -> list[str]:
-    """'Title (year)' per catalog id; 'movie <id>' when the movies table lacks it."""
-    if movies is None:
-        return [f"movie {m}" for m in ids]
-    frame = movies.drop_duplicates("movie_id").set_index("movie_id")
-    years = frame["year"] if "year" in frame.columns else pd.Series(pd.NA, index=frame.index)
-    lookup = {int(m): _format_title(t, y) for m, t, y in
-              zip(frame.index, frame["title"], years.reindex(frame.index))}
-    return [lookup.get(int(m), f"movie {m}") for m in ids]
-
-
-def _stats_arrays(stats: pd.DataFrame, index: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pool code, vote count, popularity prior in [0, 1]) aligned with the catalog."""
-    frame = stats.drop_duplicates("movie_id").set_index("movie_id").reindex(index)
-    codes = frame["pool"].map({POPULAR: 0, LESS_KNOWN: 1}).fillna(2).to_numpy(np.int8)
-    counts = frame["vote_count"].fillna(0).to_numpy(np.float64)
-    raw = frame["score"] if "score" in frame.columns else frame["vote_count"]
-    prior = raw.astype(float).fillna(raw.min() if raw.notna().any() else 0.0).to_numpy()
-    prior = _rank01(prior)
-    return codes, counts, prior
-
-
-def _rank01(values: np.ndarray) -> np.ndarray:
-    """Values rescaled to [0, 1] by min-max (constant values give zeros)."""
-    lo, hi = float(values.min()) if len(values) else 0.0, float(values.max()) if len(values) else 0.0
-    return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
-
-
-def _knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> _Csr | None:
-    """movie -> neighbours (by rank), kind 0 = cf, 1 = content; unknown ids dropped."""
-    if frame is None or frame.empty:
-        return None
-    rows = index.get_indexer(frame["movie_id"])
-    cols = index.get_indexer(frame["neighbor_id"])
-    keep = (rows >= 0) & (cols >= 0)
-    sub = frame.loc[keep]
-    rank = sub["rank"].to_numpy() if "rank" in sub.columns else np.arange(len(sub))
-    order = np.lexsort((rank, rows[keep]))
-    kind = (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8) \
-        if "kind" in sub.columns else np.zeros(len(sub), dtype=np.int8)
-    return _build_csr(rows[keep][order], cols[keep][order],
-                      sub["similarity"].to_numpy(np.float64)[order], len(index), kind[order])
-
-
-def _aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:
-    """Item factors in catalog order (zeros for movies without factors)."""
-    if frame is None or frame.empty:
-        return None
-    ids, matrix = _factor_matrix(frame)
-    if matrix.shape[1] == 0:
-        return None
-    out = np.zeros((len(index), matrix.shape[1]))
-    pos = index.get_indexer(ids)
-    out[pos[pos >= 0]] = matrix[pos >= 0]
-    return out
-
-
-def _neumf_csrs(movie_users: pd.DataFrame | None, user_top: pd.DataFrame | None,
-                index: pd.Index) -> tuple[_Csr | None, _Csr | None]:
-    """movie -> top users and user -> top movies, users renumbered 0..n-1."""
-    if movie_users is None or user_top is None or movie_users.empty or user_top.empty:
-        return None, None
-    users = pd.Index(np.unique(np.concatenate([movie_users["user_id"].to_numpy(np.int64),
-                                               user_top["user_id"].to_numpy(np.int64)])))
-    m_rows = index.get_indexer(movie_users["movie_id"])
-    keep = m_rows >= 0
-    mu = _build_csr(m_rows[keep], users.get_indexer(movie_users["user_id"])[keep],
-                    movie_users["score"].to_numpy(np.float64)[keep], len(index))
-    u_cols = index.get_indexer(user_top["movie_id"])
-    keep = u_cols >= 0
-    um = _build_csr(users.get_indexer(user_top["user_id"])[keep], u_cols[keep],
-                    user_top["score"].to_numpy(np.float64)[keep], len(users))
-    return mu, um

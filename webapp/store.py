@@ -1,23 +1,11 @@
-"""The trained tables, loaded once, checked against the manifest, and swapped whole on a new build.
+"""One loaded build of trained_data/: frames, movie records, the recommender, the search index.
 
-`load_store(directory)` reads `trained_data/` into a frozen `Store` (frames, movie records, the
-recommender, the search index). `StoreHolder` keeps the current store and replaces it by reference
-when the manifest changes (checked at most once per `check_interval` seconds, the new store built
-in a background thread) or when `reload()` is called (gunicorn's SIGHUP hook). A request takes one
-reference at its start, so it never sees a half-loaded store.
-
-This is a light copy of `offline.publish`'s checks: the web app imports no offline code.
+`load_store(directory)` reads and checks the folder (webapp/manifest.py) and builds a frozen
+`Store`; webapp/holder.py keeps the current one and swaps in new builds.
 """
 from __future__ import annotations
 
-import csv
 import functools
-import gc
-import hashlib
-import json
-import logging
-import os
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,34 +16,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from webapp.manifest import TrainedDataError, fail, load_tables, manifest_stamp
 from webapp.movies import Movie, build_movies
 from webapp.recommend import Recommender, RecommendationSet
+from webapp.schema import LESS_KNOWN
 from webapp.search import SearchIndex
 
-log = logging.getLogger(__name__)
+__all__ = ["Factors", "Store", "TrainedDataError", "UserTop", "less_known_levels", "load_store"]
 
-MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
-BUILD_HINT = "build it with `make build` (or `python -m offline build`)"
-
-# Tables the web app needs, with the columns it reads (a manifest may list more).
-REQUIRED_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "movies": ("movie_id", "title", "year", "genres", "imdb_id", "tmdb_id", "poster_url"),
-    "movie_stats": ("movie_id", "vote_count", "vote_mean", "score", "pool"),
-    "popular": ("movie_id", "title", "year", "genres", "vote_count", "vote_mean", "score", "rank"),
-    "als_user_factors": ("user_id",),
-    "als_item_factors": ("movie_id",),
-    "als_user_top": ("user_id", "movie_id", "score", "rank"),
-    "als_implicit_item_factors": ("movie_id",),
-    "knn_neighbors": ("movie_id", "neighbor_id", "similarity", "rank", "kind"),
-})
-# Tables the recommender blends in when the build has them.
-OPTIONAL_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "neumf_movie_top_users": ("movie_id", "user_id", "score", "rank"),
-    "neumf_user_top": ("user_id", "movie_id", "score", "rank"),
-})
-TEXT_TABLES = ("movies", "popular")  # read as text: titles like "NaN" or "Null" stay titles
-INTEGER_COLUMNS = ("movie_id", "user_id", "neighbor_id", "vote_count", "rank")
 # The less-known row's "better known" setting: the first of these minimum rating counts that
 # leaves at least LEVEL_MIN_CANDIDATES less-known movies (the source write-ups compared 25 and 100).
 KNOWN_THRESHOLDS = (100, 25)
@@ -63,118 +31,6 @@ LEVEL_MIN_CANDIDATES = 20
 RECOMMENDATION_CACHE = 4096
 
 
-class TrainedDataError(RuntimeError):
-    """trained_data/ is missing, incomplete or corrupt; the message is one line and says the fix.
-
-    A RuntimeError, so that gunicorn (with preload_app) prints just this line and exits.
-    """
-
-
-def _fail(directory: Path, what: str) -> TrainedDataError:
-    return TrainedDataError(f"trained data in {directory} cannot be used: {what}; {BUILD_HINT}")
-
-
-# ---------------------------------------------------------------------------- manifest check
-def read_manifest(directory: Path) -> dict[str, Any]:
-    """The parsed manifest.json, or TrainedDataError saying what is wrong."""
-    path = directory / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _fail(directory, f"{MANIFEST} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(directory, f"{MANIFEST} is unreadable ({exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
-        raise _fail(directory, f"{MANIFEST} has no 'tables' object")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise _fail(directory, f"{MANIFEST} format_version is {manifest.get('format_version')!r}, "
-                               f"expected {FORMAT_VERSION}")
-    if not isinstance(manifest.get("build_id"), str) or not manifest["build_id"]:
-        raise _fail(directory, f"{MANIFEST} has no build_id")
-    return manifest
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle), [])
-
-
-def check_table(directory: Path, name: str, entry: Any, needed: Sequence[str]) -> Path:
-    """The table's file, after checking it against its manifest entry (sha256, header)."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
-        raise _fail(directory, f"{MANIFEST} has no file for table {name}")
-    path = directory / entry["file"]
-    if path.parent != directory or not path.is_file():
-        raise _fail(directory, f"table {name} ({entry['file']}) is missing")
-    if _sha256(path) != entry.get("sha256"):
-        raise _fail(directory, f"table {name} ({entry['file']}) is corrupt: its sha256 differs "
-                               f"from the manifest")
-    header = _header(path)
-    if header != list(entry.get("columns", header)):
-        raise _fail(directory, f"table {name} has columns {header}, the manifest says "
-                               f"{entry.get('columns')}")
-    missing = [c for c in needed if c not in header]
-    if missing:
-        raise _fail(directory, f"table {name} lacks column(s) {', '.join(missing)}")
-    return path
-
-
-def _read_table(directory: Path, name: str, path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
-    """One table as a frame, with its row count and id columns checked."""
-    try:
-        if name in TEXT_TABLES:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-            frame = _convert_text_table(frame)
-        else:
-            frame = pd.read_csv(path)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(directory, f"table {name} cannot be parsed ({str(exc).splitlines()[0]})") from None
-    if "rows" in entry and len(frame) != entry["rows"]:
-        raise _fail(directory, f"table {name} has {len(frame)} rows, the manifest says {entry['rows']}")
-    for column in INTEGER_COLUMNS:
-        if column in frame.columns and not pd.api.types.is_integer_dtype(frame[column]):
-            raise _fail(directory, f"table {name} column {column} is not all integers")
-    return frame
-
-
-def _convert_text_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Typed columns for a table read as text (raises ValueError on a malformed number)."""
-    out = frame.copy()
-    for column in ("movie_id", "vote_count", "rank"):
-        if column in out.columns:
-            out[column] = pd.to_numeric(out[column]).astype("int64")
-    for column in ("year", "tmdb_id"):
-        if column in out.columns:
-            out[column] = pd.to_numeric(out[column].replace("", None)).astype("Int64")
-    for column in ("vote_mean", "score"):
-        if column in out.columns:
-            out[column] = pd.to_numeric(out[column].replace("", None)).astype("float64")
-    return out
-
-
-def load_tables(directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """(manifest, frames by table name) after every check; TrainedDataError otherwise."""
-    manifest = read_manifest(directory)
-    listed = manifest["tables"]
-    absent = [name for name in REQUIRED_TABLES if name not in listed]
-    if absent:
-        raise _fail(directory, f"{MANIFEST} lists no table {', '.join(absent)}")
-    wanted = {**REQUIRED_TABLES, **{k: v for k, v in OPTIONAL_TABLES.items() if k in listed}}
-    frames = {}
-    for name, needed in wanted.items():
-        path = check_table(directory, name, listed[name], needed)
-        frames[name] = _read_table(directory, name, path, listed[name])
-    if frames["movies"]["movie_id"].duplicated().any():
-        raise _fail(directory, "table movies has duplicate movie_id values")
-    return manifest, frames
-
-
-# ---------------------------------------------------------------------------- the store
 @dataclass(frozen=True)
 class UserTop:
     """als_user_top as arrays sorted by (user, rank); a user's rows found by binary search."""
@@ -219,7 +75,7 @@ class Factors:
 
 def less_known_levels(stats: pd.DataFrame, floor: int) -> dict[str, int]:
     """Minimum rating counts of the less-known row: 'gems' (the pool's floor) and 'known'."""
-    counts = stats.loc[stats["pool"] == "less_known", "vote_count"]
+    counts = stats.loc[stats["pool"] == LESS_KNOWN, "vote_count"]
     for threshold in KNOWN_THRESHOLDS:
         if threshold > floor and int((counts >= threshold).sum()) >= LEVEL_MIN_CANDIDATES:
             return {"gems": floor, "known": threshold}
@@ -299,21 +155,12 @@ class Store:
         return float(np.clip(float(user @ item), 0.5, 5.0))
 
 
-def _manifest_stamp(directory: Path) -> tuple[int, int, int]:
-    """(mtime_ns, size, inode) of the manifest; (0, 0, 0) when it is missing."""
-    try:
-        st = os.stat(directory / MANIFEST)
-    except OSError:
-        return (0, 0, 0)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 def load_store(directory: Path | str) -> Store:
     """Read and check trained_data/ and build every index; TrainedDataError when it is unusable."""
     directory = Path(directory).absolute()
     if not directory.is_dir():
-        raise _fail(directory, "the folder does not exist")
-    stamp = _manifest_stamp(directory)
+        raise fail(directory, "the folder does not exist")
+    stamp = manifest_stamp(directory)
     manifest, frames = load_tables(directory)
     movies = build_movies(frames["movies"], frames["movie_stats"])
     catalog = tuple(movies[int(m)] for m in
@@ -324,7 +171,7 @@ def load_store(directory: Path | str) -> Store:
     try:
         recommender = Recommender.from_tables(frames, less_known_min_count=levels["gems"])
     except (KeyError, ValueError, IndexError) as exc:
-        raise _fail(directory, f"the recommender cannot use these tables ({exc})") from None
+        raise fail(directory, f"the recommender cannot use these tables ({exc})") from None
     return Store(
         directory=directory,
         manifest=MappingProxyType(manifest),
@@ -340,63 +187,3 @@ def load_store(directory: Path | str) -> Store:
         levels=MappingProxyType(levels),
         manifest_stamp=stamp,
     )
-
-
-# ---------------------------------------------------------------------------- hot reload
-class StoreHolder:
-    """The current store; picks up a new build without a restart, never exposing a partial one."""
-
-    def __init__(self, directory: Path | str, *, check_interval: float = 1.0,
-                 loader: Callable[[Path], Store] = load_store) -> None:
-        self.directory = Path(directory).absolute()  # not resolve(): a symlink may be re-pointed
-        self.check_interval = check_interval
-        self._loader = loader
-        self._store = loader(self.directory)  # start-up: errors propagate
-        self._lock = threading.Lock()
-        self._loading = threading.Event()
-        self._next_check = time.monotonic() + check_interval
-        self._failed_stamp: tuple[int, int, int] | None = None
-
-    def get(self) -> Store:
-        """The current store (and, at most once per interval, a look at whether a new build exists)."""
-        now = time.monotonic()
-        if self.check_interval >= 0 and now >= self._next_check and not self._loading.is_set():
-            self._next_check = now + self.check_interval
-            stamp = _manifest_stamp(self.directory)
-            if stamp not in (self._store.manifest_stamp, self._failed_stamp, (0, 0, 0)):
-                self._loading.set()
-                threading.Thread(target=self._reload_in_background, name="store-reload",
-                                 daemon=True).start()
-        return self._store
-
-    def reload(self) -> bool:
-        """Load the folder now (e.g. on SIGHUP); True when a new build was swapped in."""
-        with self._lock:
-            stamp = _manifest_stamp(self.directory)
-            try:
-                fresh = self._loader(self.directory)
-            except TrainedDataError as exc:
-                self._failed_stamp = stamp
-                log.warning("keeping trained data %s: %s", self._store.build_id, exc)
-                return False
-            old, self._store = self._store, fresh  # one reference swap
-            self._failed_stamp = None
-            if gc.get_freeze_count():  # the server froze the loaded tables (gunicorn_conf.when_ready):
-                gc.unfreeze()  # let the old store be collected, and freeze the new one
-                gc.collect()
-                gc.freeze()
-        if fresh.build_id != old.build_id:
-            log.info("loaded trained data %s (was %s)", fresh.build_id, old.build_id)
-        return True
-
-    def wait_idle(self, timeout: float = 10.0) -> None:
-        """Block until a background reload (if any) has finished (for tests and tools)."""
-        deadline = time.monotonic() + timeout
-        while self._loading.is_set() and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def _reload_in_background(self) -> None:
-        try:
-            self.reload()
-        finally:
-            self._loading.clear()

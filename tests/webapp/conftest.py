@@ -159,6 +159,21 @@ def make_tables(seed: int = 0) -> dict[str, pd.DataFrame]:
     }
 
 
+LESS_KNOWN_FLOOR = 5  # the manifest's config.pools.less_known_min_count
+
+
+def expected_levels(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """The less-known row's two settings by the rule docs/api.md states, from the tables: "gems"
+    is the pool's floor; "known" is 100 when at least 20 less-known movies have 100 ratings, else
+    25 on the same terms, else the pool's median count."""
+    stats = tables["movie_stats"]
+    counts = stats.loc[stats["pool"] == "less_known", "vote_count"]
+    for threshold in (100, 25):
+        if (counts >= threshold).sum() >= 20:
+            return {"gems": LESS_KNOWN_FLOOR, "known": threshold}
+    return {"gems": LESS_KNOWN_FLOOR, "known": int(counts.median())}
+
+
 def write_manifest(directory: Path, entries: dict[str, dict], build_id: str | None = None) -> dict:
     """manifest.json over table entries (the documented format, build_id as offline.publish makes it)."""
     manifest = {
@@ -166,7 +181,7 @@ def write_manifest(directory: Path, entries: dict[str, dict], build_id: str | No
         "build_id": build_id or publish.build_id(entries),
         "created_at": "2025-01-01T00:00:00Z",
         "seed": 42,
-        "config": {"pools": {"popular_share": 0.1, "less_known_min_count": 5}},
+        "config": {"pools": {"popular_share": 0.1, "less_known_min_count": LESS_KNOWN_FLOOR}},
         "tables": entries,
     }
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from conftest import AMELIE_ID, N_POPULAR, XSS_ID
+import pytest
+
+from conftest import AMELIE_ID, N_POPULAR, XSS_ID, expected_levels, make_tables
 
 RESULT = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"
 
@@ -61,7 +63,10 @@ def test_picker_keeps_picks_from_the_url(client) -> None:
     tray = html.split('id="tray-list"', 1)[1].split("</ol>", 1)[0]
     assert re.findall(r'name="movie_ids" value="(\d+)"', tray) == ["1", "5"]
     assert "2 of 3" in html and "Pick 3" in html
-    assert 'aria-label' not in tray or "Remove" in tray
+    # each pick has a remove button that says, to a screen reader, which movie it removes
+    removes = re.findall(r'<button class="tray-remove" type="submit" name="remove" value="(\d+)">'
+                         r'<span aria-hidden="true">×</span><span class="visually-hidden">([^<]*)</span>', tray)
+    assert removes == [("1", "Remove The Shawshank Redemption (1994)"), ("5", "Remove Amélie (2001)")]
     # a picked movie in the grid is shown as picked, without a second form field
     card = html.split('data-movie-id="1"', 2)[2].split("</li>", 1)[0]
     assert "checked disabled" in card and 'name="movie_ids"' not in card
@@ -132,15 +137,25 @@ def test_result_page_change_one_pick_links(client) -> None:
         ["5", "20"], ["1", "20"], ["1", "5"]]
 
 
-def test_result_page_less_known_toggle(client, store) -> None:
+def _counts_shown(html: str) -> list[int]:
+    """The rating counts of the less-known cards."""
+    less_known = html.split('id="less-known"', 1)[1]
+    return [int(c.replace(",", "")) for c in re.findall(r'class="card-count">([\d,]+) rating', less_known)]
+
+
+def test_result_page_less_known_toggle(client) -> None:
+    levels = expected_levels(make_tables())
     gems = client.get(RESULT).get_data(as_text=True)
     known = client.get(RESULT + "&less_known=known").get_data(as_text=True)
     assert 'aria-current="true">Hidden gems' in gems
     assert 'aria-current="true">Better known' in known
-    assert f"at least {store.levels['known']} ratings" in known
-    less_known = known.split('id="less-known"', 1)[1]
-    counts = [int(c.replace(",", "")) for c in re.findall(r'class="card-count">([\d,]+) rating', less_known)]
-    assert len(counts) == 5
+    assert f"at least {levels['gems']} ratings" in gems
+    assert f"at least {levels['known']} ratings" in known
+    gem_counts, known_counts = _counts_shown(gems), _counts_shown(known)
+    assert len(gem_counts) == len(known_counts) == 5
+    assert all(c >= levels["known"] for c in known_counts), known_counts
+    assert all(c >= levels["gems"] for c in gem_counts), gem_counts
+    assert min(gem_counts) < levels["known"]  # so the threshold above is what made the difference
 
 
 def test_result_url_is_shareable_without_session(app) -> None:
@@ -182,7 +197,7 @@ def test_no_external_css_js_or_fonts(client) -> None:
     for url in ("/", RESULT):
         html = client.get(url).get_data(as_text=True)
         for src in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html):
-            assert src.startswith("/static/"), src
+            assert src.startswith(("/static/", "/posters/genres.css?v=")), src
 
 
 def test_static_assets_are_served_and_cacheable(client) -> None:
@@ -205,11 +220,73 @@ def test_method_not_allowed(client) -> None:
 
 def test_cached_result_card_equals_the_macro(app, store) -> None:
     """The per-movie card cache must render exactly what the result_card macro renders."""
-    from webapp.pages import result_card_html
+    from webapp.fragments import Parts
 
     movie = next(iter(store.movies.values()))
     with app.test_request_context("/"):
         macros = app.jinja_env.get_template("_macros.html").module
-        for reason in [("Because you picked <Heat> & \"Casino\"", "People who <b>rated</b> it"),
-                       ("Popular with everyone", "")]:
-            assert str(result_card_html(movie, reason)) == str(macros.result_card(movie, None, reason))
+        for head, detail in [("Because you picked <Heat> & \"Casino\"", "People who <b>rated</b> it"),
+                             ("Popular with everyone", "")]:
+            assert Parts().result_card(movie, head, detail) == str(macros.result_card(movie, head, detail))
+
+
+def test_page_shows_the_reasons_the_api_gives(client) -> None:
+    """One reason text: the page's head and detail are exactly the API's reason_head and
+    reason_detail, card by card, and the API's one-line reason is made of the same two parts."""
+    from html import unescape
+
+    html = client.get(RESULT).get_data(as_text=True)
+    shown = [(unescape(h), unescape(d)) for h, d in
+             re.findall(r'<p class="reason"><strong>([^<]*)</strong><span>([^<]*)</span></p>', html)]
+    body = client.post("/api/recommendations", json={"movie_ids": [1, 5, 20]}).get_json()
+    recs = body["popular"] + body["less_known"]
+    assert shown == [(r["reason_head"], r["reason_detail"]) for r in recs]
+    titles = {m["movie_id"]: m["title"] for m in body["picks"]}
+    for r in recs:
+        names = [titles[m] for m in r["because_of"]]
+        assert r["reason_head"] == "Because you picked " + (
+            names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+        assert r["reason"] == f'{r["reason_head"]}: {r["reason_detail"][0].lower()}{r["reason_detail"][1:]}'
+
+
+@pytest.mark.parametrize("url", [RESULT, RESULT + "&less_known=known", "/", "/?q=the"])
+def test_cached_pages_follow_the_script_name(app, url: str) -> None:
+    """Behind a proxy that mounts the app under a prefix (SCRIPT_NAME), every link of a page
+    points under that prefix, also when the page or its cards were cached under another one."""
+    client = app.test_client()
+    for prefix in ("/first", "/second", ""):
+        html = client.get(url, environ_overrides={"SCRIPT_NAME": prefix}).get_data(as_text=True)
+        links = re.findall(r'(?:href|src|action|data-[a-z-]+)="(/[^"]*)"', html)
+        assert len(links) > 10
+        assert all(link.startswith(prefix + "/") for link in links), \
+            (prefix, [link for link in links if not link.startswith(prefix + "/")][:5])
+
+
+def test_cached_pick_summary_equals_the_macro(app, store) -> None:
+    from webapp.fragments import Parts
+
+    movie = store.movies[XSS_ID]  # markup in the title: escaped the same way both ways
+    with app.test_request_context("/"):
+        macros = app.jinja_env.get_template("_macros.html").module
+        for url in ("/?movie_ids=1&movie_ids=5#search", '/x?"<q>"'):
+            assert Parts().pick_summary(movie, url) == str(macros.pick_summary(movie, url))
+
+
+def test_result_page_frame_equals_the_template(app, store) -> None:
+    """The cached frame of results.html, filled, is exactly the template rendered with the same
+    values (titles and links with markup characters included)."""
+    from flask import render_template
+    from markupsafe import Markup
+
+    from webapp import fragments
+
+    values = {"picks_title": 'A & "B" <i>', "pick_summaries": Markup("\n      <li>x</li>"),
+              "popular_cards": Markup("\n      <li>p</li>"), "less_known_cards": Markup(""),
+              "gems_url": "/recommendations?movie_ids=1&movie_ids=2#less-known",
+              "known_url": "/recommendations?movie_ids=1&less_known=known#less-known"}
+    for level in ("gems", "known"):
+        with app.test_request_context("/recommendations"):
+            filled = fragments.Parts().results_frame(level).fill(values)
+            direct = render_template("results.html", store=store, level=level, levels=store.levels, **values)
+        assert filled == direct
+        assert "A &amp; &#34;B&#34; &lt;i&gt;" in filled and "movie_ids=1&amp;movie_ids=2" in filled

@@ -26,6 +26,7 @@ from offline.split import split_ratings
 
 PACKAGES = ("pyspark", "pandas", "numpy", "pyarrow", "scikit-learn", "tensorflow-cpu", "keras")
 ProgressFn = Callable[[str], None]
+RECOMMENDER_MODULES = ("recommend.py", "recommend_tables.py", "schema.py", "movies.py")
 
 
 @dataclass
@@ -203,7 +204,8 @@ def code_fingerprint() -> str:
     """Hash of the offline code and pinned requirements: a change means a rebuild."""
     digest = hashlib.sha256()
     paths = sorted((PROJECT_ROOT / "offline").rglob("*.py")) + [PROJECT_ROOT / "requirements.txt"]
-    paths.append(PROJECT_ROOT / "webapp" / "recommend.py")
+    # the recommender the evaluation shares with the web app, and what it imports
+    paths += [PROJECT_ROOT / "webapp" / name for name in RECOMMENDER_MODULES]
     for path in paths:
         if path.is_file():
             digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())

@@ -253,23 +253,31 @@ def top_per_group(groups: np.ndarray, items: np.ndarray, values: np.ndarray,
 def neighbor_matrix(items: sp.csr_matrix, candidates: np.ndarray, k: int,
                     workers: int = 1) -> sp.csr_matrix:
     """Movie x movie matrix of each movie's k nearest `candidates` (binary cosine similarity)."""
+    return neighbor_matrices(items, candidates, [None], k, workers)[0]
+
+
+def neighbor_matrices(items: sp.csr_matrix, candidates: np.ndarray,
+                      subsets: list[np.ndarray | None], k: int,
+                      workers: int = 1) -> list[sp.csr_matrix]:
+    """`neighbor_matrix` for several subsets of `candidates` (sorted index arrays; None for
+    all of them) from one similarity pass."""
     n = items.shape[0]
+    candidates = np.asarray(candidates)
     self_index = pd.Index(candidates).get_indexer(np.arange(n))  # -1: not a candidate
-    query, neighbour, sims = similarity.top_k_cosine(items, items[candidates], k,
-                                                     self_index=self_index, workers=workers)
-    return sp.csr_matrix((sims, (query, np.asarray(candidates)[neighbour])), shape=(n, n))
+    masks = [None if sub is None else np.isin(candidates, sub) for sub in subsets]
+    found = similarity.top_k_cosine(items, items[candidates], k, self_index=self_index,
+                                    workers=workers, masks=masks)
+    return [sp.csr_matrix((sims, (query, candidates[neighbour])), shape=(n, n))
+            for query, neighbour, sims in found]
 
 
-def user_candidates(rated: sp.csr_matrix, seen: sp.csr_matrix, items: sp.csr_matrix,
-                    less_known: np.ndarray, cfg: NeumfConfig,
-                    workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(user, movie) index pairs: less-known neighbours of a user's movies, unseen, capped.
-
-    A block of users at a time, so the user x movie score matrix never exists whole.
-    """
-    if less_known.size == 0:
+def user_candidates(rated: sp.csr_matrix, seen: sp.csr_matrix, neighbors: sp.csr_matrix,
+                    cfg: NeumfConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(user, movie) index pairs: less-known neighbours (`neighbors`, movie x movie) of a user's
+    movies, unseen, capped. A block of users at a time, so the user x movie score matrix never
+    exists whole."""
+    if neighbors.nnz == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    neighbors = neighbor_matrix(items, less_known, cfg.candidate_neighbors, workers)
     users, movies = [], []
     for start in range(0, rated.shape[0], CANDIDATE_BLOCK):
         stop = min(start + CANDIDATE_BLOCK, rated.shape[0])
@@ -299,18 +307,15 @@ def capped_raters(items: sp.csr_matrix, cap: int, seed: int) -> sp.csr_matrix:
         np.minimum(counts, cap))]), shape=items.shape)
 
 
-def movie_candidates(rated: sp.csr_matrix, items: sp.csr_matrix, supported: np.ndarray,
-                     cfg: NeumfConfig, seed: int = 0,
-                     workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(movie, user) index pairs: users who rated the movie or its neighbours, capped.
+def movie_candidates(items: sp.csr_matrix, neighbors: sp.csr_matrix, cfg: NeumfConfig,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(movie, user) index pairs: users who rated the movie or its `neighbors` (movie x movie,
+    among supported movies), capped.
 
     At most `rater_cap` raters per movie take part (a seeded sample), so the work is bounded by
     movies x (neighbours + 1) x rater_cap, not by the raters of popular neighbours.
     """
     n = items.shape[0]
-    # Neighbours among supported (non-rare) movies only: their raters are the meaningful
-    # candidates, and it keeps the similarity search at movies x supported, not movies^2.
-    neighbors = neighbor_matrix(items, supported, cfg.candidate_neighbors, workers)
     neighbors = (neighbors + sp.identity(n, format="csr")).tocsr()  # its own raters count most
     raters = capped_raters(items, cfg.rater_cap, seed)
     movies, users = [], []
@@ -363,17 +368,20 @@ def train_neumf(ratings: pd.DataFrame, pools: pd.DataFrame | pd.Series, cfg: Bui
                           shape=(len(users), len(movies)))
     items = rated.T.tocsr()
     pool = _pool_series(pools)
-    workers = cfg.knn.workers
     if say:
-        say("NeuMF: candidate movies per user (neighbours of what they rated)")
-    user_pairs = user_candidates(rated, _seen_matrix(ratings, users, movies), items,
-                                 _indices_in_pool(pool, movies, (LESS_KNOWN,)), cfg.neumf,
-                                 workers)
+        say("NeuMF: neighbours of every movie among the supported and the less-known ones")
+    # Neighbours among supported (non-rare) movies only: their raters are the meaningful
+    # candidates, and it keeps the similarity search at movies x supported, not movies^2.
+    supported = _indices_in_pool(pool, movies, (POPULAR, LESS_KNOWN))
+    among_supported, among_less_known = neighbor_matrices(
+        items, supported, [None, _indices_in_pool(pool, movies, (LESS_KNOWN,))],
+        cfg.neumf.candidate_neighbors, cfg.knn.workers)
     if say:
-        say("NeuMF: candidate users per movie")
-    movie_pairs = movie_candidates(rated, items, _indices_in_pool(pool, movies,
-                                                                  (POPULAR, LESS_KNOWN)),
-                                   cfg.neumf, cfg.seed_for("neumf_raters"), workers)
+        say("NeuMF: candidate movies per user and users per movie")
+    user_pairs = user_candidates(rated, _seen_matrix(ratings, users, movies), among_less_known,
+                                 cfg.neumf)
+    movie_pairs = movie_candidates(items, among_supported, cfg.neumf,
+                                   cfg.seed_for("neumf_raters"))
     del rated, items
     candidates_done = time.perf_counter()
     model, losses = fit_neumf(user_idx, movie_idx, len(users), len(movies), cfg.neumf,

@@ -31,13 +31,15 @@ def binary_matrix(row_codes: np.ndarray, col_codes: np.ndarray, shape: tuple[int
     return matrix
 
 
-def top_k_block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(query index, candidate index, similarity) of each query row's top k in one block."""
+def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per candidate mask: (query index, candidate index, similarity) of each query row's top k
+    in one block."""
     queries: sp.csr_matrix = _shared["queries"]  # type: ignore[assignment]
     candidates_t: sp.csr_matrix = _shared["candidates_t"]  # type: ignore[assignment]
     q_norm: np.ndarray = _shared["q_norm"]  # type: ignore[assignment]
     c_norm: np.ndarray = _shared["c_norm"]  # type: ignore[assignment]
     self_index: np.ndarray = _shared["self_index"]  # type: ignore[assignment]
+    masks: list[np.ndarray | None] = _shared["masks"]  # type: ignore[assignment]
     k: int = _shared["k"]  # type: ignore[assignment]
     counts = (queries[start:stop] @ candidates_t).toarray()
     sims = np.round(counts / (q_norm[start:stop, None] * c_norm[None, :]), DECIMALS)
@@ -45,9 +47,15 @@ def top_k_block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     own = self_index[start:stop]
     has_self = own >= 0
     sims[rows[has_self], own[has_self]] = 0.0  # a movie is not its own neighbour
+    return [_top_k(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start)
+            for mask in masks]
+
+
+def _top_k(sims: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's k largest positive entries (ties: lower column first), rows offset by start."""
     n_cand = sims.shape[1]
     if n_cand == 0:
-        return (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)  # type: ignore[return-value]
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     kk = min(k, n_cand)
     # the k-th largest similarity of each row; every candidate at or above it is kept, so ties
     # at the boundary are settled by candidate index below, not by argpartition's order
@@ -64,13 +72,15 @@ def top_k_block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
                  self_index: np.ndarray | None = None, workers: int = 2,
-                 progress: Callable[[int, int], None] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 progress: Callable[[int, int], None] | None = None,
+                 masks: list[np.ndarray | None] | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | list[tuple[np.ndarray, ...]]:
     """Each query row's k most similar candidate rows (binary cosine, similarity > 0).
 
     `self_index[i]` is the candidate index of query i itself (-1 if none), which is skipped.
     Returns (query index, candidate index, similarity), sorted by query, similarity desc,
-    candidate index asc.
+    candidate index asc. With `masks` (boolean arrays over the candidates, None for all), one
+    such triple per mask from a single pass: the product, the costly part, is shared.
     """
     n_q = queries.shape[0]
     if self_index is None:
@@ -79,7 +89,8 @@ def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
         queries=queries.tocsr(), candidates_t=candidates.T.tocsr(),
         q_norm=np.sqrt(np.asarray(queries.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
         c_norm=np.sqrt(np.asarray(candidates.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
-        self_index=np.asarray(self_index, dtype=np.int64), k=int(k))
+        self_index=np.asarray(self_index, dtype=np.int64), k=int(k),
+        masks=list(masks) if masks is not None else [None])
     block = max(1, BLOCK_CELLS // max(1, candidates.shape[0]))
     bounds = [(s, min(s + block, n_q)) for s in range(0, n_q, block)]
     parts = []
@@ -97,11 +108,13 @@ def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
                 if progress:
                     progress(i + 1, len(bounds))
     finally:
+        n_masks = len(_shared.get("masks", [None]))
         _shared.clear()
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return tuple(np.concatenate(x) for x in zip(*parts))  # type: ignore[return-value]
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    results = [tuple(np.concatenate([p[i][j] for p in parts]) for j in range(3)) if parts
+               else empty for i in range(n_masks)]
+    return results if masks is not None else results[0]  # type: ignore[return-value]
 
 
-def _run_block(bound: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _run_block(bound: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return top_k_block(*bound)

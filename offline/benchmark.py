@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -109,8 +110,10 @@ class MemorySampler:
 
 
 def measure_build(config: BuildConfig, data_dir: Path, label: str, ratings: int,
-                  console: Console, stages: list[str] | None = None) -> Run:
-    """Build `data_dir` in a child process; per-stage seconds and peak PSS."""
+                  console: Console, stages: list[str] | None = None,
+                  keep: Path | None = None) -> Run:
+    """Build `data_dir` in a child process; per-stage seconds and peak PSS. With `keep`, the
+    built tables are moved there (e.g. to serve them in a web benchmark)."""
     run = Run(label, ratings)
     with tempfile.TemporaryDirectory(prefix="offline-bench-") as tmp:
         events = Path(tmp) / "events.jsonl"
@@ -143,6 +146,12 @@ def measure_build(config: BuildConfig, data_dir: Path, label: str, ratings: int,
         manifest = Path(tmp) / "trained_data" / "manifest.json"
         if manifest.is_file():
             run.details = stage_details(json.loads(manifest.read_text()))
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                target = keep / f"trained_data-{ratings}"
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.move(str(manifest.parent), target)
+                console.print(f"  kept the tables in {target}")
     assign(run, boundaries, sampler.samples, started)
     return run
 
@@ -194,7 +203,7 @@ def synthetic_release(config: BuildConfig, ratings: int, console: Console) -> Pa
 
 
 def run_benchmark(config: BuildConfig, with_evaluate: bool = False,
-                  synth: list[int] | None = None) -> int:
+                  synth: list[int] | None = None, keep: Path | None = None) -> int:
     """Measure the build at each size; print per-stage seconds and peak memory."""
     console = Console()
     runs = []
@@ -203,7 +212,7 @@ def run_benchmark(config: BuildConfig, with_evaluate: bool = False,
         for n in synth:
             data = synthetic_release(cfg, n, console)
             console.print(f"building {n:,} ratings ...")
-            runs.append(measure_build(cfg, data, f"synthetic {human(n)}", n, console))
+            runs.append(measure_build(cfg, data, f"synthetic {human(n)}", n, console, keep=keep))
             print_run(console, runs[-1])
     else:
         runs.append(measure_build(config, Path(config.data_dir), Path(config.data_dir).name,

@@ -51,6 +51,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     bench.add_argument("--synth", default=None, metavar="SIZES",
                        help="comma-separated synthetic sizes instead of --data-dir, e.g. 1M,5M,25M "
                             "(generated once into the work folder)")
+    bench.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                       help="keep each size's built tables in DIR/trained_data-N (for bench-web)")
     add_download_parser(sub, defaults=vars(common.parse_args([])))
     add_synth_parser(sub, defaults=vars(common.parse_args([])))
     return parser.parse_args(argv)
@@ -264,7 +266,8 @@ def dispatch(args: argparse.Namespace, config: BuildConfig) -> int:
         from offline.benchmark import run_benchmark
 
         sizes = [count(x) for x in args.synth.split(",")] if args.synth else None
-        return run_benchmark(config, with_evaluate=args.with_evaluate, synth=sizes)
+        return run_benchmark(config, with_evaluate=args.with_evaluate, synth=sizes,
+                             keep=args.keep)
     if args.command == "build":
         if args.if_stale:
             reason = stale_reason(config)

@@ -236,13 +236,25 @@ def stale_reason(config: BuildConfig) -> str | None:
     missing = [s for s in BUILD_STAGES if s not in manifest.get("stages", {})]
     if missing:
         return f"stages never built: {', '.join(missing)}"
-    checks = {
-        "input data": (manifest.get("input", {}).get("fingerprint"), input_fingerprint_of(config)),
-        "code": (manifest.get("code_fingerprint"), code_fingerprint()),
-        "configuration": (manifest.get("config_fingerprint"), config_fingerprint(config)),
-    }
-    changed = [what for what, (old, new) in checks.items() if old != new]
-    return f"{' and '.join(changed)} changed since the last build" if changed else None
+    current = {"input data": input_fingerprint_of(config), "code": code_fingerprint(),
+               "configuration": config_fingerprint(config)}
+    top = {"input data": manifest.get("input", {}).get("fingerprint"),
+           "code": manifest.get("code_fingerprint"),
+           "configuration": manifest.get("config_fingerprint")}
+    # Each stage records what it was built from: a one-stage rebuild from other data or code
+    # leaves the other stages' tables built from the old, and the whole is then not current.
+    behind: dict[str, list[str]] = {}
+    for stage in BUILD_STAGES:
+        built_from = manifest["stages"][stage].get("fingerprints") or top
+        for what, value in current.items():
+            if built_from.get(what) != value:
+                behind.setdefault(what, []).append(stage)
+    if not behind:
+        return None
+    if all(len(stages) == len(BUILD_STAGES) for stages in behind.values()):
+        return f"{' and '.join(behind)} changed since the last build"
+    return "; ".join(f"{what} changed since stage(s) {', '.join(stages)} were built"
+                     for what, stages in behind.items())
 
 
 @dataclass
@@ -262,11 +274,13 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
     """
     out_dir = Path(config.out_dir)
     partial = set(names) != set(BUILD_STAGES)
-    previous = (publish.read_manifest(out_dir) or {}) if partial else {}
     ctx = BuildContext(config, progress)
     runs: list[StageRun] = []
     try:
-        with publish.staging_dir(out_dir, keep_previous=partial) as staging:
+        with publish.build_lock(out_dir), \
+                publish.staging_dir(out_dir, keep_previous=partial) as staging:
+            # read under the lock: the previous build is complete and nobody else is writing
+            previous = (publish.read_manifest(out_dir) or {}) if partial else {}
             tables = dict(previous.get("tables", {}))
             stages_meta = dict(previous.get("stages", {}))
             metrics = dict(previous.get("metrics", {}))
@@ -274,6 +288,8 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
             started = time.perf_counter()
             ctx.data  # noqa: B018 (read and checked once, before the stages)
             input_seconds = round(time.perf_counter() - started, 2)
+            built_from = {"input data": input_fingerprint(ctx.data.file_keys or {})["fingerprint"],
+                          "code": code_fingerprint(), "configuration": config_fingerprint(config)}
             for position, name in enumerate(names):
                 if on_stage:
                     on_stage(name)
@@ -290,7 +306,8 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
                     (staging / file_name).write_bytes(content)
                 seconds = round(time.perf_counter() - start, 2)
                 rows = sum(len(f) for f in result.tables.values())
-                stages_meta[name] = {"seconds": seconds, "rows": rows}
+                stages_meta[name] = {"seconds": seconds, "rows": rows,
+                                     "fingerprints": built_from}
                 metrics[name] = result.metrics
                 runs.append(StageRun(name, rows, seconds))
             emit_event("publish")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import hashlib
 import json
 import os
@@ -93,8 +94,44 @@ def _renameat2_exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
+class BuildLockedError(RuntimeError):
+    """Another build is publishing into the same folder."""
+
+
+def real_target(target: Path) -> Path:
+    """The folder the tables really live in: a symlinked trained_data/ (a common deployment
+    pattern: trained_data -> /srv/builds/current) is published behind its link, which stays."""
+    target = Path(target)
+    return target.resolve() if target.is_symlink() else target.absolute()
+
+
+@contextmanager
+def build_lock(target: Path) -> Iterator[None]:
+    """Hold `.NAME.lock` beside the target for the whole build: a second build of the same
+    folder stops at once with one line, instead of deleting this one's staging folder."""
+    target = real_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.with_name(f".{target.name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise BuildLockedError(f"another build (pid {holder}) is publishing into {target}; "
+                                   "wait for it to finish, or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock; the file stays (it is tiny and hidden)
+
+
 def swap_into_place(staging: Path, target: Path) -> None:
     """Make `staging` the new `target`; the old target is removed afterwards."""
+    target = real_target(target)
+    if not staging.is_dir():
+        raise FileNotFoundError(f"{staging}: the staging folder is gone; {target} was kept")
     if not target.exists():
         os.replace(staging, target)
         return
@@ -103,14 +140,21 @@ def swap_into_place(staging: Path, target: Path) -> None:
         return
     old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
     os.replace(target, old)  # fallback: two renames, a microsecond apart
-    os.replace(staging, target)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        os.replace(old, target)  # put the previous tables back rather than leave none
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
 def remove_stale_staging(target: Path) -> None:
-    """Remove staging folders that a killed build left behind."""
-    for path in target.parent.glob(f".{target.name}.staging-*"):
-        shutil.rmtree(path, ignore_errors=True)
+    """Remove staging and half-swapped folders that a killed build left behind (call it only
+    while holding `build_lock`: then no other build can own them)."""
+    target = real_target(target)
+    for pattern in (f".{target.name}.staging-*", f".{target.name}.old-*"):
+        for path in target.parent.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
@@ -120,7 +164,7 @@ def staging_dir(target: Path, *, keep_previous: bool) -> Iterator[Path]:
     With `keep_previous`, the previous tables are copied in first (a one-stage rebuild
     replaces only that stage's tables).
     """
-    target = Path(target)
+    target = real_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(target)
     staging = target.with_name(f".{target.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:6]}")

@@ -28,6 +28,8 @@ __all__ = ["Factors", "Store", "TrainedDataError", "UserTop", "less_known_levels
 # leaves at least LEVEL_MIN_CANDIDATES less-known movies (the source write-ups compared 25 and 100).
 KNOWN_THRESHOLDS = (100, 25)
 LEVEL_MIN_CANDIDATES = 20
+DESIGNED_LEVELS = (25, 100)  # (gems, known) on full-size data
+FULL_SIZE_CANDIDATES = 500
 RECOMMENDATION_CACHE = 4096
 
 
@@ -74,8 +76,18 @@ class Factors:
 
 
 def less_known_levels(stats: pd.DataFrame, floor: int) -> dict[str, int]:
-    """Minimum rating counts of the less-known row: 'gems' (the pool's floor) and 'known'."""
+    """Minimum rating counts of the less-known row: 'gems' and 'known'.
+
+    As designed (the source write-ups): hidden gems have at least 25 ratings, better-known ones
+    at least 100. That needs full-size data: when the pool holds at least FULL_SIZE_CANDIDATES
+    movies with 100 ratings, those are the levels. On small data (ml-latest-small's less-known
+    pool has 5 to 26 ratings) gems are the pool's floor and 'known' the first of 100, 25 that
+    still leaves LEVEL_MIN_CANDIDATES movies, else the pool's median.
+    """
     counts = stats.loc[stats["pool"] == LESS_KNOWN, "vote_count"]
+    gems, known = DESIGNED_LEVELS
+    if int((counts >= known).sum()) >= FULL_SIZE_CANDIDATES:
+        return {"gems": max(floor, gems), "known": known}
     for threshold in KNOWN_THRESHOLDS:
         if threshold > floor and int((counts >= threshold).sum()) >= LEVEL_MIN_CANDIDATES:
             return {"gems": floor, "known": threshold}

@@ -223,6 +223,8 @@ def load_links(path: Path, bad: BadRows) -> pd.DataFrame:
     imdb = raw["imdbId"].str.strip()
     frame = to_numbers(raw, {"movieId": "int32", "tmdbId": "Int64"}, path.name, bad,
                        optional=("tmdbId",))
+    # one row per movie: a repeated id would duplicate the movie in every joined table
+    frame = drop_rows(frame, frame.duplicated("movieId"), path.name, "duplicate_movie_id", bad)
     return pd.DataFrame({
         "movie_id": frame["movieId"].to_numpy(),
         "imdb_id": imdb.loc[frame.index].to_numpy(),
@@ -247,6 +249,7 @@ def load_posters(path: Path | None, bad: BadRows) -> pd.DataFrame:
         return pd.DataFrame({"movie_id": pd.Series(dtype="int32"), "poster_url": pd.Series(dtype=str)})
     raw = read_raw(path, POSTER_COLUMNS, bad)
     frame = to_numbers(raw, {"movieId": "int32"}, path.name, bad)
+    frame = drop_rows(frame, frame.duplicated("movieId"), path.name, "duplicate_movie_id", bad)
     return pd.DataFrame({"movie_id": frame["movieId"].to_numpy(),
                          "poster_url": frame["poster_url"].str.strip().to_numpy()})
 

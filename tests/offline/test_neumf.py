@@ -52,7 +52,7 @@ def test_one_score_per_pair_in_zero_one():
     users = np.array([0, 1, 2, 3, 4, 0], dtype=np.int32)
     movies = np.array([6, 5, 4, 3, 2, 1], dtype=np.int32)
     scores = np.asarray(model({"user": users, "movie": movies}))
-    assert scores.shape in {(6,), (6, 1)}
+    assert scores.shape == (6, 1)  # layer `prediction`: (batch, 1), as predict_pairs reshapes
     assert ((scores > 0) & (scores < 1)).all()
     # each row scored alone gives the same value: nothing mixes rows along the batch axis
     single = [np.asarray(model({"user": users[i:i + 1], "movie": movies[i:i + 1]})).item()
@@ -62,10 +62,16 @@ def test_one_score_per_pair_in_zero_one():
 
 def test_named_layers_exist():
     model = build_neumf(5, 7, TINY, seed=1)
-    for name in ("gmf_user_embedding", "gmf_movie_embedding", "mlp_user_embedding",
-                 "mlp_movie_embedding", "prediction"):
-        assert model.get_layer(name) is not None
-    assert model.get_layer("gmf_movie_embedding").get_weights()[0].shape == (7, TINY.gmf_dim)
+    names = {layer.name for layer in model.layers}
+    assert {"gmf_user_embedding", "gmf_movie_embedding", "mlp_user_embedding",
+            "mlp_movie_embedding", "prediction"} <= names
+    shapes = {name: model.get_layer(name).get_weights()[0].shape
+              for name in ("gmf_user_embedding", "gmf_movie_embedding", "mlp_user_embedding",
+                           "mlp_movie_embedding")}
+    half = TINY.mlp_dims[0] // 2
+    assert shapes == {"gmf_user_embedding": (5, TINY.gmf_dim),
+                      "gmf_movie_embedding": (7, TINY.gmf_dim),
+                      "mlp_user_embedding": (5, half), "mlp_movie_embedding": (7, half)}
 
 
 def test_training_separates_positives_from_negatives(ratings):

@@ -83,8 +83,8 @@ def test_failed_build_leaves_previous_tables_untouched(config: BuildConfig, fake
         run_stages(reseeded, fake_registry)
     after = {p.name: p.read_bytes() for p in config.out_dir.iterdir()}
     assert after == before
-    leftovers = list(config.out_dir.parent.glob(".trained_data.*"))
-    assert leftovers == []
+    leftovers = [p.name for p in config.out_dir.parent.glob(".trained_data.*")]
+    assert leftovers == [".trained_data.lock"]  # the build lock's file stays; no staging folder
 
 
 def test_one_stage_rebuild_keeps_the_other_tables(config: BuildConfig, fake_registry) -> None:
@@ -114,3 +114,93 @@ def test_swap_replaces_whole_folder(tmp_path: Path) -> None:
     publish.swap_into_place(staging, target)
     assert [p.name for p in target.iterdir()] == ["new.csv"]
     assert not staging.exists()
+
+
+def test_a_second_build_stops_at_once_and_leaves_the_first_ones_staging(
+        config: BuildConfig, fake_registry) -> None:
+    """Without a lock, the second build deleted the running build's staging folder."""
+    run_stages(config, fake_registry)
+    first_staging = config.out_dir.with_name(".trained_data.staging-999999-abcdef")
+    with publish.build_lock(config.out_dir):  # the first build, still running
+        first_staging.mkdir()
+        with pytest.raises(publish.BuildLockedError, match=r"another build \(pid \d+\)"):
+            run_stages(dataclasses.replace(config, seed=config.seed + 1), fake_registry)
+        assert first_staging.is_dir()
+    publish.verify_tables(config.out_dir)
+    run_stages(config, fake_registry)  # once the first is done, a build cleans up after it
+    assert not first_staging.exists()
+
+
+def test_one_stage_rebuild_from_other_data_is_not_current(config: BuildConfig, fake_registry,
+                                                         tmp_path: Path) -> None:
+    """A one-stage rebuild used to stamp the new input's fingerprint on the whole folder."""
+    import shutil
+
+    run_stages(config, fake_registry)
+    other_data = tmp_path / "other"
+    shutil.copytree(config.data_dir, other_data)
+    with (other_data / "ratings.csv").open("a") as f:
+        f.write("611,1,4.0,964982703\n")
+    other = dataclasses.replace(config, data_dir=other_data)
+    run_stages(other, ["numbers"])
+    assert build.stale_reason(config) == ("input data changed since stage(s) numbers were built")
+    assert build.stale_reason(other) == ("input data changed since stage(s) movie_list were "
+                                         "built")
+    run_stages(other, fake_registry)
+    assert build.stale_reason(other) is None
+
+
+def test_symlinked_trained_data_is_published_behind_its_link(config: BuildConfig, fake_registry,
+                                                            tmp_path: Path) -> None:
+    real = tmp_path / "builds" / "current"
+    real.mkdir(parents=True)
+    link = tmp_path / "site" / "trained_data"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    linked = dataclasses.replace(config, out_dir=link)
+    _, first = run_stages(linked, fake_registry)
+    _, second = run_stages(dataclasses.replace(linked, seed=config.seed + 1), fake_registry)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert json.loads((real / "manifest.json").read_text())["build_id"] == second["build_id"]
+    assert second["build_id"] != first["build_id"]
+    publish.verify_tables(link)
+
+
+def test_duplicate_movie_ids_in_links_and_posters_are_bad_rows(config: BuildConfig, spark,
+                                                               tmp_path: Path) -> None:
+    """Repeated ids used to duplicate movie rows, which the web app then refused to load."""
+    import shutil
+
+    from offline.data.loader import load_dataset
+
+    data = tmp_path / "data"
+    shutil.copytree(config.data_dir, data)
+    with (data / "links.csv").open("a") as f:
+        f.write("1,0114709,862\n")  # movie 1 again (line 9744)
+    posters = tmp_path / "posters.csv"
+    shutil.copy(config.posters_path, posters)
+    with posters.open("a") as f:
+        f.write('2,"Jumanji (1995)",Adventure,https://example.org/x.jpg\n')
+    loaded = load_dataset(data, posters, spark=spark, work_dir=tmp_path / "work")
+    bad = loaded.bad_rows.to_dict()
+    assert bad["links.csv"]["duplicate_movie_id"]["count"] == 1
+    assert bad["links.csv"]["duplicate_movie_id"]["example_lines"] == [9744]
+    assert bad["posters.csv"]["duplicate_movie_id"]["count"] == 1
+    from offline.stages.movies import compute_movies
+
+    table = compute_movies(loaded.movies, loaded.links, loaded.posters)
+    assert table["movie_id"].is_unique and len(table) == 9742
+
+
+def test_spark_checkpoints_live_in_the_work_folder_and_go_with_the_build(config: BuildConfig,
+                                                                          spark) -> None:
+    """They used to go to one fixed folder under /tmp that nothing ever cleaned."""
+    ctx = build.BuildContext(config)
+    ctx.spark  # noqa: B018
+    checkpoints = Path(ctx._checkpoints)
+    assert checkpoints.parent == Path(config.work_dir) and checkpoints.is_dir()
+    # Spark puts its own sub-folder in the folder it is given
+    assert Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).parent.name == \
+        checkpoints.name
+    ctx.close()
+    assert not checkpoints.exists()

@@ -342,3 +342,20 @@ def test_watch_loads_new_builds_without_requests(trained_copy: Path) -> None:
         assert holder.current.movies[1].title == "Watched"
     finally:
         holder.stop_watching()
+
+
+def test_less_known_levels_are_25_and_100_on_full_size_data() -> None:
+    """The write-ups' thresholds (hidden gems >= 25 ratings, better known >= 100) hold once the
+    pool is big enough; on small data the pool's floor and the fallback apply."""
+    import numpy as np
+    import pandas as pd
+
+    from webapp.store import less_known_levels
+
+    rng = np.random.default_rng(1)
+    full = pd.DataFrame({"vote_count": rng.integers(5, 1500, 20_000), "pool": "less_known"})
+    assert less_known_levels(full, floor=5) == {"gems": 25, "known": 100}
+    small = pd.DataFrame({"vote_count": rng.integers(5, 27, 3_000), "pool": "less_known"})
+    assert less_known_levels(small, floor=5) == {"gems": 5, "known": 25}
+    tiny = pd.DataFrame({"vote_count": [5, 6, 7, 8, 9], "pool": "less_known"})
+    assert less_known_levels(tiny, floor=5) == {"gems": 5, "known": 7}

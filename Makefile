@@ -9,7 +9,7 @@ export PORT
 DATA   ?= ml-latest-small
 DATA_DIR := data/$(DATA)
 
-.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-web status clean download
+.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-full bench-web status clean download
 
 run: build serve  ## build trained_data/ when missing or stale, then serve on http://127.0.0.1:$(PORT)
 
@@ -56,6 +56,9 @@ test-fast: $(VENV)/.installed-dev  ## everything but the full build on the bundl
 
 benchmark: $(VENV)/.installed  ## per-stage times of the build and the evaluation
 	$(PY) -m offline benchmark --with-evaluate
+
+bench-full: $(VENV)/.installed  ## the build at 1M, 5M and 25M synthetic ratings (about an hour; by hand, never in CI)
+	$(PY) -m offline benchmark --synth 1M,5M,25M --keep .cache/bench
 
 bench-web: $(VENV)/.installed  ## load test of the web app (needs wrk)
 	$(PY) benchmarks/web.py

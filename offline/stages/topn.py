@@ -41,21 +41,24 @@ def top_frame(user_id: int, movie_ids: np.ndarray, scores: np.ndarray) -> pd.Dat
                          "rank": np.arange(1, len(movie_ids) + 1, dtype=np.int32)})
 
 
-def concat_top(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    if not parts:
-        return top_frame(0, np.zeros(0, np.int64), np.zeros(0))
-    return pd.concat(parts, ignore_index=True)
-
-
 def rank_users(batch: pd.DataFrame, items: np.ndarray, item_ids: np.ndarray,
                top_n: int) -> pd.DataFrame:
     """Top lists of a batch of users given as user_id, features (a factor list), seen (ids)."""
     position = pd.Index(item_ids)
-    parts = []
+    users, movies, scores, ranks = [], [], [], []
     for user_id, features, seen in zip(batch["user_id"], batch["features"], batch["seen"]):
         factor = np.round(np.asarray(features, dtype=np.float64), DECIMALS)
         ids = np.asarray(seen if seen is not None else [], dtype=np.int64)
-        pos = position.get_indexer(ids)
-        picked, scores = user_top(factor, items, item_ids, pos[pos >= 0], top_n)
-        parts.append(top_frame(int(user_id), item_ids[picked], scores))
-    return concat_top(parts)
+        pos = position.get_indexer(ids) if ids.size else ids
+        picked, top = user_top(factor, items, item_ids, pos[pos >= 0], top_n)
+        users.append(np.full(picked.size, int(user_id), dtype=np.int32))
+        movies.append(item_ids[picked])
+        scores.append(top)
+        ranks.append(np.arange(1, picked.size + 1, dtype=np.int32))
+    if not users:
+        return top_frame(0, np.zeros(0, np.int64), np.zeros(0))
+    # one frame per batch (a frame per user costs more than the ranking itself)
+    return pd.DataFrame({"user_id": np.concatenate(users),
+                         "movie_id": np.concatenate(movies).astype(np.int32),
+                         "score": np.clip(np.concatenate(scores), RATING_MIN, RATING_MAX),
+                         "rank": np.concatenate(ranks)})

@@ -235,7 +235,8 @@ def compute_insights(spark: SparkSession, ratings: DataFrame | pd.DataFrame, mov
     metrics = {"ratings": total, "users": int(tables["ratings_per_user"]["users"].sum()),
                "movies": int(len(stats)), "polarising_min_ratings": min_ratings,
                "polarising_candidates": int((stats["vote_count"] >= min_ratings).sum()),
-               "C": weights["C"], "m": weights["m"], "catalog_size": cfg.popular.catalog_size,
+               "C": weights["C"], "m": weights["m"], "vote_quantile": weights["vote_quantile"],
+               "catalog_size": cfg.popular.catalog_size,
                "low_rating": cfg.insights.low_rating, "high_rating": cfg.insights.high_rating}
     return tables, metrics
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 EVALUATE_COMMAND = "make evaluate"
+# The build's stages in the order they run (offline.build.STAGES; the manifest sorts its keys).
+STAGE_ORDER = ("movies", "popular", "insights", "als", "knn", "neumf", "evaluate")
 # Held-out rating errors of stage `als` (offline/stages/als.py held_out_errors), as the report
 # names them: (label, RMSE key, MAE key).
 RATING_MODELS = (
@@ -54,10 +56,15 @@ def build_figures(manifest: Mapping[str, Any]) -> Figures:
     als = metrics.get("als") or {}
     errors = tuple((label, value_text(als.get(rmse)), value_text(als.get(mae)))
                    for label, rmse, mae in RATING_MODELS if rmse in als)
-    stages = tuple((name, value_text(meta.get("seconds")), value_text(meta.get("rows")))
-                   for name, meta in (manifest.get("stages") or {}).items() if isinstance(meta, Mapping))
+    listed = manifest.get("stages") or {}
+    order = sorted(listed, key=lambda name: (STAGE_ORDER.index(name) if name in STAGE_ORDER
+                                             else len(STAGE_ORDER), name))
+    stages = tuple((name, value_text(listed[name].get("seconds")), value_text(listed[name].get("rows")))
+                   for name in order if isinstance(listed[name], Mapping))
     rows = (manifest.get("input") or {}).get("rows") or {}
     inputs = tuple((what, value_text(count)) for what, count in rows.items())
-    per_stage = tuple((stage, tuple(_flat(values))) for stage, values in metrics.items()
-                      if isinstance(values, Mapping) and values)
+    per_stage = tuple((stage, tuple(_flat(metrics[stage])))
+                      for stage in sorted(metrics, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER
+                                                                  else len(STAGE_ORDER), s))
+                      if isinstance(metrics[stage], Mapping) and metrics[stage])
     return Figures(errors, stages, inputs, per_stage)

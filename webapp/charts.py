@@ -223,22 +223,25 @@ def timeline_chart(chart_id: str, title: str, desc: str, points: Sequence[MonthP
     for t in mticks:
         out.append(_line(left, my(t), left + plot_w, my(t), "grid"))
         out.append(_text(left - 8, my(t) + 4, f"{t:.1f}", "tick", "end"))
+    def flush(segment: list[str]) -> None:
+        """A run of consecutive months as a line; a month on its own as a dot."""
+        if len(segment) > 1:
+            out.append(f'<polyline points="{" ".join(segment)}" class="line"/>')
+        elif segment:
+            cx, cy = segment[0].split(",")
+            out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" class="dot"/>')
+
     segment: list[str] = []
     previous = None
     for p in points:
         index = p.year * 12 + p.month - 1
         if p.ratings < min_mean_ratings or (previous is not None and index != previous + 1):
-            if len(segment) > 1:
-                out.append(f'<polyline points="{" ".join(segment)}" class="line"/>')
+            flush(segment)
             segment = []
         if p.ratings >= min_mean_ratings:
             segment.append(f"{_num(x(index + 0.5))},{_num(my(p.mean))}")
         previous = index
-    if len(segment) > 1:
-        out.append(f'<polyline points="{" ".join(segment)}" class="line"/>')
-    elif len(segment) == 1:
-        cx, cy = segment[0].split(",")
-        out.append(f'<circle cx="{cx}" cy="{cy}" r="3" class="dot"/>')
+    flush(segment)
     out.append(_text(14, mean_top + mean_h / 2, "mean", "axis-label",
                      transform=f"rotate(-90 14 {_num(mean_top + mean_h / 2)})"))
     # years along the bottom
@@ -263,7 +266,7 @@ def long_tail_chart(chart_id: str, title: str, desc: str, points: Sequence[tuple
                     boundaries: Sequence[tuple[int, str]]) -> Markup:
     """Ratings per movie against its rank, both on log scales: one line per pool, and a dashed
     line with a label after the last rank of each pool (the pool boundaries)."""
-    height, left, right, top, bottom = 320, 64, 24, 28, 52
+    height, left, right, top, bottom = 340, 64, 24, 48, 52
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     if not points:
         return _svg(chart_id, 80, title, desc, [_text(WIDTH / 2, 44, "No ratings", "tick")])
@@ -298,10 +301,18 @@ def long_tail_chart(chart_id: str, title: str, desc: str, points: Sequence[tuple
             out.append(f'<circle cx="{px}" cy="{py}" r="3" class="dot pool-{escape(pool)}"/>')
         else:
             out.append(f'<polyline points="{" ".join(pools[pool])}" class="line pool-{escape(pool)}"/>')
-    for n_b, (rank, label) in enumerate(boundaries):
+    for rank, label in boundaries:  # each label runs down its line: labels never cross lines
         bx = x(rank + 0.5)
         out.append(_line(bx, top, bx, top + plot_h, "boundary"))
-        out.append(_text(bx + 6, top + 14 + 18 * n_b, label, "value", "start"))
+        out.append(_text(bx - 6, top + 4, label, "value", "end",
+                         transform=f"rotate(-90 {_num(bx - 6)} {_num(top + 4)})"))
+    lx = left
+    for pool in order:  # the legend: one short line per pool, in rank order
+        name = pool.replace("_", " ")
+        out.append(f'<line x1="{_num(lx)}" y1="20" x2="{_num(lx + 22)}" y2="20" '
+                   f'class="line pool-{escape(pool)}"/>')
+        out.append(_text(lx + 28, 25, name, "legend", "start"))
+        lx += 46 + CHAR * len(name)
     out.append(_text(left + plot_w / 2, height - 8, "movies by rank (1 = most rated), log scale",
                      "axis-label"))
     out.append(_text(14, top + plot_h / 2, "ratings (log scale)", "axis-label",
@@ -344,42 +355,62 @@ def diverging_chart(chart_id: str, title: str, desc: str, rows: Sequence[Split],
 
 
 @dataclass(frozen=True)
-class Point:
-    x: float
-    y: float
+class Shrink:
+    """One movie in the weighting chart: its rating count, plain mean and weighted score."""
+
+    count: int
+    mean: float
+    score: float
     cls: str  # the series (a class app.css colours)
     tip: str
 
 
-def scatter_chart(chart_id: str, title: str, desc: str, points: Sequence[Point], *, x_label: str,
-                  y_label: str, legend: Sequence[tuple[str, str]], diagonal: bool = True) -> Markup:
-    """Points on two linear scales with the same domain, and the line y = x."""
-    height, left, right, top, bottom = 420, 64, 24, 44, 52
+def shrinkage_chart(chart_id: str, title: str, desc: str, movies: Sequence[Shrink], *, c: float,
+                    m: float | None, legend: Sequence[tuple[str, str]]) -> Markup:
+    """What a weighted average does: each movie at its rating count (log scale), a line from its
+    plain mean (ring) to its weighted score (dot), the prior C across and m marked. Movies drawn
+    on the same spot are counted ("×40"), so a stack of one-rating movies shows its size."""
+    height, left, right, top, bottom = 420, 64, 24, 48, 52
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
-    values = [p.x for p in points] + [p.y for p in points] or [0.0, 5.0]
-    lo, hi = math.floor(min(values) * 2) / 2, math.ceil(max(values) * 2) / 2
-    ticks = nice_ticks(lo, max(hi, lo + 0.5), 6)
-    x = Linear(ticks[0], ticks[-1], left, left + plot_w)
-    y = Linear(ticks[0], ticks[-1], top + plot_h, top)
+    if not movies:
+        return _svg(chart_id, 80, title, desc, [_text(WIDTH / 2, 44, "No movies", "tick")])
+    peak = max(s.count for s in movies)
+    xt = log_ticks(1, max(peak, 10))
+    x = Log(xt[0], xt[-1], left, left + plot_w)
+    values = [s.mean for s in movies] + [s.score for s in movies] + [c]
+    yt = nice_ticks(math.floor(min(values) * 2) / 2, math.ceil(max(values) * 2) / 2, 5)
+    y = Linear(yt[0], yt[-1], top + plot_h, top)
     out = []
-    for t in ticks:
+    for t in yt:
         out.append(_line(left, y(t), left + plot_w, y(t), "grid"))
         out.append(_text(left - 8, y(t) + 4, f"{t:g}", "tick", "end"))
+    for t in xt:
         out.append(_line(x(t), top, x(t), top + plot_h, "grid"))
-        out.append(_text(x(t), top + plot_h + 17, f"{t:g}", "tick"))
-    if diagonal:
-        out.append(_line(x(ticks[0]), y(ticks[0]), x(ticks[-1]), y(ticks[-1]), "boundary"))
-        out.append(_text(x(ticks[-1]) - 6, y(ticks[-1]) + 16, "score = mean", "value", "end"))
-    for p in points:
-        out.append(f'<circle cx="{_num(x(p.x))}" cy="{_num(y(p.y))}" r="4.5" class="dot {escape(p.cls)}">'
-                   f"<title>{escape(p.tip)}</title></circle>")
+        out.append(_text(x(t), top + plot_h + 17, count_text(t), "tick"))
+    out.append(_line(left, y(c), left + plot_w, y(c), "boundary"))
+    out.append(_text(left + plot_w - 4, y(c) - 6, f"C = {c:.2f}", "value", "end"))
+    if m:
+        out.append(_line(x(m), top, x(m), top + plot_h, "boundary"))
+        out.append(_text(x(m) + 5, top + plot_h - 8, f"m = {m:,.0f}", "value", "start"))
+    stacks: dict[tuple[int, int], int] = {}
+    for s in movies:
+        px, ms, ss = x(s.count), y(s.mean), y(s.score)
+        out.append(f'<line x1="{_num(px)}" y1="{_num(ms)}" x2="{_num(px)}" y2="{_num(ss)}" class="shrink"/>')
+        out.append(f'<circle cx="{_num(px)}" cy="{_num(ms)}" r="3.5" class="ring"/>')
+        out.append(f'<circle cx="{_num(px)}" cy="{_num(ss)}" r="4.5" class="dot {escape(s.cls)}">'
+                   f"<title>{escape(s.tip)}</title></circle>")
+        key = (round(px / 4), round(ss / 4))
+        stacks[key] = stacks.get(key, 0) + 1
+    for (kx, ky), count in sorted(stacks.items()):
+        if count >= 4:
+            out.append(_text(kx * 4 + 8, ky * 4 + 4, f"×{count}", "value", "start"))
     lx = left
-    for cls, label in legend:
-        out.append(f'<circle cx="{_num(lx + 6)}" cy="22" r="5" class="dot {escape(cls)}"/>')
-        out.append(_text(lx + 16, 26, label, "legend", "start"))
-        lx += 28 + CHAR * len(label)
-    out.append(_text(left + plot_w / 2, height - 8, x_label, "axis-label"))
-    out.append(_text(14, top + plot_h / 2, y_label, "axis-label",
+    for cls, label in [*legend, ("ring", "plain mean")]:
+        out.append(f'<circle cx="{_num(lx + 6)}" cy="20" r="5" class="{"ring" if cls == "ring" else "dot " + escape(cls)}"/>')
+        out.append(_text(lx + 16, 25, label, "legend", "start"))
+        lx += 30 + CHAR * len(label)
+    out.append(_text(left + plot_w / 2, height - 8, "ratings of the movie (log scale)", "axis-label"))
+    out.append(_text(14, top + plot_h / 2, "stars", "axis-label",
                      transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"))
     return _svg(chart_id, height, title, desc, out)
 

@@ -11,7 +11,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from webapp import charts
-from webapp.charts import Bar, MonthPoint, Point, Split
+from webapp.charts import Bar, MonthPoint, Split
 from webapp.insights import Insights
 from webapp.movies import Movie
 from webapp.schema import LESS_KNOWN, POPULAR, RARE
@@ -201,7 +201,7 @@ def users_section(insights: Insights) -> Section:
     bars = [Bar(charts.count_text(lo), u, f"{label(lo, hi)} ratings: {u:,} users", strong=(lo, hi, u, r) == mode)
             for lo, hi, u, r in bins]
     chart = charts.column_chart("chart-users", "Users by how many movies they rated",
-                                reveals, bars, x_label="ratings per user (bins start at 1, 2, 4, 8 …)",
+                                reveals, bars, x_label="ratings per user (each bar: from its label to just under twice it)",
                                 y_label="users")
     table = DataTable("Users by ratings per user", ("ratings per user", "users", "their ratings"),
                       tuple((label(lo, hi), f"{u:,}", f"{r:,}") for lo, hi, u, r in bins))
@@ -293,57 +293,64 @@ def polarising_section(insights: Insights, movies: Mapping[int, Movie],
     return Section("polarising", "Polarising movies", shows, reveals, chart, table)
 
 
+def _ordinal_percentile(quantile: float) -> str:
+    n = round(100 * quantile)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix} percentile"
+
+
 def weighting_section(insights: Insights, movies: Mapping[int, Movie],
                       url: Callable[[int], str]) -> Section:
     """The catalog's weighted score against the plain mean: what the weighting does."""
     frame = insights.tables["weighting_effect"]
-    size = int(insights.metrics.get("catalog_size") or 100)
-    c = insights.metrics.get("C")
-    m = insights.metrics.get("m")
-    formula = (f"C = {float(c):.2f}, the mean of every movie's mean, and m = {float(m):,.0f}, the "
-               f"90th percentile of ratings per movie" if c is not None and m is not None
-               else "C the mean of every movie's mean and m the 90th percentile of ratings per movie")
-    shows = (f"Each dot is a movie among the catalog (the top {size} by weighted score, which the "
-             f"picker shows) and the top {size} by plain mean rating: its plain mean across, its "
-             f"weighted score up. The score is v/(v+m)·R + m/(v+m)·C for a movie with v ratings of "
-             f"mean R, with {formula}: the fewer ratings, the closer to C.")
-    if frame.empty:
+    metrics = insights.metrics
+    size = int(metrics.get("catalog_size") or 100)
+    percentile = _ordinal_percentile(float(metrics.get("vote_quantile") or 0.9))
+    c = float(metrics["C"]) if metrics.get("C") is not None else None
+    m = float(metrics["m"]) if metrics.get("m") is not None else None
+    shows = (f"The catalog (the top {size} movies by weighted score, which the picker shows) and the "
+             f"top {size} by plain mean rating, each at its number of ratings: a ring at its plain "
+             f"mean, a dot at its weighted score. The score is v/(v+m)·R + m/(v+m)·C for a movie "
+             f"with v ratings of mean R, where C"
+             + (f" = {c:.2f}" if c is not None else "") + " is the mean of every movie's mean and m"
+             + (f" = {m:,.0f}" if m is not None else "") + f" the {percentile} of ratings per movie: "
+             f"the fewer ratings a movie has, the more its score is pulled toward C.")
+    if frame.empty or c is None:
         return Section("weighting", "What the weighting does", shows, "No movie is rated.",
-                       charts.scatter_chart("chart-weighting", "Weighted score against plain mean",
-                                            "None.", [], x_label="", y_label="", legend=[]), None)
+                       charts.shrinkage_chart("chart-weighting", "Weighted score against plain mean",
+                                              "None.", [], c=0.0, m=None, legend=[]), None)
     in_catalog = frame["score_rank"] <= size
     by_mean = frame[frame["mean_rank"] <= size]
     kept = int((by_mean["score_rank"] <= size).sum())
-    few = int((by_mean["vote_count"] < (m or 0)).sum()) if m is not None else None
     top_mean = frame.sort_values("mean_rank").iloc[0]
     top_score = frame.sort_values("score_rank").iloc[0]
     name = lambda row: (movies[int(row.movie_id)].label if int(row.movie_id) in movies  # noqa: E731
                         else f"Movie {int(row.movie_id)}")
-    ratings = lambda row: (f"{int(row.vote_count):,} rating"  # noqa: E731
-                           f"{'s' if int(row.vote_count) != 1 else ''}")
-    reveals = (f"Only {kept} of the {len(by_mean)} movies with the highest plain mean make the catalog"
-               + (f"; {few} of those {len(by_mean)} have fewer than m = {float(m):,.0f} ratings, "
-                  f"which pulls their score toward C" if few is not None else "") + ". ")
+    ratings = lambda n: f"{int(n):,} rating{'s' if int(n) != 1 else ''}"  # noqa: E731
+    median = by_mean["vote_count"].median()
+    kept_text = ("None" if kept == 0 else "All" if kept == len(by_mean) else f"Only {kept}")
+    reveals = (f"{kept_text} of the {len(by_mean)} movies with the highest plain mean "
+               f"{'makes' if kept_text == 'None' else 'make'} the catalog: half of them have "
+               f"{ratings(median) if median == int(median) else f'{median:g} ratings'} or fewer. ")
     if int(top_mean.movie_id) == int(top_score.movie_id):
-        reveals += (f"{name(top_mean)} leads both lists: with {ratings(top_mean)} it keeps a score "
-                    f"of {top_mean.score:.2f} of its mean {top_mean.vote_mean:.2f}.")
+        reveals += (f"{name(top_mean)} leads both lists: with {ratings(top_mean.vote_count)} it "
+                    f"keeps a score of {top_mean.score:.2f} of its mean {top_mean.vote_mean:.2f}.")
     else:
         reveals += (f"The highest plain mean, {name(top_mean)} ({top_mean.vote_mean:.2f} from "
-                    f"{ratings(top_mean)}), scores {top_mean.score:.2f}; the catalog's first, "
-                    f"{name(top_score)}, keeps {top_score.score:.2f} of its {top_score.vote_mean:.2f} "
-                    f"with {ratings(top_score)}.")
-    points = []
+                    f"{ratings(top_mean.vote_count)}), scores {top_mean.score:.2f}; the catalog's "
+                    f"first, {name(top_score)}, keeps {top_score.score:.2f} of its "
+                    f"{top_score.vote_mean:.2f} with {ratings(top_score.vote_count)}.")
+    shown = []
     for row, catalog in zip(frame.itertuples(index=False), in_catalog):
-        points.append(Point(float(row.vote_mean), float(row.score),
-                            "in-catalog" if catalog else "mean-only",
-                            f"{name(row)}: mean {row.vote_mean:.2f} from {int(row.vote_count):,} "
-                            f"ratings, score {row.score:.2f} (catalog #{int(row.score_rank):,}, "
-                            f"by mean #{int(row.mean_rank):,})"))
-    chart = charts.scatter_chart(
-        "chart-weighting", "Weighted score against plain mean rating", reveals, points,
-        x_label="plain mean rating (stars)", y_label="weighted score",
-        legend=[("in-catalog", f"in the catalog (top {size} by score)"),
-                ("mean-only", f"top {size} by plain mean only")])
+        shown.append(charts.Shrink(
+            int(row.vote_count), float(row.vote_mean), float(row.score),
+            "in-catalog" if catalog else "mean-only",
+            f"{name(row)}: mean {row.vote_mean:.2f} from {ratings(row.vote_count)}, score "
+            f"{row.score:.2f} (#{int(row.score_rank):,} by score, #{int(row.mean_rank):,} by mean)"))
+    chart = charts.shrinkage_chart(
+        "chart-weighting", "Plain mean and weighted score by number of ratings", reveals, shown,
+        c=c, m=m, legend=[("in-catalog", f"score: in the catalog (top {size})"),
+                          ("mean-only", f"score: top {size} by plain mean only")])
     table = DataTable(
         "Weighted score and plain mean", ("movie", "ratings", "plain mean", "weighted score",
                                           "rank by score", "rank by mean"),

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from webapp import charts
-from webapp.charts import Bar, MonthPoint, Point, Split
+from webapp.charts import Bar, MonthPoint, Shrink, Split
 
 
 @pytest.mark.parametrize("lo, hi, expected", [
@@ -54,8 +54,8 @@ def test_no_chart_writes_a_style() -> None:
         charts.long_tail_chart("c", "t", "d", [(1, 100, "popular"), (2, 10, "less_known"), (3, 1, "rare")],
                                [(1, "last popular")]),
         charts.diverging_chart("d", "t", "d", [Split("m", 0.3, 0.4, "σ 1.5")], low_label="l", high_label="h"),
-        charts.scatter_chart("e", "t", "d", [Point(4.0, 3.8, "in-catalog", "m")], x_label="x", y_label="y",
-                             legend=[("in-catalog", "in")]),
+        charts.shrinkage_chart("e", "t", "d", [Shrink(12, 4.0, 3.8, "in-catalog", "m")], c=3.3, m=27.0,
+                               legend=[("in-catalog", "in")]),
         charts.hbar_chart("f", "t", "d", [Bar("Drama", 10)], notes=["10 · 3.5"], x_label="x"),
     ]
     for svg in made:
@@ -78,3 +78,15 @@ def test_long_tail_is_log_log() -> None:
                    re.search(r'<polyline points="([^"]+)"', svg).group(1).split()])
     assert xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], abs=0.2)  # equal steps per decade
     assert ys[1] - ys[0] == pytest.approx(ys[2] - ys[1], abs=0.2)
+
+
+def test_shrinkage_counts_movies_drawn_on_one_spot() -> None:
+    movies = [Shrink(1, 5.0, 3.4, "mean-only", f"m{n}") for n in range(40)]
+    movies += [Shrink(300, 4.4, 4.3, "in-catalog", "big")]
+    svg = charts.shrinkage_chart("w", "t", "d", movies, c=3.26, m=27.0, legend=[])
+    assert ">×40</text>" in svg and svg.count('class="ring"') == 41 + 1  # + the legend's
+    assert ">C = 3.26</text>" in svg and ">m = 27</text>" in svg
+    # each movie's line runs from its plain mean down to its score, at its own count
+    lines = re.findall(r'<line x1="([^"]+)" y1="([^"]+)" x2="([^"]+)" y2="([^"]+)" class="shrink"/>', svg)
+    assert len(lines) == 41 and all(float(y1) < float(y2) for _, y1, _, y2 in lines)  # SVG y grows down
+    assert float(lines[-1][0]) > float(lines[0][0])  # 300 ratings sit right of 1

@@ -144,8 +144,11 @@ def test_weighting_section(client) -> None:
     size = INSIGHT_METRICS["catalog_size"]
     by_mean = effect[effect["mean_rank"] <= size]
     kept = int((by_mean["score_rank"] <= size).sum())
+    assert 0 < kept < len(by_mean)
+    median = by_mean["vote_count"].median()
     assert reveals(html, "weighting").startswith(
-        f"Only {kept} of the {len(by_mean)} movies with the highest plain mean make the catalog")
+        f"Only {kept} of the {len(by_mean)} movies with the highest plain mean make the catalog: "
+        f"half of them have {median:g} ratings or fewer.")
     svg = svg_of(html, "chart-weighting")
     assert svg.count('class="dot in-catalog"') == int((effect["score_rank"] <= size).sum()) + 1  # + legend
     assert svg.count('class="dot mean-only"') == int((effect["score_rank"] > size).sum()) + 1

@@ -1,7 +1,7 @@
 """The insights tables of one build (stage `insights`), loaded once per store.
 
-The per-movie tables are long (movie_id, key, count) and sorted by movie_id, so a movie's rows are
-found by binary search, as `UserTop` finds a user's; the rest are small frames read as they are.
+The two per-movie tables have one row per movie with its counts as text; the rest are small
+frames read as they are.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from webapp.schema import INSIGHT_TABLES
@@ -21,23 +20,31 @@ STAGE_COMMAND = "python -m offline insights"
 
 @dataclass(frozen=True)
 class MovieSeries:
-    """A per-movie long table as arrays sorted by (movie_id, key)."""
+    """A per-movie table whose `counts` column holds a movie's counts as text ("4 0 7"), kept as
+    text and split only when the movie's page is rendered (then cached with the page)."""
 
-    movie_ids: np.ndarray
-    keys: np.ndarray
-    counts: np.ndarray
+    first_keys: Mapping[int, float]  # the key of the first count (a year; 0.5 stars)
+    step: float  # between two keys
+    counts: Mapping[int, str]
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, key: str) -> "MovieSeries":
-        ordered = frame.sort_values(["movie_id", key], kind="mergesort")
-        return cls(ordered["movie_id"].to_numpy(np.int64), ordered[key].to_numpy(np.float64),
-                   ordered["ratings"].to_numpy(np.int64))
+    def from_frame(cls, frame: pd.DataFrame, first: str | float, step: float) -> "MovieSeries":
+        ids = frame["movie_id"].astype(int).tolist()
+        firsts = frame[first].astype(float).tolist() if isinstance(first, str) else [first] * len(ids)
+        return cls(dict(zip(ids, firsts)), step, dict(zip(ids, frame["counts"].astype(str).tolist())))
 
     def for_movie(self, movie_id: int) -> list[tuple[float, int]]:
-        """(key, count) of one movie in key order; [] for a movie without rows."""
-        lo = int(np.searchsorted(self.movie_ids, movie_id, "left"))
-        hi = int(np.searchsorted(self.movie_ids, movie_id, "right"))
-        return [(float(k), int(c)) for k, c in zip(self.keys[lo:hi], self.counts[lo:hi])]
+        """(key, count) of one movie in key order, zeros inside its span included; [] when the
+        movie has no row (or a malformed one: a page never fails on it)."""
+        text = self.counts.get(movie_id)
+        if text is None:
+            return []
+        try:
+            values = [int(v) for v in text.split()]
+        except ValueError:
+            return []
+        first = self.first_keys[movie_id]
+        return [(first + n * self.step, c) for n, c in enumerate(values)]
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def load_insights(frames: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
     return Insights(
         tables=MappingProxyType(tables),
         metrics=MappingProxyType(dict(metrics) if isinstance(metrics, Mapping) else {}),
-        years=MovieSeries.from_frame(tables["movie_ratings_by_year"], "year"),
-        histogram=MovieSeries.from_frame(tables["movie_rating_histogram"], "rating"),
+        years=MovieSeries.from_frame(tables["movie_ratings_by_year"], "first_year", 1.0),
+        histogram=MovieSeries.from_frame(tables["movie_rating_histogram"], 0.5, 0.5),
         genres=genres,
     )

@@ -23,7 +23,7 @@ FORMAT_VERSION = 1
 BUILD_HINT = "build it with `make build` (or `python -m offline build`)"
 TEXT_TABLES = ("movies", "popular")  # read as text: titles like "NaN" or "Null" stay titles
 INTEGER_COLUMNS = ("movie_id", "user_id", "neighbor_id", "vote_count", "rank", "ratings",
-                   "users", "year", "min_ratings", "max_ratings", "score_rank", "mean_rank")
+                   "users", "first_year", "min_ratings", "max_ratings", "score_rank", "mean_rank")
 NO_MANIFEST = (0, 0, 0)  # the stamp of a folder without a manifest
 
 

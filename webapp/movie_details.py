@@ -112,13 +112,13 @@ def movie_charts(movie: Movie, insights: Insights | None) -> tuple[MovieChart, .
         return ()
     out = []
     histogram = insights.histogram.for_movie(movie.movie_id)
-    if histogram:
+    if sum(c for _, c in histogram) > 0:
         c = insights.metrics.get("C")
         out.append(histogram_chart(movie, histogram, float(c) if c is not None else None,
                                    float(insights.metrics.get("low_rating", 2.0)),
                                    float(insights.metrics.get("high_rating", 4.5))))
     years = insights.years.for_movie(movie.movie_id)
-    if years:
+    if sum(c for _, c in years) > 0:
         out.append(years_chart(movie, years))
     return tuple(out)
 

@@ -47,8 +47,8 @@ INSIGHT_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "polarising_movies": ("movie_id", "ratings", "mean_rating", "stddev", "low_share",
                           "high_share", "rank"),
     "weighting_effect": ("movie_id", "vote_count", "vote_mean", "score", "score_rank", "mean_rank"),
-    "movie_ratings_by_year": ("movie_id", "year", "ratings"),
-    "movie_rating_histogram": ("movie_id", "rating", "ratings"),
+    "movie_ratings_by_year": ("movie_id", "first_year", "counts"),
+    "movie_rating_histogram": ("movie_id", "counts"),
 })
 
 # ---------------------------------------------------------------------------- genre colours

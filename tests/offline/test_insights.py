@@ -103,14 +103,23 @@ def test_rating_distribution_overall_and_per_genre(built) -> None:
         ("Drama", 4.5, 1), ("Drama", 5.0, 2)]
 
 
-def test_per_movie_series_are_long_and_omit_zeros(built) -> None:
+def test_per_movie_series_one_row_per_movie(built) -> None:
     tables = built[0]
-    assert records(tables["movie_ratings_by_year"]) == [
-        (1, 1999, 1), (1, 2000, 2), (1, 2001, 1), (2, 2000, 3), (2, 2001, 2), (3, 2000, 1)]
+    # from the first year with a rating to the last, one count per year
+    assert records(tables["movie_ratings_by_year"]) == [(1, 1999, "1 2 1"), (2, 2000, "3 2"), (3, 2000, "1")]
+    # ten counts: 0.5, 1, 1.5, ..., 5 stars
     assert records(tables["movie_rating_histogram"]) == [
-        (1, 1.0, 1), (1, 4.5, 1), (1, 5.0, 2),
-        (2, 0.5, 1), (2, 1.0, 1), (2, 2.0, 2), (2, 4.0, 1),
-        (3, 3.0, 1)]
+        (1, "0 1 0 0 0 0 0 0 1 2"),  # 1, 4.5, 5, 5
+        (2, "1 1 0 2 0 0 0 1 0 0"),  # 0.5, 1, 2, 2, 4
+        (3, "0 0 0 0 0 1 0 0 0 0")]  # 3
+
+
+def test_years_without_a_rating_inside_the_span_count_zero(spark) -> None:
+    rows = [(1, 9, 4.0, "2001-06-01 00:00:00"), (2, 9, 3.0, "2004-02-02 00:00:00"),
+            (3, 9, 5.0, "2004-12-31 23:59:59"), (4, 9, 0.5, "2005-01-01 00:00:00")]
+    tables, _ = compute_insights(spark, ratings_of(rows), movies_of({9: "Drama"}), config(1, 1))
+    assert records(tables["movie_ratings_by_year"]) == [(9, 2001, "1 0 0 2 1")]
+    assert records(tables["movie_rating_histogram"]) == [(9, "1 0 0 0 0 1 0 1 0 1")]
 
 
 def test_polarising_movies_std_and_shares(built) -> None:

@@ -247,9 +247,22 @@ def insight_tables(ratings: pd.DataFrame, movies: pd.DataFrame, stats: pd.DataFr
                                     "high_share", "rank"]],
         "weighting_effect": effect[["movie_id", "vote_count", "vote_mean", "score", "score_rank",
                                     "mean_rank"]],
-        "movie_ratings_by_year": by(r, ["movie_id", "year"], False),
-        "movie_rating_histogram": by(r, ["movie_id", "rating"], False),
+        "movie_ratings_by_year": per_movie_counts(by(r, ["movie_id", "year"], False), "year", 1),
+        "movie_rating_histogram": per_movie_counts(by(r, ["movie_id", "rating"], False), "rating", 0.5),
     }
+
+
+def per_movie_counts(long: pd.DataFrame, key: str, step: float) -> pd.DataFrame:
+    """A long (movie_id, key, ratings) table as the stage writes it: one row per movie, its counts
+    from the first key (a year; half a star for ratings, always) to the last, as text."""
+    rows = []
+    for movie_id, group in long.groupby("movie_id", sort=True):
+        counts = dict(zip(group[key], group["ratings"]))
+        first, last = (min(counts), max(counts)) if key == "year" else (0.5, 5.0)
+        keys = np.arange(first, last + step / 2, step)
+        rows.append((movie_id, int(first), " ".join(str(int(counts.get(k, 0))) for k in keys)))
+    frame = pd.DataFrame(rows, columns=["movie_id", "first_year", "counts"])
+    return frame if key == "year" else frame.drop(columns="first_year")
 
 
 LESS_KNOWN_FLOOR = 5  # the manifest's config.pools.less_known_min_count

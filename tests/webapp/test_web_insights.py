@@ -220,14 +220,14 @@ def test_movie_page_shows_the_movie(client, store) -> None:
 
 def test_movie_charts_hold_its_own_numbers(client) -> None:
     html = client.get(f"/movies/{AMELIE_ID}").get_data(as_text=True)
-    hist = TABLES["movie_rating_histogram"].query(f"movie_id == {AMELIE_ID}")
-    counts = {float(r): int(c) for r, c in zip(hist["rating"], hist["ratings"])}
+    hist = TABLES["movie_rating_histogram"].query(f"movie_id == {AMELIE_ID}")["counts"].iloc[0]
+    counts = {(n + 1) / 2: int(c) for n, c in enumerate(hist.split())}  # 0.5, 1, ..., 5 stars
     stars = svg_of(html, "chart-movie-stars")
     tips = dict(re.findall(r"<title>([0-9.]+) stars?: ([0-9,]+)</title>", stars))
     assert {float(k): int(v.replace(",", "")) for k, v in tips.items()} == \
         {v / 2: counts.get(v / 2, 0) for v in range(1, 11)}
-    years = TABLES["movie_ratings_by_year"].query(f"movie_id == {AMELIE_ID}")
-    per_year = dict(zip(years["year"], years["ratings"]))
+    years = TABLES["movie_ratings_by_year"].query(f"movie_id == {AMELIE_ID}").iloc[0]
+    per_year = {int(years["first_year"]) + n: int(c) for n, c in enumerate(years["counts"].split()) if int(c)}
     tips = dict(re.findall(r"<title>(\d{4}): ([0-9,]+) ratings</title>", svg_of(html, "chart-movie-years")))
     span = range(min(per_year), max(per_year) + 1)
     assert {int(k): int(v.replace(",", "")) for k, v in tips.items()} == {y: per_year.get(y, 0) for y in span}
@@ -300,3 +300,16 @@ def test_site_navigation_links_insights(client) -> None:
         html = client.get(url).get_data(as_text=True)
         assert '<nav class="site-nav" aria-label="Site">' in html and 'href="/insights"' in html
     assert 'href="/insights" aria-current="page"' in client.get("/insights").get_data(as_text=True)
+
+
+def test_movie_page_survives_malformed_counts(tmp_path: Path, fresh_app_factory) -> None:
+    """A per-movie counts field that is not numbers (a hand-edited table): the page answers
+    without that chart instead of failing."""
+    tables = make_tables()
+    hist = tables["movie_rating_histogram"]
+    hist.loc[hist["movie_id"] == AMELIE_ID, "counts"] = "3 x 1"
+    write_trained_data(tmp_path / "td", tables, build_id="odd-counts")
+    response = fresh_app_factory(tmp_path / "td").test_client().get(f"/movies/{AMELIE_ID}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "chart-movie-stars" not in html and "chart-movie-years" in html

@@ -11,6 +11,9 @@ benchmarks/hello_app.py with the same settings), runs wrk against
 - result page, varied picks: a different random triple of catalog movies per request
 - API:          POST /api/recommendations               (one body)
 - API, varied picks
+- insights:     GET /insights                           (rendered once per build, then cached)
+- movie page:   GET /movies/<id>                        (one id)
+- movie pages, varied ids: a different movie of the build per request (most miss the page cache)
 
 and prints requests/s, p50/p99 latency, errors and the workers' memory, against the goals:
 at least 40% of the hello app's requests/s, p99 at most 50 ms at 64 connections, no errors,
@@ -20,6 +23,7 @@ Needs `wrk` (apt-get install wrk) and a trained_data/ folder.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import random
@@ -151,6 +155,14 @@ def catalog_ids(base: str) -> list[int]:
         return [m["movie_id"] for m in json.load(response)["movies"]]
 
 
+def movie_ids(trained_data: Path) -> list[int]:
+    """Every movie id of the build (movies.csv, first column)."""
+    with (trained_data / "movies.csv").open(encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        next(rows)
+        return [int(row[0]) for row in rows]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trained-data", type=Path, default=ROOT / "trained_data")
@@ -159,6 +171,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--varied", type=int, default=50_000, help="distinct pick triples")
+    parser.add_argument("--varied-movies", type=int, default=5_000,
+                        help="distinct movie pages (each worker caches PAGE_CACHE_SIZE pages)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -187,6 +201,8 @@ def main() -> int:
         ids = catalog_ids(app.base)
         rng = random.Random(7)
         triples = [rng.sample(ids, 3) for _ in range(args.varied)]
+        every_movie = movie_ids(args.trained_data)
+        varied_movies = rng.sample(every_movie, min(len(every_movie), args.varied_movies))
         page = "/recommendations?" + "&".join(f"movie_ids={m}" for m in ids[:3])
         runs = [
             run_wrk("result page", app.base + page, lua_script(work / "page.lua"), args),
@@ -198,6 +214,10 @@ def main() -> int:
             run_wrk("API, varied picks", app.base + "/api/recommendations",
                     lua_script(work / "apis.lua", method="POST", bodies=[
                         json.dumps({"movie_ids": t}) for t in triples[: min(len(triples), 20_000)]]), args),
+            run_wrk("insights page", app.base + "/insights", lua_script(work / "insights.lua"), args),
+            run_wrk("movie page", app.base + f"/movies/{ids[0]}", lua_script(work / "movie.lua"), args),
+            run_wrk("movie pages, varied ids", app.base + "/",
+                    lua_script(work / "movies.lua", urls=[f"/movies/{m}" for m in varied_movies]), args),
         ]
         rss, pss = app.worker_memory_mb()
         startup = app.startup_s

@@ -54,6 +54,9 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("movies", "offline.stages.movies", description="movie metadata, links and posters"),
     Stage("popular", "offline.stages.popular", description="weighted-average catalog (Spark)",
           uses_spark=True),
+    # right after `popular`: the JVM stays up for it and is stopped after `als`, the last Spark stage
+    Stage("insights", "offline.stages.insights", description="what is in the data, for /insights "
+          "and the movie pages (Spark)", uses_spark=True),
     Stage("als", "offline.stages.als", description="ALS factors (Spark ML)", uses_spark=True),
     Stage("knn", "offline.stages.knn", description="item neighbours (scikit-learn)"),
     Stage("neumf", "offline.stages.neumf", description="neural MF (Keras)"),

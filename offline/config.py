@@ -32,6 +32,28 @@ class PopularConfig:
 
 
 @dataclass(frozen=True)
+class InsightsConfig:
+    """Stage `insights`: what is in the data, as small tables for the /insights and movie pages."""
+
+    # Polarising movies are ranked among movies with at least N ratings, where
+    # N = total ratings / polarising_ratings_per_count, kept within [floor, cap]: 20 on the bundled
+    # ml-latest-small (100k ratings), 50 at 5M, 250 on the full releases (25M and more). A standard
+    # deviation from N ratings is uncertain by about 1/sqrt(2N) of itself (16% at 20, 4.5% at 250).
+    polarising_ratings_per_count: int = 100_000
+    polarising_floor: int = 20
+    polarising_cap: int = 250
+    polarising_top: int = 20
+    low_rating: float = 2.0  # "1-2 stars": 0.5 to 2.0
+    high_rating: float = 4.5  # "4.5-5 stars"
+    long_tail_points: int = 300  # log-spaced ranks of the ratings-per-movie curve (plus the top 100)
+
+    def polarising_min_ratings(self, total_ratings: int) -> int:
+        """N for a data set of this many ratings (the rule above)."""
+        scaled = round(total_ratings / self.polarising_ratings_per_count)
+        return int(min(self.polarising_cap, max(self.polarising_floor, scaled)))
+
+
+@dataclass(frozen=True)
 class AlsConfig:
     ranks: tuple[int, ...] = (8, 12)
     reg_params: tuple[float, ...] = (0.1, 0.15, 0.2)  # Spark scales regParam by each row's count
@@ -87,6 +109,7 @@ class BuildConfig:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     pools: PoolConfig = PoolConfig()
     popular: PopularConfig = PopularConfig()
+    insights: InsightsConfig = InsightsConfig()
     als: AlsConfig = AlsConfig()
     knn: KnnConfig = KnnConfig()
     neumf: NeumfConfig = NeumfConfig()

@@ -45,6 +45,7 @@
     var max = parseInt(form.getAttribute("data-picks-required"), 10) || 3;
     var searchUrl = form.getAttribute("data-search-url");
     var fallbackPattern = form.getAttribute("data-fallback-pattern");
+    var moviePattern = form.getAttribute("data-movie-pattern");  // ".../movies/0"
     var trayList = document.getElementById("tray-list");
     var trayCount = document.getElementById("tray-count");
     var status = document.getElementById("tray-status");
@@ -93,6 +94,12 @@
       });
     });
 
+    // A movie page's URL with the picks so far, so that its "add to my picks" keeps them.
+    function movieUrl(id) {
+      var query = picks.map(function (p) { return "movie_ids=" + encodeURIComponent(p.id); }).join("&");
+      return moviePattern.replace(/0$/, id) + (query ? "?" + query : "");
+    }
+
     function syncCards() {
       form.querySelectorAll(".pick-card").forEach(function (card) {
         var box = card.querySelector(".pick-box");
@@ -101,6 +108,8 @@
         box.disabled = false;
         box.checked = on;
         card.classList.toggle("is-picked", on);
+        var about = card.querySelector(".card-about");
+        if (about && moviePattern) about.setAttribute("href", movieUrl(card.getAttribute("data-movie-id")));
       });
       form.classList.toggle("is-full", picks.length >= max);
     }
@@ -188,6 +197,9 @@
         el("span", { "class": "pick-badge", "aria-hidden": "true" }),
         el("span", { "class": "card-title", text: movie.title }),
         el("span", { "class": "card-meta", text: meta })
+      ]), el("a", { "class": "card-about", href: movieUrl(pick.id) }, [
+        document.createTextNode("About"),
+        el("span", { "class": "visually-hidden", text: " " + labelOf(pick) })
       ])]);
     }
 

@@ -47,8 +47,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[CARDS_KEY] = LruCache(int(app.config["CARD_CACHE_SIZE"]))
     csrf.init_app(app)
 
-    from webapp import api, errors, fragments, pages, posters, security
+    from webapp import api, errors, fragments, insight_pages, pages, posters, security
     app.register_blueprint(pages.bp)
+    app.register_blueprint(insight_pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(posters.bp)
     csrf.exempt(api.bp)  # JSON only: a cross-site form cannot send application/json
@@ -57,7 +58,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     fragments.init_app(app)
     app.jinja_env.globals["asset_url"] = _asset_urls(app)
     app.jinja_env.globals["page_path"] = page_path
-    for name in ("picker.html", "results.html", "error.html", "poster.svg"):
+    for name in ("picker.html", "results.html", "error.html", "poster.svg", "insights.html",
+                 "movie.html", "report_pending.html"):
         app.jinja_env.get_template(name)  # compiled once here, shared by gunicorn's forked workers
     return app
 

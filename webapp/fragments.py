@@ -9,7 +9,7 @@ Tests check each joined result against the plain template rendering.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 
 from webapp import CARDS_KEY, current_store
 from webapp.movies import Movie
+from webapp.urls import movie_url
 
 # Text no title, reason or URL contains: rendered in place of a per-request value, it marks where
 # that value goes in the cached markup.
@@ -121,13 +122,16 @@ RESULT_SLOTS = ("picks_title", "pick_summaries", "popular_cards", "less_known_ca
 
 
 # ---------------------------------------------------------------------------- template global
-def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False) -> Markup:
-    """One catalog or search card (the _macros.html pick_card), rendered once and reused."""
-    parts = Parts()
-    return parts.get(("pick_card", movie.movie_id, is_picked, bool(hidden)), lambda: Markup(
-        parts.macro("pick_card", movie, {movie.movie_id} if is_picked else set(), hidden)))
+def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False,
+                   picks: Sequence[int] = ()) -> Markup:
+    """One catalog or search card (the _macros.html pick_card), rendered once and reused; its
+    link to the movie's page carries the picks so far (the one per-request slot)."""
+    before, after = Parts().cut("pick_card", movie, frozenset({movie.movie_id} if is_picked else ()),
+                                bool(hidden), _MARK.format("about_url"))
+    return Markup(f"{before}{escape(movie_url(movie.movie_id, picks))}{after}")
 
 
 def init_app(app: Flask) -> None:
-    """The template global picker.html calls."""
+    """The template globals: picker.html's cards, and every page's links to movie pages."""
     app.add_template_global(pick_card_html)
+    app.add_template_global(movie_url)

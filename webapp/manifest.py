@@ -16,13 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from webapp.schema import OPTIONAL_TABLES, REQUIRED_TABLES
+from webapp.schema import INSIGHT_TABLES, OPTIONAL_TABLES, REQUIRED_TABLES
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 BUILD_HINT = "build it with `make build` (or `python -m offline build`)"
 TEXT_TABLES = ("movies", "popular")  # read as text: titles like "NaN" or "Null" stay titles
-INTEGER_COLUMNS = ("movie_id", "user_id", "neighbor_id", "vote_count", "rank")
+INTEGER_COLUMNS = ("movie_id", "user_id", "neighbor_id", "vote_count", "rank", "ratings",
+                   "users", "first_year", "min_ratings", "max_ratings", "score_rank", "mean_rank")
 NO_MANIFEST = (0, 0, 0)  # the stamp of a folder without a manifest
 
 
@@ -145,7 +146,8 @@ def load_tables(directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame
     absent = [name for name in REQUIRED_TABLES if name not in listed]
     if absent:
         raise fail(directory, f"{MANIFEST} lists no table {', '.join(absent)}")
-    wanted = {**REQUIRED_TABLES, **{k: v for k, v in OPTIONAL_TABLES.items() if k in listed}}
+    optional = {**OPTIONAL_TABLES, **INSIGHT_TABLES}
+    wanted = {**REQUIRED_TABLES, **{k: v for k, v in optional.items() if k in listed}}
     frames = {}
     for name, needed in wanted.items():
         path = check_table(directory, name, listed[name], needed)

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
-                   send_file, url_for)
+from flask import (Blueprint, Response, current_app, redirect, render_template, request, send_file,
+                   url_for)
 from markupsafe import Markup
 
 from webapp import PAGES_KEY, current_store, fragments
+from webapp.build_figures import EVALUATE_COMMAND, build_figures
 from webapp.movies import Movie
 from webapp.picks import PickCheck, check_text_picks
 from webapp.recommend import PICKS_REQUIRED, Recommendation
 from webapp.search import MAX_QUERY_LENGTH
 from webapp.store import Store
-from webapp.urls import picks_url
+from webapp.urls import movie_url, picks_url
 
 bp = Blueprint("pages", __name__)
 SEARCH_RESULTS = 24
@@ -38,7 +39,7 @@ def render_picker(store: Store, check: PickCheck, status: int = 200) -> tuple[st
     q, genre = _query(), _genre(store)
     picks = [store.movies[m] for m in check.ids]
     html = render_template(
-        "picker.html", store=store, picks=picks, picked={m.movie_id for m in picks},
+        "picker.html", store=store, picks=picks, picked={m.movie_id for m in picks}, pick_ids=check.ids,
         errors=check.errors, q=q, genre=genre, picks_required=PICKS_REQUIRED,
         found=store.search(q, SEARCH_RESULTS, genre or None) if q else [],
     )
@@ -112,8 +113,30 @@ def _render_results(store: Store, ids: tuple[int, ...], level: str) -> str:
 
 
 def _cards(store: Store, parts: fragments.Parts, recs: Sequence[Recommendation]) -> Markup:
-    return fragments.list_items(parts.result_card(store.movies[r.movie_id], r.reason_head, r.reason_detail)
+    return fragments.list_items(parts.result_card(store.movies[r.movie_id], _linked_head(store, r),
+                                                  r.reason_detail)
                                 for r in recs if r.movie_id in store.movies)
+
+
+def _linked_head(store: Store, rec: Recommendation) -> str | Markup:
+    """The reason's head with each pick it names linked to that movie's page: the same text
+    (the recommender's titles are the pages' titles), else the plain head."""
+    named = [store.movies.get(m) for m in rec.because_of]
+    if not named or None in named:
+        return rec.reason_head
+    titles = [m.title for m in named]
+    if rec.reason_head != "Because you picked " + _joined(titles):
+        return rec.reason_head
+    links = [Markup('<a href="{}">{}</a>').format(movie_url(m.movie_id), m.title) for m in named]
+    return Markup("Because you picked ") + _joined(links, Markup)
+
+
+def _joined(names: Sequence[str], text: type[str] = str) -> str:
+    """'A', 'A and B', 'A, B and C' (as the recommender joins the picks it names); text=Markup
+    joins links without escaping them."""
+    if len(names) == 1:
+        return names[0]
+    return text(", ").join(names[:-1]) + text(" and ") + names[-1]
 
 
 @bp.app_template_filter("count")
@@ -132,12 +155,14 @@ REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
 
 
 @bp.get("/report")
-def report() -> Response:
-    """The evaluation report (report.html from `make evaluate`) of the build being served."""
-    path = current_store().directory / "report.html"
+def report() -> Response | str:
+    """The evaluation report (report.html from `make evaluate`) of the build being served; until
+    there is one, the build's own figures and the command that makes the full report."""
+    store = current_store()
+    path = store.directory / "report.html"
     if not path.is_file():
-        abort(404, description="No evaluation report for this build yet: run `make evaluate` "
-                               "(python -m offline evaluate).")
+        return render_template("report_pending.html", store=store,
+                               figures=build_figures(store.manifest), command=EVALUATE_COMMAND)
     response = send_file(path, mimetype="text/html", max_age=0)
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response

@@ -35,6 +35,22 @@ OPTIONAL_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "neumf_user_top": ("user_id", "movie_id", "score", "rank"),
 })
 
+# Tables of stage `insights` (the /insights and movie pages): optional, so that a build made
+# before the stage existed is still served (the pages then say how to build them).
+INSIGHT_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "ratings_by_month": ("month", "ratings", "mean_rating"),
+    "genre_ratings_by_month": ("genre", "month", "ratings", "mean_rating"),
+    "rating_distribution": ("rating", "ratings"),
+    "genre_rating_distribution": ("genre", "rating", "ratings"),
+    "ratings_per_user": ("min_ratings", "max_ratings", "users", "ratings"),
+    "ratings_per_movie": ("rank", "ratings", "pool", "cumulative_share"),
+    "polarising_movies": ("movie_id", "ratings", "mean_rating", "stddev", "low_share",
+                          "high_share", "rank"),
+    "weighting_effect": ("movie_id", "vote_count", "vote_mean", "score", "score_rank", "mean_rank"),
+    "movie_ratings_by_year": ("movie_id", "first_year", "counts"),
+    "movie_rating_histogram": ("movie_id", "counts"),
+})
+
 # ---------------------------------------------------------------------------- genre colours
 # Two colours (top, bottom of a gradient) per MovieLens genre: the generated SVG posters and the
 # CSS cover drawn over a TMDB image that fails to load both use them.

@@ -16,8 +16,10 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from webapp.insights import Insights, load_insights
 from webapp.manifest import TrainedDataError, fail, load_tables, manifest_stamp
 from webapp.movies import Movie, build_movies
+from webapp.neighbours import Neighbours
 from webapp.recommend import Recommender, RecommendationSet
 from webapp.schema import LESS_KNOWN
 from webapp.search import SearchIndex
@@ -112,6 +114,9 @@ class Store:
     item_factors: Factors
     levels: Mapping[str, int]
     manifest_stamp: tuple[int, int, int]
+    neighbours: Neighbours | None = None
+    catalog_ranks: Mapping[int, int] = field(default_factory=dict)  # movie_id -> rank 1..
+    insights: Insights | None = None  # None: a build without the insights tables
     loaded_at: float = field(default_factory=time.time)
     _cache: Callable[..., RecommendationSet] | None = field(default=None, repr=False)
 
@@ -198,4 +203,8 @@ def load_store(directory: Path | str) -> Store:
         item_factors=Factors.from_frame(frames["als_item_factors"], "movie_id"),
         levels=MappingProxyType(levels),
         manifest_stamp=stamp,
+        neighbours=Neighbours.from_frame(frames["knn_neighbors"]),
+        catalog_ranks=MappingProxyType(dict(zip(frames["popular"]["movie_id"].astype(int).tolist(),
+                                                frames["popular"]["rank"].astype(int).tolist()))),
+        insights=load_insights(frames, manifest),
     )

@@ -34,3 +34,15 @@ def picks_url(endpoint: str, ids: Sequence[int], *, anchor: str | None = None,
     query = "&".join(part for part in (query, extra) if part)
     url = page_path(endpoint) + (f"?{query}" if query else "")
     return f"{url}#{anchor}" if anchor else url
+
+
+def movie_url(movie_id: int, picks: Sequence[int] = ()) -> str:
+    """A movie's page; with picks, they ride along in the query so that its "add to my picks"
+    link keeps them (what url_for("insights.movie", movie_id=..., movie_ids=[...]) gives)."""
+    paths: dict[tuple[str, str], str] = current_app.extensions.setdefault(PATHS_KEY, {})
+    key = (request.script_root, "insights.movie:prefix")
+    prefix = paths.get(key)
+    if prefix is None:
+        prefix = paths[key] = url_for("insights.movie", movie_id=0)[:-1]  # ".../movies/"
+    query = "&".join(f"movie_ids={int(m)}" for m in picks)
+    return f"{prefix}{int(movie_id)}" + (f"?{query}" if query else "")

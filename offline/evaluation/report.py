@@ -20,7 +20,20 @@ SUMMARY_COLUMNS = [
     ("ndcg_at_10", "NDCG@10"), ("coverage", "coverage"), ("popular_hr_at_5", "popular HR@5"),
     ("less_known_hr_at_5", "less-known HR@5"), ("less_known_median_count", "less-known median count"),
 ]
-MAIN_COLOR, OTHER_COLOR, BASE_COLOR = "#c0392b", "#5d6d7e", "#aab7b8"
+# The web app's dark theme (static/app.css), so /report looks like the rest of the site.
+THEME = {"bg": "#0d0f13", "surface": "#161920", "surface_2": "#1e222b", "line": "#2b303b",
+         "text": "#eeece8", "muted": "#a4aab5", "faint": "#7d8491", "accent": "#f2b544",
+         "blue": "#8cc8ff", "ok": "#56d364", "no": "#ff7b72"}
+MAIN_COLOR, OTHER_COLOR, BASE_COLOR = THEME["accent"], "#5d6f8f", THEME["faint"]
+POPULAR_COLOR = THEME["blue"]
+# matplotlib settings for plots on the dark page: transparent figure, the page's text colours
+PLOT_STYLE = {
+    "figure.facecolor": "none", "axes.facecolor": THEME["surface"], "savefig.facecolor": "none",
+    "axes.edgecolor": THEME["line"], "axes.labelcolor": THEME["muted"], "text.color": THEME["text"],
+    "xtick.color": THEME["muted"], "ytick.color": THEME["muted"], "grid.color": THEME["line"],
+    "legend.facecolor": THEME["surface_2"], "legend.edgecolor": THEME["line"],
+    "legend.labelcolor": THEME["text"],
+}
 
 
 # ---------------------------------------------------------------------- summary rows
@@ -79,23 +92,34 @@ def _jsonable(value: Any) -> Any:
 
 # ---------------------------------------------------------------------- HTML
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;
-color:#222;line-height:1.45;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.75rem 0;font-size:.9rem}
-th,td{border:1px solid #ccc;padding:.3rem .55rem;text-align:right}
-th:first-child,td:first-child{text-align:left}thead th{background:#f2f3f4}
-tr.main td{font-weight:600;background:#fdf2f0}.ok{color:#1e8449}.no{color:#c0392b}
-figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}.plots{display:flex;flex-wrap:wrap;gap:1rem}
-.plots figure{flex:1 1 30rem}svg{max-width:100%;height:auto}
-"""
+:root{color-scheme:dark}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",sans-serif;
+margin:0;background:%(bg)s;color:%(text)s;line-height:1.5}
+header,main,footer{max-width:72rem;margin:0 auto;padding:0 1rem}
+header{display:flex;justify-content:space-between;align-items:center;gap:1rem;padding-top:1.2rem}
+header a,main a,footer a{color:%(accent)s}footer{color:%(faint)s;font-size:.85rem;padding:2rem 1rem}
+h1{font-size:1.8rem;margin:.6rem 0}
+h2{font-size:1.3rem;margin-top:2.2rem;padding-bottom:.3rem;border-bottom:1px solid %(line)s}
+p{color:%(muted)s;max-width:80ch}
+table{border-collapse:collapse;margin:.75rem 0;font-size:.9rem;font-variant-numeric:tabular-nums}
+th,td{border:1px solid %(line)s;padding:.3rem .55rem;text-align:right}
+th:first-child,td:first-child{text-align:left}thead th{background:%(surface_2)s;color:%(text)s}
+tr.main td{font-weight:600;background:rgb(242 181 68 / .12)}.ok{color:%(ok)s}.no{color:%(no)s}
+figure{margin:1rem 0;background:%(surface)s;border:1px solid %(line)s;border-radius:10px;padding:.6rem}
+figcaption{font-size:.85rem;color:%(muted)s}.plots{display:flex;flex-wrap:wrap;gap:1rem}
+.plots figure{flex:1 1 30rem}svg{max-width:100%%;height:auto}
+""" % THEME
 
 
 def render_html(report: Mapping[str, Any]) -> str:
     """The whole report as one self-contained HTML page."""
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<meta name='color-scheme' content='dark'>",
         "<title>Recommendation quality report</title><style>", CSS, "</style></head><body>",
+        # landmarks: served by the app at /report, "./" is the app's picker
+        "<header><a href='./'>&larr; Three Picks</a></header><main>",
         "<h1>Recommendation quality report</h1>",
         _protocol_html(report.get("protocol", {}), report.get("seconds")),
         _goals_html(report.get("goals", [])),
@@ -112,7 +136,9 @@ def render_html(report: Mapping[str, Any]) -> str:
     parts.append("<h2>Rating prediction</h2>")
     parts.append(_rating_table(report.get("rating_prediction", {})))
     parts.append(_folds_table(report.get("folds", [])))
-    parts.append("</body></html>\n")
+    parts.append("</main><footer><p>Written by <code>python -m offline evaluate</code> "
+                 "(<code>make evaluate</code>); docs/EVALUATION.md describes the protocol.</p>"
+                 "</footer></body></html>\n")
     return "".join(parts)
 
 
@@ -146,7 +172,7 @@ def _goals_html(goals: Sequence[Mapping[str, Any]]) -> str:
         f"<td class='{'ok' if g['met'] else 'no'}'>{'met' if g['met'] else 'not met'}</td></tr>"
         for g in goals)
     return ("<h2>Goals</h2><table><thead><tr><th>goal</th><th>value</th><th>bar</th>"
-            f"<th></th></tr></thead><tbody>{rows}</tbody></table>")
+            f"<th>met?</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def _short(value: Any) -> str:
@@ -224,10 +250,15 @@ def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
 
 # ---------------------------------------------------------------------- plots
 def _plots(report: Mapping[str, Any]) -> list[str]:
-    """All figures as <figure> elements with inline SVG."""
+    """All figures as <figure> elements with inline SVG, in the page's dark theme."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    with matplotlib.rc_context(PLOT_STYLE):
+        return _themed_plots(report)
+
+
+def _themed_plots(report: Mapping[str, Any]) -> list[str]:
     figures = []
     rows = [r for r in report.get("methods", []) if r["variant"] == "A"]
     if rows:
@@ -259,7 +290,8 @@ def _svg(fig: Any) -> str:
     buffer = io.StringIO()
     # A fixed hash salt makes the SVG ids (and so the page) the same on every run;
     # text as paths means no font is needed to view it.
-    with matplotlib.rc_context({"svg.hashsalt": "movie-recommender", "svg.fonttype": "path"}):
+    with matplotlib.rc_context({"svg.hashsalt": "movie-recommender", "svg.fonttype": "path",
+                                "savefig.facecolor": "none"}):
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
@@ -290,7 +322,7 @@ def _long_tail_plot(tail: Mapping[str, Any]) -> str:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.loglog(tail["rank"], tail["count"], color=OTHER_COLOR, label="ratings per movie")
     placements = tail.get("placement_ranks", {})
-    colors = {"popular": "#2e86c1", "less_known": MAIN_COLOR}
+    colors = {"popular": POPULAR_COLOR, "less_known": MAIN_COLOR}
     for half, ranks in placements.items():
         if ranks:
             y = 0.8 if half == "popular" else 0.6

@@ -54,7 +54,14 @@ def weighting_constants(per_movie: DataFrame, vote_quantile: float) -> tuple[flo
 def score_movies(spark: SparkSession, ratings: DataFrame | pd.DataFrame,
                  cfg: BuildConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-movie vote_count, vote_mean and weighted score (sorted by movie_id), plus C and m."""
-    per_movie = movie_aggregates(spark, ratings).cache()
+    return score_aggregates(movie_aggregates(spark, ratings), cfg)
+
+
+def score_aggregates(per_movie: DataFrame, cfg: BuildConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The weighted score of per-movie aggregates (movie_id, vote_count, vote_mean): the stats
+    frame sorted by movie_id, plus C and m. Stage `insights` scores its own aggregates with this,
+    so the weighting is defined once."""
+    per_movie = per_movie.select("movie_id", "vote_count", "vote_mean").cache()
     try:
         c, m = weighting_constants(per_movie, cfg.popular.vote_quantile)
         v, r = F.col("vote_count"), F.col("vote_mean")

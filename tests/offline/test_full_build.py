@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 EXPECTED_TABLES = {
     "movies", "movie_stats", "popular", "als_user_factors", "als_item_factors", "als_user_top",
     "als_implicit_item_factors", "knn_neighbors", "neumf_user_top", "neumf_movie_top_users",
-    "neumf_movie_embeddings",
+    "neumf_movie_embeddings", "ratings_by_month", "genre_ratings_by_month", "rating_distribution",
+    "genre_rating_distribution", "ratings_per_user", "ratings_per_movie", "polarising_movies",
+    "weighting_effect", "movie_ratings_by_year", "movie_rating_histogram",
 }
 
 
@@ -44,7 +46,7 @@ def test_manifest_describes_every_table(built: tuple[Path, dict]) -> None:
         assert len(frame) == entry["rows"] > 0, name
         assert list(frame.columns) == entry["columns"], name
     publish.verify_tables(out)
-    assert set(manifest["stages"]) == {"movies", "popular", "als", "knn", "neumf"}
+    assert set(manifest["stages"]) == {"movies", "popular", "insights", "als", "knn", "neumf"}
     assert manifest["input"]["rows"] == {"ratings": 100836, "movies": 9742, "users": 610}
     assert manifest["pools"]["popular_share"] == 0.10
 

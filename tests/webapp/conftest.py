@@ -91,8 +91,9 @@ def _counts() -> dict[int, int]:
     return counts
 
 
-def make_tables(seed: int = 0) -> dict[str, pd.DataFrame]:
-    """The synthetic trained tables, by name."""
+def make_tables(seed: int = 0, insights: bool = True) -> dict[str, pd.DataFrame]:
+    """The synthetic trained tables, by name; without the insights tables when insights=False
+    (a build made before stage `insights` existed)."""
     rng = np.random.default_rng(seed)
     ids = MOVIE_IDS
     movies = pd.DataFrame({
@@ -150,13 +151,118 @@ def make_tables(seed: int = 0) -> dict[str, pd.DataFrame]:
     user_top_lk = pd.DataFrame([(u, less_known[(u * 3 + j) % len(less_known)], round(0.8 - 0.1 * j, 6), j + 1)
                                 for u in user_ids for j in range(4)],
                                columns=["user_id", "movie_id", "score", "rank"])
-    return {
+    tables = {
         "movies": movies, "movie_stats": stats, "popular": popular,
         "als_user_factors": user_factors, "als_item_factors": item_factors,
         "als_user_top": pd.DataFrame(top, columns=["user_id", "movie_id", "score", "rank"]),
         "als_implicit_item_factors": implicit, "knn_neighbors": knn,
         "neumf_movie_top_users": movie_top_users, "neumf_user_top": user_top_lk,
     }
+    if insights:
+        tables.update(insight_tables(fixture_ratings(counts), movies, stats))
+    return tables
+
+
+# ---------------------------------------------------------------------------- insights
+RATING_VALUES = np.arange(1, 11) / 2  # 0.5 .. 5.0
+N_RATERS = 500
+POLARISING_MIN = 20  # the manifest's metrics.insights.polarising_min_ratings for the fixture
+CATALOG_SIZE = N_POPULAR
+INSIGHT_METRICS = {"polarising_min_ratings": POLARISING_MIN, "C": 3.5, "m": 40.0,
+                   "catalog_size": CATALOG_SIZE, "low_rating": 2.0, "high_rating": 4.5}
+INSIGHT_TABLE_NAMES = ("ratings_by_month", "genre_ratings_by_month", "rating_distribution",
+                       "genre_rating_distribution", "ratings_per_user", "ratings_per_movie",
+                       "polarising_movies", "weighting_effect", "movie_ratings_by_year",
+                       "movie_rating_histogram")
+
+
+def fixture_ratings(counts: dict[int, int], seed: int = 3) -> pd.DataFrame:
+    """Seeded ratings with exactly each movie's rating count (movie_stats.vote_count), spread
+    over 1996..2005; odd movies split their ratings between 1 and 5 stars (polarising)."""
+    rng = np.random.default_rng(seed)
+    start, end = 820454400, 1136073599  # 1996-01-01 .. 2005-12-31 UTC
+    activity = 1 / np.arange(1, N_RATERS + 1) ** 0.9  # a few users rate much more than most
+    activity /= activity.sum()
+    frames = []
+    for movie_id, count in sorted(counts.items()):
+        if movie_id % 2:
+            probs = np.array([2, 6, 1, 3, 1, 2, 1, 3, 4, 7], dtype=float)
+        else:
+            probs = np.array([0, 1, 1, 2, 3, 6, 8, 10, 5, 3], dtype=float)
+        frames.append(pd.DataFrame({
+            "user_id": rng.choice(np.arange(1, N_RATERS + 1), size=count, replace=False, p=activity),
+            "movie_id": movie_id,
+            "rating": rng.choice(RATING_VALUES, size=count, p=probs / probs.sum()),
+            "timestamp": rng.integers(start, end, size=count),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def insight_tables(ratings: pd.DataFrame, movies: pd.DataFrame, stats: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The insights tables of these ratings, worked out with pandas alone (the stage uses Spark)."""
+    day = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
+    r = ratings.assign(month=day.dt.strftime("%Y-%m"), year=day.dt.year)
+    genres = movies[["movie_id", "genres"]].assign(genre=movies["genres"].str.split("|")).explode("genre")
+    genres = genres[genres["genre"].fillna("") != ""][["movie_id", "genre"]]
+    rg = r.merge(genres, on="movie_id")
+
+    def by(frame: pd.DataFrame, keys: list[str], mean: bool) -> pd.DataFrame:
+        out = frame.groupby(keys, sort=True)["rating"].agg(["size", "mean"]).reset_index()
+        out = out.rename(columns={"size": "ratings", "mean": "mean_rating"})
+        return out if mean else out.drop(columns="mean_rating")
+
+    per_movie = r.groupby("movie_id")["rating"]
+    moments = pd.DataFrame({"ratings": per_movie.size(), "mean_rating": per_movie.mean(),
+                            "stddev": per_movie.std(ddof=0),
+                            "low_share": per_movie.apply(lambda v: (v <= 2.0).mean()),
+                            "high_share": per_movie.apply(lambda v: (v >= 4.5).mean())}).reset_index()
+    polar = moments[moments["ratings"] >= POLARISING_MIN].sort_values(
+        ["stddev", "ratings", "movie_id"], ascending=[False, False, True]).head(20)
+    polar = polar.assign(rank=np.arange(1, len(polar) + 1)).reset_index(drop=True)
+    per_user = r.groupby("user_id").size()
+    k = np.floor(np.log2(per_user.to_numpy())).astype(int)  # small counts: exact
+    users = pd.DataFrame({"k": k, "n": per_user.to_numpy()}).groupby("k").agg(
+        users=("n", "size"), ratings=("n", "sum")).reset_index()
+    users = pd.DataFrame({"min_ratings": 2 ** users["k"], "max_ratings": 2 ** (users["k"] + 1) - 1,
+                          "users": users["users"], "ratings": users["ratings"]})
+    order = stats.sort_values(["vote_count", "movie_id"], ascending=[False, True])
+    tail = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "ratings": order["vote_count"].to_numpy(),
+                         "pool": order["pool"].to_numpy(),
+                         "cumulative_share": order["vote_count"].cumsum().to_numpy() / order["vote_count"].sum()})
+    by_score = stats.sort_values(["score", "vote_count", "movie_id"], ascending=[False, False, True])
+    by_mean = stats.sort_values(["vote_mean", "vote_count", "movie_id"], ascending=[False, False, True])
+    ranks = stats.set_index("movie_id")[["vote_count", "vote_mean", "score"]]
+    ranks["score_rank"] = pd.Series(np.arange(1, len(stats) + 1), index=by_score["movie_id"].to_numpy())
+    ranks["mean_rank"] = pd.Series(np.arange(1, len(stats) + 1), index=by_mean["movie_id"].to_numpy())
+    effect = ranks[(ranks["score_rank"] <= CATALOG_SIZE) | (ranks["mean_rank"] <= CATALOG_SIZE)]
+    effect = effect.reset_index().sort_values("score_rank").reset_index(drop=True)
+    return {
+        "ratings_by_month": by(r, ["month"], True),
+        "genre_ratings_by_month": by(rg, ["genre", "month"], True),
+        "rating_distribution": by(r, ["rating"], False),
+        "genre_rating_distribution": by(rg, ["genre", "rating"], False),
+        "ratings_per_user": users,
+        "ratings_per_movie": tail,
+        "polarising_movies": polar[["movie_id", "ratings", "mean_rating", "stddev", "low_share",
+                                    "high_share", "rank"]],
+        "weighting_effect": effect[["movie_id", "vote_count", "vote_mean", "score", "score_rank",
+                                    "mean_rank"]],
+        "movie_ratings_by_year": per_movie_counts(by(r, ["movie_id", "year"], False), "year", 1),
+        "movie_rating_histogram": per_movie_counts(by(r, ["movie_id", "rating"], False), "rating", 0.5),
+    }
+
+
+def per_movie_counts(long: pd.DataFrame, key: str, step: float) -> pd.DataFrame:
+    """A long (movie_id, key, ratings) table as the stage writes it: one row per movie, its counts
+    from the first key (a year; half a star for ratings, always) to the last, as text."""
+    rows = []
+    for movie_id, group in long.groupby("movie_id", sort=True):
+        counts = dict(zip(group[key], group["ratings"]))
+        first, last = (min(counts), max(counts)) if key == "year" else (0.5, 5.0)
+        keys = np.arange(first, last + step / 2, step)
+        rows.append((movie_id, int(first), " ".join(str(int(counts.get(k, 0))) for k in keys)))
+    frame = pd.DataFrame(rows, columns=["movie_id", "first_year", "counts"])
+    return frame if key == "year" else frame.drop(columns="first_year")
 
 
 LESS_KNOWN_FLOOR = 5  # the manifest's config.pools.less_known_min_count
@@ -174,14 +280,27 @@ def expected_levels(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     return {"gems": LESS_KNOWN_FLOOR, "known": int(counts.median())}
 
 
+BUILD_METRICS = {"als": {"test_rmse": 0.8712, "test_mae": 0.6698, "bias_test_rmse": 0.8893,
+                         "bias_test_mae": 0.6801, "global_mean_test_rmse": 1.0432,
+                         "global_mean_test_mae": 0.8333, "rank": 12},
+                 "popular": {"C": 3.5, "m": 40.0, "catalog_size": N_POPULAR}}
+
+
 def write_manifest(directory: Path, entries: dict[str, dict], build_id: str | None = None) -> dict:
-    """manifest.json over table entries (the documented format, build_id as offline.publish makes it)."""
+    """manifest.json over table entries (the documented format, build_id as offline.publish makes
+    it), with stage metrics (the insights stage's only when its tables are there)."""
+    metrics = dict(BUILD_METRICS)
+    if all(name in entries for name in INSIGHT_TABLE_NAMES):
+        metrics["insights"] = INSIGHT_METRICS
     manifest = {
         "format_version": 1,
         "build_id": build_id or publish.build_id(entries),
         "created_at": "2025-01-01T00:00:00Z",
         "seed": 42,
         "config": {"pools": {"popular_share": 0.1, "less_known_min_count": LESS_KNOWN_FLOOR}},
+        "input": {"data_dir": "data/ml-latest-small", "rows": {"ratings": 5000, "movies": 44, "users": 500}},
+        "stages": {"movies": {"seconds": 0.1, "rows": 44}, "popular": {"seconds": 1.2, "rows": 57}},
+        "metrics": metrics,
         "tables": entries,
     }
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

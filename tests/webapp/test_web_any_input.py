@@ -37,6 +37,8 @@ PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
     "pages.submit_picks": {"form": ("csrf_token", "movie_ids")},
     "pages.recommendations": {"query": ("movie_ids", "less_known")},
     "pages.report": {},
+    "insights.index": {"query": ("genre",)},
+    "insights.movie": {"query": ("movie_ids",)},
     "api.recommend": {"json": ("movie_ids", "less_known", "less_known_min_count")},
     "api.search_movies": {"query": ("q", "limit", "genre")},
     "api.catalog": {},

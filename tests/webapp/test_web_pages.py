@@ -236,11 +236,14 @@ def test_page_shows_the_reasons_the_api_gives(client) -> None:
     from html import unescape
 
     html = client.get(RESULT).get_data(as_text=True)
-    shown = [(unescape(h), unescape(d)) for h, d in
-             re.findall(r'<p class="reason"><strong>([^<]*)</strong><span>([^<]*)</span></p>', html)]
+    found = re.findall(r'<p class="reason"><strong>(.*?)</strong><span>([^<]*)</span></p>', html)
+    shown = [(unescape(re.sub(r"<[^>]+>", "", h)), unescape(d)) for h, d in found]
     body = client.post("/api/recommendations", json={"movie_ids": [1, 5, 20]}).get_json()
     recs = body["popular"] + body["less_known"]
     assert shown == [(r["reason_head"], r["reason_detail"]) for r in recs]
+    # each pick a reason names links to that pick's page, in the reason's order
+    linked = [[int(m) for m in re.findall(r'<a href="/movies/(\d+)">', h)] for h, _ in found]
+    assert linked == [r["because_of"] for r in recs]
     titles = {m["movie_id"]: m["title"] for m in body["picks"]}
     for r in recs:
         names = [titles[m] for m in r["because_of"]]
@@ -249,7 +252,8 @@ def test_page_shows_the_reasons_the_api_gives(client) -> None:
         assert r["reason"] == f'{r["reason_head"]}: {r["reason_detail"][0].lower()}{r["reason_detail"][1:]}'
 
 
-@pytest.mark.parametrize("url", [RESULT, RESULT + "&less_known=known", "/", "/?q=the"])
+@pytest.mark.parametrize("url", [RESULT, RESULT + "&less_known=known", "/", "/?q=the", "/insights",
+                                 "/insights?genre=Drama", "/movies/1", "/movies/5?movie_ids=1"])
 def test_cached_pages_follow_the_script_name(app, url: str) -> None:
     """Behind a proxy that mounts the app under a prefix (SCRIPT_NAME), every link of a page
     points under that prefix, also when the page or its cards were cached under another one."""

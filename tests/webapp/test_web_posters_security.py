@@ -101,7 +101,8 @@ def test_css_cover_colours_are_the_svg_colours(client) -> None:
 
 
 @pytest.mark.parametrize("url", ["/", RESULT, "/api/catalog", "/healthz", "/posters/1.svg",
-                                 "/no-such-page", "/api/movies/999999"])
+                                 "/no-such-page", "/api/movies/999999", "/insights", "/movies/1",
+                                 "/movies/999999", "/report"])
 def test_security_headers_everywhere(client, url: str) -> None:
     headers = client.get(url).headers
     csp = headers["Content-Security-Policy"]
@@ -114,7 +115,7 @@ def test_security_headers_everywhere(client, url: str) -> None:
 
 
 def test_no_inline_script_or_style(client) -> None:
-    for url in ("/", RESULT):
+    for url in ("/", RESULT, "/insights", "/insights?genre=Drama", "/movies/1", "/report"):
         html = client.get(url).get_data(as_text=True)
         assert "<script>" not in html and "<style" not in html and " style=" not in html
         assert " onerror=" not in html and " onclick=" not in html

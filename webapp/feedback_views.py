@@ -84,6 +84,15 @@ def _error_page(status: int, message: str, back: str | None) -> tuple[str, int, 
     return html, status, headers
 
 
+def expired_form_page(store: Store) -> tuple[str, int, dict[str, str]]:
+    """A feedback form without a valid token (expired, or from another session): nothing is
+    stored; the way back leads to the page the visitor was on."""
+    state, _ = read_state(store, request.form)
+    back = results_url(state, "gems") if state is not None else None
+    return _error_page(400, "The page had expired, so your mark was not saved. Go back to your "
+                            "recommendations and mark the movie again.", back)
+
+
 def _where_shown(movie_id: int) -> tuple[str, int] | None:
     """(section, rank) of a movie in the lists the posting page showed."""
     for section in ("popular", "less_known"):

@@ -17,8 +17,8 @@ import dataclasses
 
 from offline.evaluation.cases import Case
 from offline.evaluation.methods import Shown
-from webapp.marks import NOT_FOR_ME_RATING
-from webapp.recommend import LOVED_RATING, Profile, RecommendationSet, Recommender
+from webapp.marks import PageState
+from webapp.recommend import Profile, RecommendationSet, Recommender
 
 SECOND_ROUND = "second round: feedback on the first ten"
 FIRST_ROUND_SAME_USERS = "first round (the same users)"
@@ -27,12 +27,14 @@ ROUND_METHODS = (FIRST_ROUND_SAME_USERS, SECOND_ROUND, NEXT_TEN)
 
 
 def feedback_profile(case: Case, first: Shown) -> Profile:
-    """What the visitor's marks on the first ten make of the profile."""
-    loved = [m for m in first.ten if m in case.relevant]
-    other = [m for m in first.ten if m not in case.relevant]
-    ratings = [(m, LOVED_RATING) for m in loved]
-    ratings += [(m, NOT_FOR_ME_RATING) for m in other if m in case.rated_below]
-    return Profile(tuple(case.picks) + tuple(loved), tuple(other), tuple(sorted(ratings)))
+    """The profile the result page builds from the visitor's marks on the first ten (the web
+    app's own mapping, webapp.marks.PageState)."""
+    state = PageState(tuple(case.picks))
+    for movie in first.ten:
+        mark = ("loved" if movie in case.relevant
+                else "not_for_me" if movie in case.rated_below else "not_interested")
+        state = state.with_mark(movie, mark)
+    return state.profile()
 
 
 def remaining_case(case: Case, first: Shown) -> Case | None:

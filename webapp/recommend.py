@@ -46,6 +46,7 @@ MAX_PROFILE = 100  # liked + disliked + excluded ids in one profile
 FOCUS_WEIGHT = 3.0  # the movie a visitor asked "more like this" for
 DISMISSED_WEIGHT = 0.5  # a disliked movie without a rating ("not interested": maybe never seen)
 LOVED_RATING = 4.5  # a liked movie's rating that counts as much as a pick
+MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
 PICK_LISTS_CACHE = 1024  # picks whose kNN / NeuMF lists are kept per scope (a few kB each)
@@ -632,7 +633,10 @@ class Recommender:
                 because = [max(range(len(sims)), key=sims.__getitem__)]  # the first largest
             else:
                 because = list(range(len(idx)))
-            names = _join_titles([self.titles[idx[j]] for j in because])
+            titles = [self.titles[idx[j]] for j in because]
+            if len(titles) > MAX_NAMED:  # a large profile: the first few, then how many more
+                titles = titles[:MAX_NAMED] + [f"{len(titles) - MAX_NAMED} more"]
+            names = _join_titles(titles)
             out.append(Recommendation(
                 movie_id=int(self.movie_ids[i]), score=round(scores[n], 6),
                 reason_head=f"Because you {query.verb} {names}",

@@ -235,3 +235,20 @@ def test_api_recommendations_take_a_profile(client) -> None:
     assert len(ids) == 10 and not set(ids) & {1, AMELIE_ID, 20, first[0], first[1], first[2]}
     assert [m["movie_id"] for m in data["picks"]] == [1, AMELIE_ID, 20, first[0]]
     assert all(m["reason_head"].startswith("Because you liked ") for m in data["popular"])
+
+
+def test_start_up_migrates_and_says_so_in_one_line(fresh_app_factory, trained_dir, tmp_path,
+                                                   caplog) -> None:
+    import logging
+
+    from webapp.db import DatabaseError
+
+    path = tmp_path / "var" / "movierec.sqlite3"
+    with pytest.raises(DatabaseError, match="has schema none, this code needs"):
+        fresh_app_factory(trained_dir, DATABASE_PATH=str(path), DATABASE_MIGRATE="check")
+    with caplog.at_level(logging.INFO, logger="webapp.feedback_views"):
+        fresh_app_factory(trained_dir, DATABASE_PATH=str(path))
+        fresh_app_factory(trained_dir, DATABASE_PATH=str(path), DATABASE_MIGRATE="check")
+    lines = [r.getMessage() for r in caplog.records if r.name == "webapp.feedback_views"]
+    assert lines == [f"database sqlite:///{path}: schema 0001_feedback, upgraded from an empty database",
+                     f"database sqlite:///{path}: schema 0001_feedback, current"]

@@ -424,3 +424,12 @@ def test_one_liked_movie_is_enough(rec: Recommender) -> None:
     result = rec.recommend(Profile((5,)))
     assert len(result.all()) == 10 and 5 not in result.movie_ids()
     assert MAX_PROFILE >= 50
+
+
+def test_a_reason_names_at_most_three_movies(rec: Recommender) -> None:
+    only_popularity = rec.with_weights(BlendWeights(popular={"popularity": 1.0},
+                                                    less_known={"popularity": 1.0}))
+    result = only_popularity.recommend(Profile((1, 12, 20, 21, 22), ratings=((22, 4.0),)))
+    first = result.popular[0]
+    assert first.source == "fallback" and first.because_of == (1, 12, 20, 21, 22)
+    assert first.reason_head == "Because you liked Film 1, Film 12, Film 20 and 2 more"

@@ -217,6 +217,10 @@ def headline_metrics(manifest: dict) -> list[str]:
     if "hr_at_10" in evaluation:
         lines.append(f"three-pick HR@10 {evaluation['hr_at_10']:.3f}, "
                      f"coverage {evaluation.get('coverage', '?')}")
+    if evaluation.get("second_round_hr_at_10") is not None:
+        lines.append(f"after feedback on the ten: second-round HR@10 "
+                     f"{evaluation['second_round_hr_at_10']:.3f} on the movies not shown yet "
+                     f"(first round {evaluation['first_round_same_users_hr_at_10']:.3f}, same users)")
     bad = manifest.get("bad_rows") or {}
     for file, kinds in bad.items():
         for kind, info in kinds.items():

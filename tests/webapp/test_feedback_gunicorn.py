@@ -91,3 +91,5 @@ def test_acknowledged_marks_survive_killed_workers(trained_copy: Path, tmp_path:
     unacknowledged = len(rows) - len(acknowledged)
     assert 0 <= unacknowledged <= KILLS * POSTERS
     assert len(killed) == KILLS
+    print(f"{sent[0]} posts sent, {len(acknowledged)} acknowledged and all stored, "
+          f"{unacknowledged} stored without an answer, {KILLS} workers killed")

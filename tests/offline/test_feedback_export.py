@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from databases import BACKENDS, fresh_database
 from offline.config import PROJECT_ROOT
 from offline.feedback_export import export, user_id_base
 from webapp import db
@@ -24,9 +25,13 @@ def _mark(store: FeedbackStore, visitor: str, movie: int, kind: str, at: float,
                  picks=picks, now=at)
 
 
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path):
+    yield from fresh_database(request.param, tmp_path)
+
+
 @pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
+def database(url: str) -> str:
     db.prepare(url)
     store = FeedbackStore(url, Limits(0, 0), b"s")
     a, b, c = "a" * 22, "b" * 22, "c" * 22

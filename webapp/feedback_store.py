@@ -156,8 +156,12 @@ class FeedbackStore:
     def _hit(conn: Connection, key: str, window: int) -> int:
         """Count one request of key in window; the count so far (this one included)."""
         where = and_(rate_limits.c.limit_key == key, rate_limits.c.window_start == window)
-        if conn.execute(update(rate_limits).where(where)
-                        .values(hits=rate_limits.c.hits + 1)).rowcount:
+        bump = update(rate_limits).where(where).values(hits=rate_limits.c.hits + 1)
+        if conn.dialect.update_returning:  # SQLite >= 3.35, PostgreSQL: one statement
+            found = conn.execute(bump.returning(rate_limits.c.hits)).scalar_one_or_none()
+            if found is not None:
+                return int(found)
+        elif conn.execute(bump).rowcount:
             return int(conn.execute(select(rate_limits.c.hits).where(where)).scalar_one())
         # The key's first request in this window: old windows go now (once per key and minute).
         conn.execute(delete(rate_limits).where(rate_limits.c.window_start < window - WINDOW_S))

@@ -46,6 +46,12 @@ MAX_PROFILE = 100  # liked + disliked + excluded ids in one profile
 FOCUS_WEIGHT = 3.0  # the movie a visitor asked "more like this" for
 DISMISSED_WEIGHT = 0.5  # a disliked movie without a rating ("not interested": maybe never seen)
 LOVED_RATING = 4.5  # a liked movie's rating that counts as much as a pick
+# How hard a disliked movie pushes: on its kNN / NeuMF lists (subtracted), and as an implicit-ALS
+# "preference 0" with confidence alpha * weight. Chosen with the evaluation's second round
+# (docs/EVALUATION.md): on two folds of ml-latest-small the lists' push helped and the ALS push
+# cost HR@10 (0.867 without it, 0.842 with it), so the ALS fold-in only leaves them out.
+NEGATIVE_LISTS = 1.0
+NEGATIVE_ALS = 0.0
 MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
@@ -203,16 +209,26 @@ class BlendWeights:
         default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0})
     less_known: Mapping[str, float] = field(
         default_factory=lambda: {"knn": 0.5, "als": 1.0, "neumf": 0.3, "popularity": 0.1})
+    # After feedback (a profile beyond the plain picks), these replace some of the weights above:
+    # the co-ratings of five or more liked movies say more than those of three, and the
+    # evaluation's second round found the popular half's kNN worth 0.5 then (HR@10 on the movies
+    # not shown yet 0.867 against 0.842 at 0.1, two folds of ml-latest-small).
+    after_feedback: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: {POPULAR: {"knn": 0.5}})
 
-    def for_section(self, section: str) -> Mapping[str, float]:
-        """The weights of one section."""
-        return self.popular if section == POPULAR else self.less_known
+    def for_section(self, section: str, feedback: bool = False) -> Mapping[str, float]:
+        """The weights of one section (after feedback: with its overrides)."""
+        base = self.popular if section == POPULAR else self.less_known
+        extra = self.after_feedback.get(section) if feedback else None
+        return {**base, **extra} if extra else base
 
     def without(self, source: str) -> "BlendWeights":
         """The same weights with one source switched off (for ablations)."""
         return BlendWeights(
             popular={**self.popular, source: 0.0},
             less_known={**self.less_known, source: 0.0},
+            after_feedback={section: {**over, source: 0.0} if source in over else over
+                            for section, over in self.after_feedback.items()},
         )
 
 
@@ -385,7 +401,8 @@ class Recommender:
         taken = np.zeros(len(self.movie_ids), dtype=bool)
         taken[query.every] = True
         members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
-        blended = {section: self._blend(raw, section, min_count, scope) for section in members}
+        blended = {section: self._blend(raw, section, min_count, scope, query.feedback)
+                   for section in members}
         sections: dict[str, list[int]] = {}
         for section in (POPULAR, LESS_KNOWN):
             chosen = self._top(blended[section], members[section], taken, wanted[section], scope)
@@ -394,7 +411,7 @@ class Recommender:
         if any(len(sections[s]) < wanted[s] for s in sections):
             if scope is not self._everyone:
                 return None
-            self._fill_short(sections, blended, members, taken, wanted, raw)
+            self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback)
         return RecommendationSet(
             picks=query.ids,
             popular=self._explain(sections[POPULAR], POPULAR, query, raw, blended, scope),
@@ -440,7 +457,7 @@ class Recommender:
         knn_cf_cols = np.concatenate(cf_cols)
         knn, neumf = knn_rows.sum(axis=0), neumf_rows.sum(axis=0)
         if len(query.neg_idx):
-            knn_neg, neumf_neg = self._rows(query.neg_idx, query.neg_weights, scope)
+            knn_neg, neumf_neg = self._rows(query.neg_idx, NEGATIVE_LISTS * query.neg_weights, scope)
             knn, neumf = knn - knn_neg.sum(axis=0), neumf - neumf_neg.sum(axis=0)
         als = self._als_scores(query)
         everyone = scope is self._everyone
@@ -527,7 +544,7 @@ class Recommender:
         else:
             weights = np.ones(len(idx)) if w is None else w
             a = (self._gram + self.als_alpha * ((picked.T * weights) @ picked)
-                 + self.als_alpha * ((disliked.T * query.neg_weights) @ disliked)
+                 + self.als_alpha * ((disliked.T * (NEGATIVE_ALS * query.neg_weights)) @ disliked)
                  + self.als_reg * n * np.eye(k))
             b = ((1.0 + self.als_alpha * weights)[:, None] * picked).sum(axis=0)
         user = np.linalg.solve(a, b)
@@ -535,10 +552,10 @@ class Recommender:
 
     # ------------------------------------------------------------------ blending
     def _blend(self, raw: Mapping[str, np.ndarray], section: str, min_count: int,
-               scope: _Scope) -> np.ndarray:
+               scope: _Scope, feedback: bool = False) -> np.ndarray:
         """Blended scores over scope, nonzero only on the section's members (the less-known ones
         with at least min_count ratings): each source min-max scaled over them."""
-        weights = self.weights.for_section(section)
+        weights = self.weights.for_section(section, feedback)
         members = self._members(section, min_count)
         pos = scope.where[members]
         total = np.zeros(len(members))
@@ -570,7 +587,8 @@ class Recommender:
 
     def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
                     members: Mapping[str, np.ndarray], taken: np.ndarray,
-                    wanted: Mapping[str, int], raw: Mapping[str, np.ndarray]) -> None:
+                    wanted: Mapping[str, int], raw: Mapping[str, np.ndarray],
+                    feedback: bool = False) -> None:
         """Top up short sections from the next-best pools, so the list stays ten long (scores
         over every movie: called with the full scope only).
 
@@ -585,7 +603,7 @@ class Recommender:
                 continue
             if section == LESS_KNOWN:
                 relaxed = self._less_known_idx(0)
-                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope)),
+                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope, feedback)),
                              (members[POPULAR], blended[POPULAR])]
             else:
                 fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]
@@ -608,7 +626,7 @@ class Recommender:
             return ()
         picks, idx = query.ids, query.idx
         at = scope.where[chosen]  # their positions in the score arrays
-        weights = self.weights.for_section(section)
+        weights = self.weights.for_section(section, query.feedback)
         # read each array once for the five (Python floats: the same values, cheaper to compare)
         models = [(source, float(weights.get(source, 0.0)), raw[source][at].tolist()) for source in MODELS]
         scores = blended[section][at].tolist()
@@ -659,6 +677,7 @@ class _Query:
     liked_stars: np.ndarray | None  # explicit fold-in targets (None: 5 for each)
     disliked_stars: np.ndarray
     verb: str  # "picked" for plain picks, else "liked"
+    feedback: bool  # a profile beyond the plain picks: BlendWeights.after_feedback applies
 
     @classmethod
     def of(cls, profile: Profile, index: Mapping[int, int]) -> "_Query":
@@ -674,7 +693,8 @@ class _Query:
                    every=at(profile.ids()), liked_stars=liked_stars,
                    disliked_stars=np.array([stars.get(m, 1.0) for m in profile.disliked],
                                            dtype=np.float64),
-                   verb="picked" if profile.is_plain else "liked")
+                   verb="picked" if profile.is_plain else "liked",
+                   feedback=not profile.is_plain)
 
 
 def _contributors(values: list[float]) -> list[int]:

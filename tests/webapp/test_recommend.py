@@ -368,7 +368,11 @@ def test_a_disliked_movie_counts_against_its_neighbours(rec: Recommender) -> Non
     assert 2 not in knn.recommend(Profile(PICKS, (2,))).movie_ids()
 
 
-def test_a_disliked_movie_pulls_the_als_taste_away(rec: Recommender) -> None:
+def test_a_disliked_movie_pulls_the_als_taste_away(rec: Recommender, monkeypatch) -> None:
+    """The ALS push is there (off by default: NEGATIVE_ALS, chosen by the evaluation)."""
+    import webapp.recommend
+
+    monkeypatch.setattr(webapp.recommend, "NEGATIVE_ALS", 1.0)
     plain = rec._als_scores(_Query.of(Profile(PICKS), rec._index))
     disliked = rec._als_scores(_Query.of(Profile(PICKS, (30,)), rec._index))
     i = rec._index[30]
@@ -428,8 +432,19 @@ def test_one_liked_movie_is_enough(rec: Recommender) -> None:
 
 def test_a_reason_names_at_most_three_movies(rec: Recommender) -> None:
     only_popularity = rec.with_weights(BlendWeights(popular={"popularity": 1.0},
-                                                    less_known={"popularity": 1.0}))
+                                                    less_known={"popularity": 1.0}, after_feedback={}))
     result = only_popularity.recommend(Profile((1, 12, 20, 21, 22), ratings=((22, 4.0),)))
     first = result.popular[0]
     assert first.source == "fallback" and first.because_of == (1, 12, 20, 21, 22)
     assert first.reason_head == "Because you liked Film 1, Film 12, Film 20 and 2 more"
+
+
+def test_after_feedback_the_popular_half_leans_on_knn(rec: Recommender) -> None:
+    weights = BlendWeights()
+    assert weights.for_section("popular")["knn"] == 0.1
+    assert weights.for_section("popular", feedback=True)["knn"] == 0.5
+    assert weights.for_section("less_known", feedback=True) == weights.less_known
+    assert weights.without("knn").for_section("popular", feedback=True)["knn"] == 0.0
+    # plain picks keep the three-pick weights; a profile with feedback gets the others
+    plain = rec.recommend(Profile(PICKS))
+    assert plain == rec.with_weights(BlendWeights(after_feedback={})).recommend(Profile(PICKS))

@@ -7,8 +7,9 @@ not (marked "not for me", "not interested", or rated 3 or less), and optional ha
 that set how much each one counts. Three picks are the simplest profile
 (`recommend_for_picks`). A larger profile is folded in the same way, with no retraining: liked
 movies add their neighbours, implicit-ALS confidence and NeuMF two-hop lists; disliked ones
-subtract theirs (and pull the ALS taste vector away from them); every movie in the profile is
-left out of the ten.
+subtract their neighbours and two-hop lists (the ALS push away from them is there, but off:
+NEGATIVE_ALS); every movie in the profile is left out of the ten. After feedback the blend leans
+more on co-ratings (BlendWeights.after_feedback).
 
 Imports only numpy, pandas and the standard library, so the web app stays light.
 
@@ -519,9 +520,10 @@ class Recommender:
         """Fold the profile into the ALS item space (ridge solve) and score every movie.
 
         Implicit mode is Spark's implicit normal equation for one user: a liked movie has
-        preference 1 and confidence 1 + alpha * weight, a disliked one preference 0 and the same
-        kind of confidence, so it pulls the taste vector away from it. With three plain picks
-        this is exactly the earlier three-pick fold-in.
+        preference 1 and confidence 1 + alpha * weight, a disliked one preference 0 and
+        confidence NEGATIVE_ALS * alpha * weight, which pulls the taste vector away from it (0
+        by default, see above). With three plain picks this is exactly the earlier three-pick
+        fold-in.
         """
         if self.als_factors is None or self._gram is None:
             return np.zeros(len(self.movie_ids))

@@ -111,6 +111,13 @@ class Profile:
         """Only liked movies without ratings or focus: the reasons then say "you picked"."""
         return not (self.disliked or self.ratings or self.focus is not None or self.excluded)
 
+    @property
+    def has_feedback(self) -> bool:
+        """More than three picks' worth of signal: BlendWeights.after_feedback applies (movies
+        left out without a word, `excluded`, are no feedback)."""
+        return bool(self.disliked or self.ratings or self.focus is not None
+                    or len(self.liked) > PICKS_REQUIRED)
+
     def stars(self) -> dict[int, float]:
         return {int(m): float(r) for m, r in self.ratings}
 
@@ -696,7 +703,7 @@ class _Query:
                    disliked_stars=np.array([stars.get(m, 1.0) for m in profile.disliked],
                                            dtype=np.float64),
                    verb="picked" if profile.is_plain else "liked",
-                   feedback=not profile.is_plain)
+                   feedback=profile.has_feedback)
 
 
 def _contributors(values: list[float]) -> list[int]:

@@ -129,16 +129,21 @@ def evaluate_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildCon
     seconds["simulate"] = round(time.perf_counter() - sim_start, 2)
     rounds_start = time.perf_counter()
     rec = Recommender.from_tables(tables, less_known_min_count=cfg.pools.less_known_min_count)
+    hits: dict[str, list[float]] = {}
     for case in cases:
         found = second_round(rec, case)
         if found is not None:
             for name, (scored_on, shown) in found[1].items():
                 tally.add(name, scored_on, shown, view)
+                if case.variant == "A":
+                    hits.setdefault(name, []).append(float(bool(set(shown.ten) & scored_on.relevant)))
     seconds["second_round"] = round(time.perf_counter() - rounds_start, 2)
+    rounds = {name: round(float(np.mean(v)), 4) for name, v in hits.items()}
     return {"fold": fold, "train_users": int(train["user_id"].nunique()),
             "test_users": int(test_users.size),
             "simulated_users": int(test["user_id"].nunique()),
             "cases": {v: sum(c.variant == v for c in cases) for v in VARIANTS},
+            "second_round_hr_at_10": rounds,  # variant A, this fold's users
             "seconds": seconds, "total_seconds": round(time.perf_counter() - start, 2)}
 
 

@@ -9,7 +9,8 @@ export PORT
 DATA   ?= ml-latest-small
 DATA_DIR := data/$(DATA)
 
-.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-full bench-web status clean download
+.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-full bench-web bench-feedback status clean download \
+        export-feedback build-with-feedback db-upgrade
 
 run: build serve  ## build trained_data/ when missing or stale, then serve on http://127.0.0.1:$(PORT)
 
@@ -62,6 +63,18 @@ bench-full: $(VENV)/.installed  ## the build at 1M, 5M and 25M synthetic ratings
 
 bench-web: $(VENV)/.installed  ## load test of the web app (needs wrk)
 	$(PY) benchmarks/web.py
+
+bench-feedback: $(VENV)/.installed  ## feedback posts under load, and the result page meanwhile (needs wrk)
+	$(PY) benchmarks/feedback.py
+
+export-feedback: $(VENV)/.installed  ## visitors' feedback -> var/feedback-ratings.csv (MovieLens ratings)
+	$(PY) -m offline export-feedback --data-dir $(DATA_DIR)
+
+build-with-feedback: export-feedback $(DATA_DIR)/ratings.csv  ## export the feedback, then build with it
+	$(PY) -m offline build --data-dir $(DATA_DIR) --include-feedback
+
+db-upgrade: $(VENV)/.installed  ## apply the feedback database's migrations (the app does it at start-up too)
+	$(PY) -m webapp.db upgrade
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -92,12 +92,14 @@ class BuildContext:
         if self._data is None:
             from offline.data.loader import check_local_inputs
 
-            check_local_inputs(self.config.data_dir, self.config.posters_path)  # before the JVM
+            check_local_inputs(self.config.data_dir, self.config.posters_path,  # before the JVM
+                               self.config.feedback_ratings)
             spark = self.spark
             self.progress("reading and checking the input (Spark)")
             self._data = load_dataset(self.config.data_dir, self.config.posters_path,
                                       self.config.max_bad_share, spark=spark,
-                                      work_dir=self.config.work_dir)
+                                      work_dir=self.config.work_dir,
+                                      feedback_path=self.config.feedback_ratings)
         return self._data
 
     @property
@@ -175,7 +177,7 @@ def input_paths(config: BuildConfig) -> dict[str, Any]:
     """The input files of a build, by name (as `load_dataset` reads them)."""
     from offline.data.loader import input_files
 
-    return input_files(config.data_dir, config.posters_path)
+    return input_files(config.data_dir, config.posters_path, config.feedback_ratings)
 
 
 def input_fingerprint(keys: dict[str, str]) -> dict[str, Any]:

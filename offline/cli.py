@@ -12,8 +12,8 @@ from typing import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from offline.config import (DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, DEFAULT_POSTERS, DEFAULT_WORK_DIR,
-                            BuildConfig)
+from offline.config import (DEFAULT_DATA_DIR, DEFAULT_FEEDBACK_RATINGS, DEFAULT_OUT_DIR,
+                            DEFAULT_POSTERS, DEFAULT_WORK_DIR, BuildConfig)
 
 console = Console(stderr=True, highlight=False, log_path=False, soft_wrap=True)
 
@@ -36,6 +36,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="Spark master URL (default: $SPARK_MASTER or local[*])")
     common.add_argument("--max-bad-share", type=float, default=BuildConfig.max_bad_share,
                         help="fail when more than this share of a file's rows is malformed")
+    common.add_argument("--include-feedback", nargs="?", type=Path, const=DEFAULT_FEEDBACK_RATINGS,
+                        default=None, metavar="PATH",
+                        help="add visitors' ratings from `export-feedback` to the input "
+                             f"(default PATH: {DEFAULT_FEEDBACK_RATINGS.relative_to(DEFAULT_OUT_DIR.parent)})")
 
     parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +58,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     bench.add_argument("--keep", type=Path, default=None, metavar="DIR",
                        help="keep each size's built tables in DIR/trained_data-N (for bench-web)")
     add_download_parser(sub, defaults=vars(common.parse_args([])))
+    export = sub.add_parser(
+        "export-feedback", parents=[common],
+        help="write visitors' feedback as MovieLens ratings (for build --include-feedback)",
+        description="Read the web app's feedback database and write its ratings in ratings.csv "
+                    "format, as new user ids above the data set's (offline/feedback_export.py "
+                    "says how each kind of mark becomes a rating).")
+    export.add_argument("--out", type=Path, default=DEFAULT_FEEDBACK_RATINGS,
+                        help="the CSV to write (a .json note goes beside it)")
+    export.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL (default: the web app's: $MOVIEREC_DATABASE_URL, "
+                             "else the SQLite file $MOVIEREC_DATABASE_PATH or var/movierec.sqlite3)")
+    export.add_argument("--min-signals", type=int, default=3,
+                        help="leave out visitors with fewer marks on recommendations")
+    export.add_argument("--user-id-base", type=int, default=None,
+                        help="first visitor user id (default: the first power of ten above the "
+                             "data set's largest user id)")
     add_synth_parser(sub, defaults=vars(common.parse_args([])))
     return parser.parse_args(argv)
 
@@ -118,9 +138,11 @@ def path_or_uri(value: str | Path) -> str | Path:
 
 def config_from(args: argparse.Namespace) -> BuildConfig:
     posters = None if str(args.posters).lower() == "none" else args.posters
+    feedback = getattr(args, "include_feedback", None)
     changes = dict(data_dir=path_or_uri(args.data_dir), posters_path=posters,
                    out_dir=args.out_dir, work_dir=path_or_uri(args.work_dir), seed=args.seed,
-                   max_bad_share=args.max_bad_share)
+                   max_bad_share=args.max_bad_share,
+                   feedback_ratings=None if feedback is None else path_or_uri(feedback))
     if args.master:
         changes["spark_master"] = args.master
     return dataclasses.replace(BuildConfig(), **changes)
@@ -195,6 +217,10 @@ def headline_metrics(manifest: dict) -> list[str]:
     if "hr_at_10" in evaluation:
         lines.append(f"three-pick HR@10 {evaluation['hr_at_10']:.3f}, "
                      f"coverage {evaluation.get('coverage', '?')}")
+    if evaluation.get("second_round_hr_at_10") is not None:
+        lines.append(f"after feedback on the ten: second-round HR@10 "
+                     f"{evaluation['second_round_hr_at_10']:.3f} on the movies not shown yet "
+                     f"(first round {evaluation['first_round_same_users_hr_at_10']:.3f}, same users)")
     bad = manifest.get("bad_rows") or {}
     for file, kinds in bad.items():
         for kind, info in kinds.items():
@@ -241,9 +267,29 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    """`export-feedback`: the database's marks -> MovieLens ratings for the next build."""
+    from webapp.db import database_url
+    from webapp.settings import DEFAULTS, settings_from_env
+
+    from offline.feedback_export import export
+
+    url = args.database_url or database_url({**DEFAULTS, **settings_from_env(os.environ)})
+    note = export(url, args.out, data_dir=None if args.user_id_base is not None else args.data_dir,
+                  base=args.user_id_base, min_signals=args.min_signals)
+    console.print(f"wrote {note['ratings']:,} ratings of {note['visitors']:,} visitors "
+                  f"(user ids from {note['user_id_base']:,}; {note['left_out']:,} visitors with "
+                  f"fewer than {note['min_signals']} marks left out) from {note['database']} "
+                  f"into {args.out}; build with them: python -m offline build --include-feedback"
+                  + ("" if args.out == DEFAULT_FEEDBACK_RATINGS else f" {args.out}"))
+    return 0
+
+
 def dispatch(args: argparse.Namespace, config: BuildConfig) -> int:
     if args.command == "synth":
         return run_synth(args)
+    if args.command == "export-feedback":
+        return run_export(args)
     if args.command == "download":
         from rich.markup import escape
 

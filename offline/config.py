@@ -15,6 +15,8 @@ DEFAULT_OUT_DIR = PROJECT_ROOT / "trained_data"
 # The checked ratings as Parquet (reused while the input is unchanged) and Spark's checkpoints;
 # on a cluster, a folder every executor can reach (`--work-dir hdfs://...`).
 DEFAULT_WORK_DIR = PROJECT_ROOT / ".cache"
+# Where `export-feedback` writes the visitors' ratings and `build --include-feedback` reads them.
+DEFAULT_FEEDBACK_RATINGS = PROJECT_ROOT / "var" / "feedback-ratings.csv"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class NeumfConfig:
 class BuildConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     posters_path: Path | None = DEFAULT_POSTERS
+    # visitors' ratings from `python -m offline export-feedback` (build --include-feedback), or None
+    feedback_ratings: Path | None = None
     out_dir: Path = DEFAULT_OUT_DIR
     work_dir: Path | str = DEFAULT_WORK_DIR
     seed: int = 42
@@ -135,7 +139,8 @@ class BuildConfig:
     def model_dict(self) -> dict[str, Any]:
         """The settings that change the tables (no paths, no Spark master)."""
         d = self.to_dict()
-        for key in ("data_dir", "posters_path", "out_dir", "spark_master", "work_dir"):
+        for key in ("data_dir", "posters_path", "out_dir", "spark_master", "work_dir",
+                    "feedback_ratings"):  # paths: their content is in the input fingerprint
             d.pop(key)
         return d
 

@@ -273,6 +273,93 @@
     if (query.value.trim() && !resultsGrid.children.length) runSearch();
   }
 
+  /* ------------------------------------------------------------ feedback on results */
+  // The result page's feedback form is sent in the background: the server stores the mark and
+  // answers with a redirect to the new result URL, whose page replaces this one's results in
+  // place (and the address bar follows, so a reload or a shared link shows the same list).
+  // Without this, the same form posts and the browser follows the redirect itself.
+  var feedbackBusy = false;
+
+  function feedbackSay(text, isError) {
+    var status = document.getElementById("feedback-status");
+    if (!status) return;
+    status.textContent = text;
+    status.classList.toggle("is-error", !!isError);
+  }
+
+  function swapResults(html, url, focusId) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var fresh = doc.querySelector(".results-page");
+    var current = document.querySelector(".results-page");
+    if (!fresh || !current) return false;
+    current.replaceWith(document.importNode(fresh, true));
+    document.title = doc.title;
+    history.pushState(null, "", url);
+    var target = document.getElementById(focusId) || document.getElementById("popular-title");
+    if (target) target.focus({ preventScroll: true });
+    return true;
+  }
+
+  function describeMark(button) {
+    var kind = (button.value || "").split(":")[0];
+    var hidden = button.querySelector(".visually-hidden");
+    var title = hidden ? hidden.textContent.replace(/^[:\s]+/, "").split(",")[0] : "the movie";
+    var select = kind === "rated" ? document.getElementById("stars-" + button.value.split(":")[1]) : null;
+    return {
+      loved: "You loved " + title + ".", not_for_me: title + " is not for you.",
+      not_interested: title + " is left out.", more: "More like " + title + ".",
+      rated: "You rated " + title + " " + (select ? select.value : "") + " of 5.",
+      undo: "Your mark on " + title + " is taken back."
+    }[kind] || "Saved.";
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || form.id !== "feedback" || !window.fetch || !window.FormData) return;
+    var by = event.submitter;
+    if (!by || by.name !== "mark") return;
+    event.preventDefault();
+    if (feedbackBusy) return;
+    var kind = by.value.split(":")[0];
+    if (kind === "rated") {
+      var select = document.getElementById("stars-" + by.value.split(":")[1]);
+      if (select && !select.value) { feedbackSay("Choose how many stars first.", true); select.focus(); return; }
+    }
+    var data = new URLSearchParams(new FormData(form));
+    document.querySelectorAll('select[form="feedback"]').forEach(function (s) { data.set(s.name, s.value); });
+    data.append("mark", by.value);
+    var done = describeMark(by);
+    var section = by.closest(".rec-section");
+    var focusId = kind === "undo" ? "marks-title" : (section && section.id === "less-known" ? "less-known-title" : "popular-title");
+    feedbackBusy = true;
+    var page = document.querySelector(".results-page");
+    if (page) page.classList.add("is-busy");
+    feedbackSay("Saving…");
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
+                         headers: { Accept: "text/html" } })
+      .then(function (r) { return r.text().then(function (html) { return { r: r, html: html }; }); })
+      .then(function (got) {
+        if (got.r.ok && got.r.redirected && swapResults(got.html, got.r.url, focusId)) {
+          feedbackSay(done + " Your list is updated.");
+        } else {
+          var doc = new DOMParser().parseFromString(got.html, "text/html");
+          var message = doc.querySelector(".error-page h1 + p");
+          feedbackSay(message ? message.textContent : "That did not work (" + got.r.status + "). Please try again.", true);
+        }
+      })
+      .catch(function () { feedbackSay("Could not reach the site: nothing was saved. Please try again.", true); })
+      .then(function () {
+        feedbackBusy = false;
+        var now = document.querySelector(".results-page");
+        if (now) now.classList.remove("is-busy");
+      });
+  });
+
+  // Back and forward between marked states: load that state's page.
+  window.addEventListener("popstate", function () {
+    if (document.querySelector(".results-page")) location.reload();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("img.poster-photo").forEach(function (img) {
       if (img.complete && img.naturalWidth === 0) useFallback(img);

@@ -31,3 +31,12 @@ def config(tmp_path: Path) -> BuildConfig:
     """The default configuration writing into a temporary folder."""
     return dataclasses.replace(BuildConfig(), out_dir=tmp_path / "trained_data",
                                work_dir=tmp_path / "work", spark_master="local[2]")
+
+
+# Visitors' feedback goes to a throwaway database in every test (and every app server a test
+# starts inherits it), never to the project's var/movierec.sqlite3.
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ.setdefault("MOVIEREC_DATABASE_PATH",
+                      os.path.join(tempfile.mkdtemp(prefix="movierec-tests-"), "feedback.sqlite3"))

@@ -47,12 +47,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[CARDS_KEY] = LruCache(int(app.config["CARD_CACHE_SIZE"]))
     csrf.init_app(app)
 
-    from webapp import api, errors, fragments, insight_pages, pages, posters, security
+    from webapp import api, errors, feedback_views, fragments, insight_pages, pages, posters, security
     app.register_blueprint(pages.bp)
     app.register_blueprint(insight_pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(posters.bp)
     csrf.exempt(api.bp)  # JSON only: a cross-site form cannot send application/json
+    feedback_views.init_app(app)  # the feedback database (migrated at start-up) and its routes
     security.init_app(app)
     errors.init_app(app)
     fragments.init_app(app)

@@ -8,9 +8,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from webapp import PAGES_KEY, current_store, store_holder
 from webapp.movies import Movie
+from webapp.params import MAX_ID as MAX_MOVIE_ID
 from webapp.params import ParameterError, json_choice, json_int, query_int
-from webapp.picks import check_json_picks
-from webapp.recommend import InvalidPicksError, Recommendation
+from webapp.picks import PickCheck, check_json_ids
+from webapp.recommend import MAX_PROFILE, InvalidPicksError, Profile, Recommendation
 from webapp.search import MAX_QUERY_LENGTH
 from webapp.store import Store
 
@@ -71,33 +72,69 @@ def _min_count(body: dict[str, Any], levels: dict[str, int]) -> int:
 
 @bp.post("/api/recommendations")
 def recommend():
-    """Three picks in, five popular and five less-known recommendations out."""
+    """A profile in (1..N liked movie ids, optionally disliked ids, ratings and a "more like
+    this" focus; three picks are the simplest), five popular and five less-known out."""
     if not request.is_json:
         return api_error(415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
     body = _json_body()
     if not isinstance(body, dict):
         return api_error(400, "malformed_json", 'The body must be a JSON object like {"movie_ids": [1, 2, 3]}.')
     store = current_store()
-    check = check_json_picks(store, body.get("movie_ids"))
-    if not check.ok:
-        code = "unknown_movie" if check.unknown else "invalid_picks"
-        return api_error(400, code, " ".join(check.errors), movie_ids=list(check.unknown))
+    liked = check_json_ids(store, body.get("movie_ids"), "movie_ids", minimum=1)
+    disliked = check_json_ids(store, body.get("disliked_ids", []), "disliked_ids", minimum=0)
+    for check in (liked, disliked):
+        if not check.ok:
+            code = "unknown_movie" if check.unknown else "invalid_picks"
+            return api_error(400, code, " ".join(check.errors), movie_ids=list(check.unknown))
+    profile = Profile(liked.ids, disliked.ids, _ratings(body, liked.ids + disliked.ids),
+                      focus=_focus(body, liked.ids))
+    if len(profile.ids()) > MAX_PROFILE or set(liked.ids) & set(disliked.ids):
+        return api_error(400, "invalid_picks", f"movie_ids and disliked_ids must not share ids and "
+                                               f"hold at most {MAX_PROFILE} movies together.")
     min_count = _min_count(body, dict(store.levels))
     try:
         # no script root in the key: the body holds no links to the app (only TMDB and IMDb's)
         body_json = current_app.extensions[PAGES_KEY].get_or_make(
-            ("api", store.build_id, check.ids, min_count),
-            lambda: _recommendations_json(store, check.ids, min_count))
+            ("api", store.build_id, profile, min_count),
+            lambda: _recommendations_json(store, profile, min_count))
     except InvalidPicksError as exc:  # the recommender's own check, should the two ever differ
         return api_error(400, "invalid_picks", str(exc))
     return current_app.response_class(body_json, mimetype="application/json")
 
 
-def _recommendations_json(store: Store, ids: tuple[int, ...], min_count: int) -> str:
-    """The response body of POST /api/recommendations (memoised per build, picks and setting)."""
-    result = store.recommend(ids, min_count)
+def _ratings(body: dict[str, Any], ids: tuple[int, ...]) -> tuple[tuple[int, float], ...]:
+    """`ratings`: {"<movie id>": stars} for ids of the profile, half stars from 0.5 to 5."""
+    from webapp.marks import parse_stars
+    from webapp.params import parse_int
+
+    raw = body.get("ratings", {})
+    if not isinstance(raw, dict):
+        raise ParameterError('ratings must be an object like {"318": 4.5}.')
+    out = []
+    for key, stars in raw.items():
+        movie_id = parse_int(key, 0, MAX_MOVIE_ID)
+        if movie_id is None or movie_id not in ids:
+            raise ParameterError("ratings may only rate movies of movie_ids or disliked_ids.")
+        if isinstance(stars, bool) or not isinstance(stars, (int, float)) or parse_stars(
+                repr(float(stars)) if isinstance(stars, float) else str(stars)) is None:
+            raise ParameterError("ratings must be numbers from 0.5 to 5 in half stars.")
+        out.append((movie_id, float(stars)))
+    return tuple(sorted(out))
+
+
+def _focus(body: dict[str, Any], liked: tuple[int, ...]) -> int | None:
+    """`more_like`: one of movie_ids, the movie to lean towards ("more like this")."""
+    focus = json_int(body, "more_like", 0, MAX_MOVIE_ID)
+    if focus is not None and focus not in liked:
+        raise ParameterError("more_like must be one of movie_ids.")
+    return focus
+
+
+def _recommendations_json(store: Store, profile: Profile, min_count: int) -> str:
+    """The response body of POST /api/recommendations (memoised per build, profile and setting)."""
+    result = store.recommend_profile(profile, min_count)
     return current_app.json.dumps({
-        "picks": [movie_json(store.movies[m]) for m in ids],
+        "picks": [movie_json(store.movies[m]) for m in profile.liked],
         "popular": [movie_json(store.movies[r.movie_id], r) for r in result.popular if r.movie_id in store.movies],
         "less_known": [movie_json(store.movies[r.movie_id], r) for r in result.less_known if r.movie_id in store.movies],
         "less_known_min_count": min_count,

@@ -33,6 +33,10 @@ def handle_csrf_error(exc: CSRFError):
     from webapp.picks import PickCheck, check_text_picks
 
     store = current_store()
+    if request.endpoint == "feedback.submit":
+        from webapp.feedback_views import expired_form_page
+
+        return expired_form_page(store)
     kept = check_text_picks(store, request.form.getlist("movie_ids"), need_three=False)
     message = "The form had expired. Your picks are kept: please submit again."
     return render_picker(store, PickCheck(kept.ids, (message,)), 400)

@@ -116,9 +116,23 @@ class Frame:
             out[n] = value if isinstance(value, Markup) else str(escape(value))
         return "".join(out)
 
+    def bind(self, values: Mapping[str, str]) -> "Frame":
+        """These values in their slots, the other slots kept (a page cached but for its form
+        token, which is the visitor's own)."""
+        out: list[str] = [self.parts[0]]
+        for n in range(1, len(self.parts), 2):
+            name, after = self.parts[n], self.parts[n + 1]
+            if name in values:
+                value = values[name]
+                text = str(value) if isinstance(value, Markup) else str(escape(value))
+                out[-1] = out[-1] + text + after  # plain str: Markup + str would escape `after`
+            else:
+                out += [name, after]
+        return Frame(tuple(out))
+
 
 RESULT_SLOTS = ("picks_title", "pick_summaries", "popular_cards", "less_known_cards",
-                "gems_url", "known_url")
+                "gems_url", "known_url", "marks_section", "feedback_fields", "csrf_token")
 
 
 # ---------------------------------------------------------------------------- template global

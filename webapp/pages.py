@@ -1,15 +1,17 @@
 """HTML pages: the picker (`/`) and the shareable result page (`/recommendations?movie_ids=...`).
 
 Works as plain HTML forms: the picker form POSTs (CSRF-protected) and is answered with a redirect
-to a GET URL, so a result URL holds the picks, changes nothing and can be shared.
+to a GET URL, so a result URL holds the picks, changes nothing and can be shared. The same holds
+for feedback (webapp/feedback_views.py): a result URL also holds the visitor's marks.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import (Blueprint, Response, current_app, redirect, render_template, request, send_file,
-                   url_for)
-from markupsafe import Markup
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   send_file, url_for)
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from webapp import PAGES_KEY, current_store, fragments
 from webapp.build_figures import EVALUATE_COMMAND, build_figures
@@ -17,8 +19,9 @@ from webapp.movies import Movie
 from webapp.picks import PickCheck, check_text_picks
 from webapp.recommend import PICKS_REQUIRED, Recommendation
 from webapp.search import MAX_QUERY_LENGTH
+from webapp.marks import PageState
 from webapp.store import Store
-from webapp.urls import movie_url, picks_url
+from webapp.urls import movie_url, page_path, picks_url
 
 bp = Blueprint("pages", __name__)
 SEARCH_RESULTS = 24
@@ -84,31 +87,41 @@ def submit_picks():
 
 @bp.get("/recommendations")
 def recommendations():
-    """Three picks, five popular and five less-known recommendations (rendered once per build)."""
+    """Three picks (and any marks), five popular and five less-known recommendations. The page is
+    rendered once per build and state, but for the form token, which is the visitor's own."""
+    from webapp.feedback_views import read_state
+
     store = current_store()
-    check = check_text_picks(store, request.args.getlist("movie_ids"))
-    if not check.ok:
-        return render_picker(store, check, 400)
+    state, errors = read_state(store, request.args)
+    if state is None:
+        check = check_text_picks(store, request.args.getlist("movie_ids"), need_three=False)
+        return render_picker(store, PickCheck(check.ids, tuple(errors)), 400)
     level = request.args.get("less_known", DEFAULT_LEVEL)
     level = level if level in store.levels else DEFAULT_LEVEL
-    return current_app.extensions[PAGES_KEY].get_or_make(
-        fragments.html_key(store.build_id, check.ids, level),
-        lambda: _render_results(store, check.ids, level))
+    page = current_app.extensions[PAGES_KEY].get_or_make(
+        fragments.html_key(store.build_id, state, level),
+        lambda: _render_results(store, state, level))
+    return page.fill({"csrf_token": generate_csrf()})
 
 
-def _render_results(store: Store, ids: tuple[int, ...], level: str) -> str:
-    """The result page: the cached frame of results.html filled with this request's values."""
-    result = store.recommend(ids, store.levels[level])
+def _render_results(store: Store, state: PageState, level: str) -> fragments.Frame:
+    """The result page: the cached frame of results.html filled with this state's values, all
+    but the form token."""
+    ids = state.picks
+    result = store.recommend_profile(state.profile(), store.levels[level])
     picks = [store.movies[m] for m in ids]
     parts = fragments.Parts()
     change_urls = [picks_url("pages.picker", [p for p in ids if p != m], anchor="search") for m in ids]
-    return parts.results_frame(level).fill({
+    base = page_path("pages.recommendations") + "?"
+    return parts.results_frame(level).bind({
         "picks_title": ", ".join(m.title for m in picks),
         "pick_summaries": fragments.list_items(map(parts.pick_summary, picks, change_urls)),
         "popular_cards": _cards(store, parts, result.popular),
         "less_known_cards": _cards(store, parts, result.less_known),
-        "gems_url": picks_url("pages.recommendations", ids, anchor="less-known"),
-        "known_url": picks_url("pages.recommendations", ids, anchor="less-known", less_known="known"),
+        "gems_url": base + state.query() + "#less-known",
+        "known_url": base + state.query(less_known="known") + "#less-known",
+        "marks_section": _marks_section(store, parts, state),
+        "feedback_fields": _feedback_fields(store, state, level, result),
     })
 
 
@@ -137,6 +150,22 @@ def _joined(names: Sequence[str], text: type[str] = str) -> str:
     if len(names) == 1:
         return names[0]
     return text(", ").join(names[:-1]) + text(" and ") + names[-1]
+
+
+def _feedback_fields(store: Store, state: PageState, level: str, result) -> Markup:
+    """The feedback form's hidden fields: the state, the level, the build, what was shown."""
+    shown = [(f"shown_{r.section}", str(r.movie_id)) for r in result.all()]
+    extra = [("less_known", level), ("build_id", store.build_id)] + shown
+    return state.hidden_fields() + Markup("".join(
+        f'<input type="hidden" name="{name}" value="{escape(value)}">' for name, value in extra))
+
+
+def _marks_section(store: Store, parts: fragments.Parts, state: PageState) -> Markup:
+    """The visitor's marks, each with a button to take it back (empty without marks)."""
+    if not state.marks:
+        return Markup("")
+    items = [(store.movies[m.movie_id], m.label) for m in state.marks if m.movie_id in store.movies]
+    return Markup(parts.macro("marks_section", items))
 
 
 @bp.app_template_filter("count")

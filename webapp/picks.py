@@ -48,9 +48,10 @@ def parse_movie_id(raw: str) -> int | None:
     return parse_int(raw, 0, MAX_MOVIE_ID)
 
 
-def _check(store: Store, values: Iterable[Any], to_id, *, need_three: bool) -> PickCheck:
+def _check(store: Store, values: Iterable[Any], to_id, *, need_three: bool,
+           max_values: int = MAX_VALUES) -> PickCheck:
     values = list(values)
-    if len(values) > MAX_VALUES:
+    if len(values) > max_values:
         return PickCheck((), (f"Too many movie ids ({len(values)}); pick exactly three.",))
     ids: list[int] = []
     errors: list[str] = []
@@ -91,3 +92,28 @@ def check_json_picks(store: Store, value: Any) -> PickCheck:
     if not isinstance(value, list):
         return PickCheck((), ("movie_ids must be a list of three integer movie ids.",))
     return _check(store, value, _json_id, need_three=True)
+
+
+def check_json_ids(store: Store, value: Any, name: str, *, minimum: int) -> PickCheck:
+    """A JSON list of distinct known integer ids, `minimum` to MAX_PROFILE of them (the API's
+    profile: movie_ids, disliked_ids). `ok` when nothing is wrong."""
+    from webapp.recommend import MAX_PROFILE
+
+    if not isinstance(value, list):
+        return PickCheck((), (f"{name} must be a list of integer movie ids.",))
+    if len(value) > MAX_PROFILE:
+        return PickCheck((), (f"Too many movie ids in {name} ({len(value)}); at most {MAX_PROFILE}.",))
+    check = _check(store, value, _json_id, need_three=False, max_values=MAX_PROFILE)
+    errors = list(check.errors)
+    if len(check.ids) < minimum and not errors:
+        errors.append(f"{name} needs at least {minimum} movie id(s).")
+    return _Checked(check.ids, tuple(errors), check.unknown)
+
+
+@dataclass(frozen=True)
+class _Checked(PickCheck):
+    """A PickCheck whose `ok` does not ask for exactly three."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

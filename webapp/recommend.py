@@ -1,4 +1,15 @@
-"""Three picks in, ten recommendations out: the one function the web app and the evaluation share.
+"""A visitor's profile in, ten recommendations out: the one function the web app and the
+evaluation share.
+
+A profile (`Profile`) is what the visitor told us: the movies they like (the three picks first,
+then any marked "loved", rated 3.5 or more, or asked "more like this" for), the movies they do
+not (marked "not for me", "not interested", or rated 3 or less), and optional half-star ratings
+that set how much each one counts. Three picks are the simplest profile
+(`recommend_for_picks`). A larger profile is folded in the same way, with no retraining: liked
+movies add their neighbours, implicit-ALS confidence and NeuMF two-hop lists; disliked ones
+subtract their neighbours and two-hop lists (the ALS push away from them is there, but off:
+NEGATIVE_ALS); every movie in the profile is left out of the ten. After feedback the blend leans
+more on co-ratings (BlendWeights.after_feedback).
 
 Imports only numpy, pandas and the standard library, so the web app stays light.
 
@@ -31,13 +42,25 @@ from webapp.recommend_tables import (Csr, aligned_factors, catalog_ids, catalog_
 from webapp.schema import LESS_KNOWN, POPULAR
 
 PICKS_REQUIRED = 3
+MAX_PROFILE = 100  # liked + disliked + excluded ids in one profile
+# How much each movie of a profile counts (a pick = 1.0); docs/api.md lists the same rules.
+FOCUS_WEIGHT = 3.0  # the movie a visitor asked "more like this" for
+DISMISSED_WEIGHT = 0.5  # a disliked movie without a rating ("not interested": maybe never seen)
+LOVED_RATING = 4.5  # a liked movie's rating that counts as much as a pick
+# How hard a disliked movie pushes: on its kNN / NeuMF lists (subtracted), and as an implicit-ALS
+# "preference 0" with confidence alpha * weight. Chosen with the evaluation's second round
+# (docs/EVALUATION.md): on two folds of ml-latest-small the lists' push helped and the ALS push
+# cost HR@10 (0.867 without it, 0.842 with it), so the ALS fold-in only leaves them out.
+NEGATIVE_LISTS = 1.0
+NEGATIVE_ALS = 0.0
+MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
 PICK_LISTS_CACHE = 1024  # picks whose kNN / NeuMF lists are kept per scope (a few kB each)
 
 
 class InvalidPicksError(ValueError):
-    """The picks are not exactly three distinct integer movie ids."""
+    """The picks are not exactly three distinct integer movie ids (or a profile is malformed)."""
 
 
 class UnknownMovieError(InvalidPicksError):
@@ -47,6 +70,98 @@ class UnknownMovieError(InvalidPicksError):
         self.movie_ids = tuple(int(m) for m in movie_ids)
         ids = ", ".join(str(m) for m in self.movie_ids)
         super().__init__(f"unknown movie id(s): {ids}; expected ids of movies in the catalog")
+
+
+def liked_weight(stars: float | None) -> float:
+    """How much a liked movie counts: 1.0 without a rating, else stars / 4.5 (a 5 counts 1.11,
+    a 3.5 counts 0.78)."""
+    return 1.0 if stars is None else float(stars) / LOVED_RATING
+
+
+def disliked_weight(stars: float | None) -> float:
+    """How much a disliked movie counts against its neighbours: 0.5 without a rating (not
+    interested), else (4 - stars) / 2.5 (a 1.5 "not for me" counts 1.0, a 0.5 counts 1.4, a 3
+    counts 0.4)."""
+    return DISMISSED_WEIGHT if stars is None else (4.0 - float(stars)) / 2.5
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a visitor told us. Hashable, so results can be memoised per profile.
+
+    liked: picks first, then movies marked loved / rated >= 3.5 / "more like this";
+    disliked: "not for me", "not interested", rated <= 3; ratings: (movie id, stars) for some of
+    either; focus: the liked movie of the last "more like this" (counts FOCUS_WEIGHT);
+    excluded: movies to leave out of the ten without any signal (the evaluation's control).
+    """
+
+    liked: tuple[int, ...]
+    disliked: tuple[int, ...] = ()
+    ratings: tuple[tuple[int, float], ...] = ()
+    focus: int | None = None
+    excluded: tuple[int, ...] = ()
+
+    @classmethod
+    def of_picks(cls, picks: Sequence[int]) -> "Profile":
+        """The simplest profile: three (or any) liked movies and nothing else."""
+        return cls(tuple(int(p) for p in picks))
+
+    @property
+    def is_plain(self) -> bool:
+        """Only liked movies without ratings or focus: the reasons then say "you picked"."""
+        return not (self.disliked or self.ratings or self.focus is not None or self.excluded)
+
+    @property
+    def has_feedback(self) -> bool:
+        """More than three picks' worth of signal: BlendWeights.after_feedback applies (movies
+        left out without a word, `excluded`, are no feedback)."""
+        return bool(self.disliked or self.ratings or self.focus is not None
+                    or len(self.liked) > PICKS_REQUIRED)
+
+    def stars(self) -> dict[int, float]:
+        return {int(m): float(r) for m, r in self.ratings}
+
+    def liked_weights(self) -> np.ndarray:
+        stars = self.stars()
+        return np.array([FOCUS_WEIGHT if m == self.focus else liked_weight(stars.get(m))
+                         for m in self.liked], dtype=np.float64)
+
+    def disliked_weights(self) -> np.ndarray:
+        stars = self.stars()
+        return np.array([disliked_weight(stars.get(m)) for m in self.disliked], dtype=np.float64)
+
+    def ids(self) -> tuple[int, ...]:
+        """Every movie of the profile (none of them is recommended)."""
+        return self.liked + self.disliked + self.excluded
+
+
+def validate_profile(profile: Profile) -> Profile:
+    """A well-formed profile, or InvalidPicksError saying what is wrong: 1..MAX_PROFILE integer
+    ids in all, at least one liked, no id twice (nor in two lists), ratings half stars from 0.5
+    to 5 of ids in the profile, the focus a liked id."""
+    if not isinstance(profile, Profile):
+        raise InvalidPicksError(f"expected a Profile, got {type(profile).__name__}")
+    lists = {"liked": profile.liked, "disliked": profile.disliked, "excluded": profile.excluded}
+    for name, ids in lists.items():
+        if not isinstance(ids, tuple) or not all(_is_int(m) for m in ids):
+            raise InvalidPicksError(f"{name} must be a tuple of integer movie ids")
+    every = profile.ids()
+    if not profile.liked:
+        raise InvalidPicksError("a profile needs at least one liked movie")
+    if len(every) > MAX_PROFILE:
+        raise InvalidPicksError(f"a profile holds at most {MAX_PROFILE} movies, got {len(every)}")
+    if len(set(every)) != len(every):
+        dupes = sorted({m for m in every if every.count(m) > 1})
+        raise InvalidPicksError(f"movie id(s) {', '.join(map(str, dupes))} appear twice in the profile")
+    for movie_id, stars in profile.ratings:
+        if not _is_int(movie_id) or int(movie_id) not in every:
+            raise InvalidPicksError(f"rating for {movie_id!r}, which is not in the profile")
+        if isinstance(stars, bool) or not isinstance(stars, numbers.Real) \
+                or not 0.5 <= float(stars) <= 5.0 or float(stars) * 2 != int(float(stars) * 2):
+            raise InvalidPicksError(f"rating {stars!r} is not a half star from 0.5 to 5")
+    if profile.focus is not None and profile.focus not in profile.liked:
+        raise InvalidPicksError("the focus must be one of the liked movies")
+    return profile
 
 
 @dataclass(frozen=True)
@@ -74,7 +189,7 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class RecommendationSet:
-    """The ten for one set of picks: five popular, five less known."""
+    """The ten for one profile: five popular, five less known. `picks` are its liked ids."""
 
     picks: tuple[int, ...]
     popular: tuple[Recommendation, ...]
@@ -102,16 +217,26 @@ class BlendWeights:
         default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0})
     less_known: Mapping[str, float] = field(
         default_factory=lambda: {"knn": 0.5, "als": 1.0, "neumf": 0.3, "popularity": 0.1})
+    # After feedback (a profile beyond the plain picks), these replace some of the weights above:
+    # the co-ratings of five or more liked movies say more than those of three, and the
+    # evaluation's second round found the popular half's kNN worth 0.5 then (HR@10 on the movies
+    # not shown yet 0.867 against 0.842 at 0.1, two folds of ml-latest-small).
+    after_feedback: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: {POPULAR: {"knn": 0.5}})
 
-    def for_section(self, section: str) -> Mapping[str, float]:
-        """The weights of one section."""
-        return self.popular if section == POPULAR else self.less_known
+    def for_section(self, section: str, feedback: bool = False) -> Mapping[str, float]:
+        """The weights of one section (after feedback: with its overrides)."""
+        base = self.popular if section == POPULAR else self.less_known
+        extra = self.after_feedback.get(section) if feedback else None
+        return {**base, **extra} if extra else base
 
     def without(self, source: str) -> "BlendWeights":
         """The same weights with one source switched off (for ablations)."""
         return BlendWeights(
             popular={**self.popular, source: 0.0},
             less_known={**self.less_known, source: 0.0},
+            after_feedback={section: {**over, source: 0.0} if source in over else over
+                            for section, over in self.after_feedback.items()},
         )
 
 
@@ -250,30 +375,42 @@ class Recommender:
                             n_less_known: int = 5) -> RecommendationSet:
         """Five popular and five less-known movies for exactly three distinct known picks."""
         ids = validate_picks(picks)
-        unknown = [m for m in ids if m not in self._index]
+        return self._recommend(Profile(ids), less_known_min_count, n_popular, n_less_known)
+
+    def recommend(self, profile: Profile, *, less_known_min_count: int | None = None,
+                  n_popular: int = 5, n_less_known: int = 5) -> RecommendationSet:
+        """Five popular and five less-known movies for a profile (liked ids, disliked ids,
+        optional ratings); none of the profile's movies is among them."""
+        return self._recommend(validate_profile(profile), less_known_min_count, n_popular,
+                               n_less_known)
+
+    def _recommend(self, profile: Profile, less_known_min_count: int | None, n_popular: int,
+                   n_less_known: int) -> RecommendationSet:
+        unknown = [m for m in profile.ids() if m not in self._index]
         if unknown:
             raise UnknownMovieError(unknown)
         min_count = self.less_known_min_count if less_known_min_count is None \
             else int(less_known_min_count)
-        idx = np.array([self._index[p] for p in ids], dtype=np.int64)
+        query = _Query.of(profile, self._index)
         wanted = {POPULAR: n_popular, LESS_KNOWN: n_less_known}
         # Only the sections' members compete, so only they are scored; should a section run
         # short, the fallbacks look at every movie, and the call is made again with all of them.
         for scope in (self._sections_scope(min_count), self._everyone):
-            result = self._recommend_in(scope, ids, idx, min_count, wanted)
+            result = self._recommend_in(scope, query, min_count, wanted)
             if result is not None:
                 return result
         raise AssertionError("scoring every movie always gives a result")
 
-    def _recommend_in(self, scope: _Scope, ids: tuple[int, ...], idx: np.ndarray,
-                      min_count: int, wanted: Mapping[str, int]) -> RecommendationSet | None:
+    def _recommend_in(self, scope: _Scope, query: "_Query", min_count: int,
+                      wanted: Mapping[str, int]) -> RecommendationSet | None:
         """The recommendations, scoring the movies of scope; None when a section runs short and
         scope does not hold every movie."""
-        raw = self._pick_scores(idx, scope)
+        raw = self._pick_scores(query, scope)
         taken = np.zeros(len(self.movie_ids), dtype=bool)
-        taken[idx] = True
+        taken[query.every] = True
         members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
-        blended = {section: self._blend(raw, section, min_count, scope) for section in members}
+        blended = {section: self._blend(raw, section, min_count, scope, query.feedback)
+                   for section in members}
         sections: dict[str, list[int]] = {}
         for section in (POPULAR, LESS_KNOWN):
             chosen = self._top(blended[section], members[section], taken, wanted[section], scope)
@@ -282,11 +419,11 @@ class Recommender:
         if any(len(sections[s]) < wanted[s] for s in sections):
             if scope is not self._everyone:
                 return None
-            self._fill_short(sections, blended, members, taken, wanted, raw)
+            self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback)
         return RecommendationSet(
-            picks=ids,
-            popular=self._explain(sections[POPULAR], POPULAR, ids, idx, raw, blended, scope),
-            less_known=self._explain(sections[LESS_KNOWN], LESS_KNOWN, ids, idx, raw, blended, scope),
+            picks=query.ids,
+            popular=self._explain(sections[POPULAR], POPULAR, query, raw, blended, scope),
+            less_known=self._explain(sections[LESS_KNOWN], LESS_KNOWN, query, raw, blended, scope),
         )
 
     def _members(self, section: str, min_count: int) -> np.ndarray:
@@ -319,24 +456,39 @@ class Recommender:
         return found
 
     # ------------------------------------------------------------------ sources
-    def _pick_scores(self, idx: np.ndarray, scope: _Scope) -> dict[str, np.ndarray]:
-        """Source totals over scope, plus per-pick kNN / NeuMF rows and the (catalog) columns of
-        positive cf neighbours."""
+    def _pick_scores(self, query: "_Query", scope: _Scope) -> dict[str, np.ndarray]:
+        """Source totals over scope, plus per-liked-movie kNN / NeuMF rows (weighted) and the
+        (catalog) columns of positive cf neighbours. Disliked movies subtract their own rows."""
+        m = len(scope.idx)
+        knn_rows, neumf_rows = self._rows(query.idx, query.weights, scope)
+        cf_cols = [self._pick_lists(p, scope.key).cf_cols for p in query.idx.tolist()]
+        knn_cf_cols = np.concatenate(cf_cols)
+        knn, neumf = knn_rows.sum(axis=0), neumf_rows.sum(axis=0)
+        if len(query.neg_idx):
+            knn_neg, neumf_neg = self._rows(query.neg_idx, NEGATIVE_LISTS * query.neg_weights, scope)
+            knn, neumf = knn - knn_neg.sum(axis=0), neumf - neumf_neg.sum(axis=0)
+        als = self._als_scores(query)
+        everyone = scope is self._everyone
+        assert knn.shape == (m,)
+        return {"knn": knn, "als": als if everyone else als[scope.idx],
+                "neumf": neumf,
+                "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
+                "knn_rows": knn_rows, "knn_cf_cols": knn_cf_cols, "neumf_rows": neumf_rows}
+
+    def _rows(self, idx: np.ndarray, weights: np.ndarray | None,
+              scope: _Scope) -> tuple[np.ndarray, np.ndarray]:
+        """Per movie of idx, its kNN and NeuMF contributions over scope, times its weight (a
+        weight of 1.0 leaves every float as it was)."""
         m = len(scope.idx)
         knn_rows, neumf_rows = np.zeros((len(idx), m)), np.zeros((len(idx), m))
-        cf_cols = []
         for j, p in enumerate(idx.tolist()):
             lists = self._pick_lists(p, scope.key)
             knn_rows[j] = np.bincount(lists.knn_pos, weights=lists.knn_vals, minlength=m)
             neumf_rows[j] = np.bincount(lists.neumf_pos, weights=lists.neumf_vals, minlength=m)
-            cf_cols.append(lists.cf_cols)
-        knn_cf_cols = np.concatenate(cf_cols)
-        als = self._als_scores(idx)
-        everyone = scope is self._everyone
-        return {"knn": knn_rows.sum(axis=0), "als": als if everyone else als[scope.idx],
-                "neumf": neumf_rows.sum(axis=0),
-                "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
-                "knn_rows": knn_rows, "knn_cf_cols": knn_cf_cols, "neumf_rows": neumf_rows}
+        if weights is not None:
+            knn_rows *= weights[:, None]
+            neumf_rows *= weights[:, None]
+        return knn_rows, neumf_rows
 
     def _make_pick_lists(self, p: int, scope_key: int | None) -> _PickLists:
         """One pick's kNN neighbours (similarities clipped at 0) and NeuMF two-hop movies
@@ -371,29 +523,48 @@ class Recommender:
         keep = pos >= 0
         return pos[keep], vals[keep]
 
-    def _als_scores(self, idx: np.ndarray) -> np.ndarray:
-        """Fold the picks into the ALS item space (ridge solve) and score every movie."""
+    def _als_scores(self, query: "_Query") -> np.ndarray:
+        """Fold the profile into the ALS item space (ridge solve) and score every movie.
+
+        Implicit mode is Spark's implicit normal equation for one user: a liked movie has
+        preference 1 and confidence 1 + alpha * weight, a disliked one preference 0 and
+        confidence NEGATIVE_ALS * alpha * weight, which pulls the taste vector away from it (0
+        by default, see above). With three plain picks this is exactly the earlier three-pick
+        fold-in.
+        """
         if self.als_factors is None or self._gram is None:
             return np.zeros(len(self.movie_ids))
+        idx, w = query.idx, query.weights
         picked = self.als_factors[idx]
+        disliked = self.als_factors[query.neg_idx]
+        n = len(idx) + len(query.neg_idx)  # Spark scales reg by the user's rating count
         k = picked.shape[1]
         if self.als_mode == "explicit":
-            a = picked.T @ picked + self.als_reg * len(idx) * np.eye(k)
-            b = picked.T @ np.full(len(idx), 5.0)
-        else:
-            # Spark's implicit normal equation for a user with n rated items (reg scaled by n)
+            targets = np.full(len(idx), 5.0) if query.liked_stars is None else query.liked_stars
+            rows = np.vstack([picked, disliked])
+            y = np.concatenate([targets, query.disliked_stars])
+            c = np.ones(len(y)) if w is None else np.concatenate([w, query.neg_weights])
+            a = (rows.T * c) @ rows + self.als_reg * n * np.eye(k)
+            b = rows.T @ (c * y)
+        elif w is None and not len(query.neg_idx):
             a = (self._gram + self.als_alpha * (picked.T @ picked)
-                 + self.als_reg * len(idx) * np.eye(k))
+                 + self.als_reg * n * np.eye(k))
             b = (1.0 + self.als_alpha) * picked.sum(axis=0)
+        else:
+            weights = np.ones(len(idx)) if w is None else w
+            a = (self._gram + self.als_alpha * ((picked.T * weights) @ picked)
+                 + self.als_alpha * ((disliked.T * (NEGATIVE_ALS * query.neg_weights)) @ disliked)
+                 + self.als_reg * n * np.eye(k))
+            b = ((1.0 + self.als_alpha * weights)[:, None] * picked).sum(axis=0)
         user = np.linalg.solve(a, b)
         return self.als_factors @ user
 
     # ------------------------------------------------------------------ blending
     def _blend(self, raw: Mapping[str, np.ndarray], section: str, min_count: int,
-               scope: _Scope) -> np.ndarray:
+               scope: _Scope, feedback: bool = False) -> np.ndarray:
         """Blended scores over scope, nonzero only on the section's members (the less-known ones
         with at least min_count ratings): each source min-max scaled over them."""
-        weights = self.weights.for_section(section)
+        weights = self.weights.for_section(section, feedback)
         members = self._members(section, min_count)
         pos = scope.where[members]
         total = np.zeros(len(members))
@@ -425,7 +596,8 @@ class Recommender:
 
     def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
                     members: Mapping[str, np.ndarray], taken: np.ndarray,
-                    wanted: Mapping[str, int], raw: Mapping[str, np.ndarray]) -> None:
+                    wanted: Mapping[str, int], raw: Mapping[str, np.ndarray],
+                    feedback: bool = False) -> None:
         """Top up short sections from the next-best pools, so the list stays ten long (scores
         over every movie: called with the full scope only).
 
@@ -440,7 +612,7 @@ class Recommender:
                 continue
             if section == LESS_KNOWN:
                 relaxed = self._less_known_idx(0)
-                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope)),
+                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope, feedback)),
                              (members[POPULAR], blended[POPULAR])]
             else:
                 fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]
@@ -454,15 +626,16 @@ class Recommender:
                     break
 
     # ------------------------------------------------------------------ reasons
-    def _explain(self, chosen: list[int], section: str, picks: tuple[int, ...], idx: np.ndarray,
+    def _explain(self, chosen: list[int], section: str, query: "_Query",
                  raw: Mapping[str, np.ndarray], blended: Mapping[str, np.ndarray],
                  scope: _Scope) -> tuple[Recommendation, ...]:
         """The Recommendations for a section's chosen catalog indices: for each, the model that
-        contributed most, the picks (positions) that led to it, and the reason."""
+        contributed most, the liked movies (positions) that led to it, and the reason."""
         if not chosen:
             return ()
+        picks, idx = query.ids, query.idx
         at = scope.where[chosen]  # their positions in the score arrays
-        weights = self.weights.for_section(section)
+        weights = self.weights.for_section(section, query.feedback)
         # read each array once for the five (Python floats: the same values, cheaper to compare)
         models = [(source, float(weights.get(source, 0.0)), raw[source][at].tolist()) for source in MODELS]
         scores = blended[section][at].tolist()
@@ -487,13 +660,50 @@ class Recommender:
                 because = [max(range(len(sims)), key=sims.__getitem__)]  # the first largest
             else:
                 because = list(range(len(idx)))
-            names = _join_titles([self.titles[idx[j]] for j in because])
+            titles = [self.titles[idx[j]] for j in because]
+            if len(titles) > MAX_NAMED:  # a large profile: the first few, then how many more
+                titles = titles[:MAX_NAMED] + [f"{len(titles) - MAX_NAMED} more"]
+            names = _join_titles(titles)
             out.append(Recommendation(
                 movie_id=int(self.movie_ids[i]), score=round(scores[n], 6),
-                reason_head=f"Because you picked {names}",
+                reason_head=f"Because you {query.verb} {names}",
                 reason_detail=_DETAILS[best].format(it="it" if len(because) == 1 else "them"),
                 source=best, because_of=tuple(picks[j] for j in because), section=section))
         return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A validated profile as catalog indices and weights (None: every weight 1.0, the plain
+    picks, for which the arithmetic stays exactly that of three picks)."""
+
+    ids: tuple[int, ...]  # liked ids, in profile order
+    idx: np.ndarray
+    weights: np.ndarray | None
+    neg_idx: np.ndarray
+    neg_weights: np.ndarray
+    every: np.ndarray  # every profile movie's index: none is recommended
+    liked_stars: np.ndarray | None  # explicit fold-in targets (None: 5 for each)
+    disliked_stars: np.ndarray
+    verb: str  # "picked" for plain picks, else "liked"
+    feedback: bool  # a profile beyond the plain picks: BlendWeights.after_feedback applies
+
+    @classmethod
+    def of(cls, profile: Profile, index: Mapping[int, int]) -> "_Query":
+        def at(ids: Sequence[int]) -> np.ndarray:
+            return np.array([index[m] for m in ids], dtype=np.int64)
+
+        stars = profile.stars()
+        weights = None if profile.is_plain else profile.liked_weights()
+        liked_stars = None if not stars else np.array(
+            [stars.get(m, 5.0) for m in profile.liked], dtype=np.float64)
+        return cls(ids=tuple(profile.liked), idx=at(profile.liked), weights=weights,
+                   neg_idx=at(profile.disliked), neg_weights=profile.disliked_weights(),
+                   every=at(profile.ids()), liked_stars=liked_stars,
+                   disliked_stars=np.array([stars.get(m, 1.0) for m in profile.disliked],
+                                           dtype=np.float64),
+                   verb="picked" if profile.is_plain else "liked",
+                   feedback=profile.has_feedback)
 
 
 def _contributors(values: list[float]) -> list[int]:
@@ -515,6 +725,11 @@ _DETAILS = {
 def recommend_for_picks(recommender: Recommender, picks: Sequence[int], **kw) -> RecommendationSet:
     """Module-level alias of Recommender.recommend_for_picks."""
     return recommender.recommend_for_picks(picks, **kw)
+
+
+def recommend(recommender: Recommender, profile: Profile, **kw) -> RecommendationSet:
+    """Module-level alias of Recommender.recommend."""
+    return recommender.recommend(profile, **kw)
 
 
 def _scale(values: np.ndarray) -> np.ndarray:

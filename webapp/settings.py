@@ -6,6 +6,11 @@
 | `MOVIEREC_SECRET_KEY` | random per start (warning) | signs the session cookie that holds the CSRF token |
 | `MOVIEREC_RELOAD_INTERVAL` | `1` | seconds between looks at the manifest (negative: never) |
 | `MOVIEREC_SECURE_COOKIES` | `0` | `1` behind HTTPS: cookies only over HTTPS |
+| `MOVIEREC_DATABASE_PATH` | `<project>/var/movierec.sqlite3` | the SQLite file of visitors' feedback |
+| `MOVIEREC_DATABASE_URL` | unset | any SQLAlchemy URL instead (`postgresql+psycopg://...`) |
+| `MOVIEREC_DATABASE_MIGRATE` | `upgrade` | at start-up: `upgrade` the schema, or only `check` it |
+| `MOVIEREC_RATE_LIMIT_VISITOR` | `60` | feedback marks per minute per visitor (0: no limit) |
+| `MOVIEREC_RATE_LIMIT_ADDRESS` | `600` | feedback marks per minute per network address (0: no limit) |
 
 Host, port and workers are gunicorn's: see `webapp/gunicorn_conf.py`.
 """
@@ -36,7 +41,17 @@ DEFAULTS: Mapping[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": 6 * 3600,
     "WTF_CSRF_SSL_STRICT": False,  # the Referer check; the token check stays on
     "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,  # static URLs carry a version query
+    # Visitors' feedback (webapp/db.py): outside trained_data/, so a rebuild never touches it.
+    "DATABASE_URL": None,
+    "DATABASE_PATH": str(PROJECT_ROOT / "var" / "movierec.sqlite3"),
+    "DATABASE_MIGRATE": "upgrade",
+    "RATE_LIMIT_VISITOR": 60,
+    "RATE_LIMIT_ADDRESS": 600,
 }
+_ENV = {"MOVIEREC_DATABASE_URL": ("DATABASE_URL", str), "MOVIEREC_DATABASE_PATH": ("DATABASE_PATH", str),
+        "MOVIEREC_DATABASE_MIGRATE": ("DATABASE_MIGRATE", str),
+        "MOVIEREC_RATE_LIMIT_VISITOR": ("RATE_LIMIT_VISITOR", int),
+        "MOVIEREC_RATE_LIMIT_ADDRESS": ("RATE_LIMIT_ADDRESS", int)}
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -50,4 +65,10 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]
         out["RELOAD_INTERVAL"] = float(environ["MOVIEREC_RELOAD_INTERVAL"])
     if environ.get("MOVIEREC_SECURE_COOKIES"):
         out["SESSION_COOKIE_SECURE"] = environ["MOVIEREC_SECURE_COOKIES"] == "1"
+    for variable, (key, convert) in _ENV.items():
+        if environ.get(variable):
+            try:
+                out[key] = convert(environ[variable])
+            except ValueError:
+                raise ValueError(f"{variable} must be an integer, got {environ[variable]!r}") from None
     return out

@@ -20,7 +20,7 @@ from webapp.insights import Insights, load_insights
 from webapp.manifest import TrainedDataError, fail, load_tables, manifest_stamp
 from webapp.movies import Movie, build_movies
 from webapp.neighbours import Neighbours
-from webapp.recommend import Recommender, RecommendationSet
+from webapp.recommend import Profile, Recommender, RecommendationSet
 from webapp.schema import LESS_KNOWN
 from webapp.search import SearchIndex
 
@@ -119,10 +119,13 @@ class Store:
     insights: Insights | None = None  # None: a build without the insights tables
     loaded_at: float = field(default_factory=time.time)
     _cache: Callable[..., RecommendationSet] | None = field(default=None, repr=False)
+    _profile_cache: Callable[..., RecommendationSet] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         cached = functools.lru_cache(maxsize=RECOMMENDATION_CACHE)(self._recommend)
         object.__setattr__(self, "_cache", cached)
+        by_profile = functools.lru_cache(maxsize=RECOMMENDATION_CACHE)(self._recommend_profile)
+        object.__setattr__(self, "_profile_cache", by_profile)
 
     @property
     def build_id(self) -> str:
@@ -156,6 +159,17 @@ class Store:
 
     def _recommend(self, picks: tuple[int, ...], min_count: int) -> RecommendationSet:
         return self.recommender.recommend_for_picks(list(picks), less_known_min_count=min_count)
+
+    def recommend_profile(self, profile: Profile, min_count: int | None = None) -> RecommendationSet:
+        """The recommender's ten for a profile (picks and feedback); memoised. Three plain
+        picks go through `recommend`, so both share their cache."""
+        level = self.levels["gems"] if min_count is None else int(min_count)
+        if profile.is_plain and len(profile.liked) == 3:
+            return self._cache(tuple(profile.liked), level)
+        return self._profile_cache(profile, level)
+
+    def _recommend_profile(self, profile: Profile, min_count: int) -> RecommendationSet:
+        return self.recommender.recommend(profile, less_known_min_count=min_count)
 
     def user_recommendations(self, user_id: int) -> list[tuple[Movie, float]] | None:
         """A known user's precomputed top N (als_user_top) with predicted ratings, or None."""

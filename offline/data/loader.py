@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 EXPECTED_COLUMNS: dict[str, list[str]] = {
     "ratings.csv": ["userId", "movieId", "rating", "timestamp"],
+    # visitors' ratings from `python -m offline export-feedback`, read like ratings.csv and added
+    # to it (`build --include-feedback`); optional, so not in every release
+    "feedback-ratings.csv": ["userId", "movieId", "rating", "timestamp"],
     "movies.csv": ["movieId", "title", "genres"],
     "links.csv": ["movieId", "imdbId", "tmdbId"],
     "tags.csv": ["userId", "movieId", "tag", "timestamp"],
@@ -268,14 +271,14 @@ def check_bad_share(bad: BadRows, totals: dict[str, int], max_share: float) -> N
 
 def load_dataset(data_dir: Path | str, posters_path: Path | str | None = None,
                  max_bad_share: float = 0.01, *, spark: "SparkSession",
-                 work_dir: Path | str) -> Dataset:
+                 work_dir: Path | str, feedback_path: Path | str | None = None) -> Dataset:
     """Load and check one MovieLens release; see the module docstring.
 
     `data_dir` may be a local folder or a URI (`file://`, `hdfs://`, `s3a://`): Spark reads
     ratings.csv where it is (`offline.data.spark_ratings`), and the small files are copied
     to a local folder first and parsed here, with exact line numbers either way.
     """
-    files = input_files(data_dir, posters_path)
+    files = input_files(data_dir, posters_path, feedback_path)
     local = local_copies(spark, files, work_dir)
     check_headers(local)
     bad = BadRows()
@@ -286,20 +289,36 @@ def load_dataset(data_dir: Path | str, posters_path: Path | str | None = None,
     kept = {"movies.csv": movies, "links.csv": links, "tags.csv": tags, "posters.csv": posters}
     # Every data row is either kept or counted as bad, so the totals need no second read.
     bad.totals = {name: len(kept[name]) + bad.bad_total(name) for name in local
-                  if name != "ratings.csv"}
+                  if name not in RATINGS_FILES}
     keys = {name: file_key(spark, path) for name, path in files.items()}
     ratings_path, accounting = spark_ratings.ratings_table(
         spark, str(files["ratings.csv"]), movies["movie_id"].to_numpy(), work_dir,
         input_key=keys["ratings.csv"])
-    for kind, info in accounting.bad.items():
-        bad.counts.setdefault("ratings.csv", {})[kind] = int(info["count"])
-        bad.examples.setdefault("ratings.csv", {})[kind] = list(info["example_lines"])
-    bad.totals["ratings.csv"] = accounting.rows
+    _add_bad(bad, "ratings.csv", accounting)
+    if "feedback-ratings.csv" in files:
+        # The visitors' file is checked as the data set's is (same kinds of bad rows, its own
+        # line numbers), then the two tables are joined into one (spark_ratings.union_tables).
+        extra_path, extra = spark_ratings.ratings_table(
+            spark, str(files["feedback-ratings.csv"]), movies["movie_id"].to_numpy(), work_dir,
+            input_key=keys["feedback-ratings.csv"])
+        _add_bad(bad, "feedback-ratings.csv", extra)
+        ratings_path, accounting = spark_ratings.union_tables(
+            spark, (ratings_path, accounting), (extra_path, extra), work_dir)
     check_bad_share(bad, bad.totals, max_bad_share)
     return Dataset(movies, links, tags, posters, bad, files, file_keys=keys,
                    ratings_path=ratings_path,
                    read_ratings=lambda: read_ratings_frame(spark, ratings_path),
                    ratings_count=accounting.kept, users_count=accounting.users)
+
+
+RATINGS_FILES = ("ratings.csv", "feedback-ratings.csv")  # read and checked by Spark
+
+
+def _add_bad(bad: BadRows, name: str, accounting: "spark_ratings.RatingsAccounting") -> None:
+    for kind, info in accounting.bad.items():
+        bad.counts.setdefault(name, {})[kind] = int(info["count"])
+        bad.examples.setdefault(name, {})[kind] = list(info["example_lines"])
+    bad.totals[name] = accounting.rows
 
 
 def check_headers(local: dict[str, Path]) -> None:
@@ -309,20 +328,30 @@ def check_headers(local: dict[str, Path]) -> None:
         check_header(path, headers[name])
 
 
-def check_local_inputs(data_dir: Path | str, posters_path: Path | str | None) -> None:
+def check_local_inputs(data_dir: Path | str, posters_path: Path | str | None,
+                       feedback_path: Path | str | None = None) -> None:
     """Fail fast, without Spark, when a local input folder, file or header is wrong."""
-    files = input_files(data_dir, posters_path)
+    files = input_files(data_dir, posters_path, feedback_path)
     check_headers({name: Path(p) for name, p in files.items() if not storage.is_uri(p)})
 
 
-def input_files(data_dir: Path | str, posters_path: Path | str | None) -> dict[str, Any]:
-    """The input files by name: local Paths, or URI strings under a URI data_dir."""
+def input_files(data_dir: Path | str, posters_path: Path | str | None,
+                feedback_path: Path | str | None = None) -> dict[str, Any]:
+    """The input files by name: local Paths, or URI strings under a URI data_dir (and the
+    exported feedback ratings, when the build includes them)."""
     if not storage.is_uri(data_dir) and not Path(data_dir).is_dir():
         raise DataError(f"{data_dir}: data directory not found; expected a MovieLens release "
                         f"with {', '.join(EXPECTED_COLUMNS)}")
-    files: dict[str, Any] = {name: storage.join(data_dir, name) for name in EXPECTED_COLUMNS}
+    files: dict[str, Any] = {name: storage.join(data_dir, name) for name in EXPECTED_COLUMNS
+                             if name != "feedback-ratings.csv"}
     if posters_path is not None:
         files["posters.csv"] = posters_path if storage.is_uri(posters_path) else Path(posters_path)
+    if feedback_path is not None:
+        if not storage.is_uri(feedback_path) and not Path(feedback_path).is_file():
+            raise DataError(f"{feedback_path}: file not found; write it with `python -m offline "
+                            f"export-feedback` (or build without --include-feedback)")
+        files["feedback-ratings.csv"] = (feedback_path if storage.is_uri(feedback_path)
+                                         else Path(feedback_path))
     return files
 
 
@@ -331,7 +360,7 @@ def local_copies(spark: "SparkSession", files: dict[str, Any],
     """The small files as local paths (copied from cluster storage when they live there)."""
     local: dict[str, Path] = {}
     for name, path in files.items():
-        if name == "ratings.csv":
+        if name in RATINGS_FILES:
             if not storage.is_uri(path):
                 local[name] = Path(path)  # its header is checked here; Spark reads the rest
             continue

@@ -48,7 +48,7 @@ COLUMNS = ("user_id", "movie_id", "rating", "timestamp")
 # Bump when the conversion's output or accounting changes: cached tables of older code are rebuilt.
 CONVERTER_VERSION = 1
 ACCOUNTING = "_accounting.json"  # inside the Parquet folder; Spark skips files starting with "_"
-KEEP_CACHED = 2  # cached conversions kept per work folder (the newest)
+KEEP_CACHED = 3  # cached conversions kept per work folder (the newest: data set, feedback, both)
 
 
 @dataclass
@@ -272,3 +272,39 @@ def sort_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     if len(key) > 1 and not (np.diff(key) > 0).all():
         frame = frame.iloc[np.argsort(key, kind="stable")]
     return frame.reset_index(drop=True)
+
+
+def union_tables(spark: "SparkSession", first: tuple[str, RatingsAccounting],
+                 second: tuple[str, RatingsAccounting],
+                 work_dir: str | Path) -> tuple[str, RatingsAccounting]:
+    """The data set's checked ratings and the visitors' (from `export-feedback`) as one Parquet
+    table, cached per pair like a conversion. The visitors' user ids must all be above the data
+    set's: they are new users, and a shared id would merge a visitor with a MovieLens user."""
+    from pyspark.sql import functions as F
+
+    (path_a, acc_a), (path_b, acc_b) = first, second
+    key = hashlib.sha256(f"{CONVERTER_VERSION}:union:{Path(str(path_a)).name}:"
+                         f"{Path(str(path_b)).name}".encode()).hexdigest()
+    target = storage.join(work_dir, f"ratings-{key[:16]}.parquet")
+    accounting_file = storage.join(target, ACCOUNTING)
+    if storage.exists(spark, accounting_file):
+        return str(target), RatingsAccounting.from_json(storage.read_text(spark, accounting_file))
+    a, b = spark.read.parquet(str(path_a)), spark.read.parquet(str(path_b))
+    top = a.agg(F.max("user_id")).first()[0]
+    low = b.agg(F.min("user_id")).first()[0]
+    if top is not None and low is not None and low <= top:
+        raise DataError(f"feedback-ratings.csv: user id {low} is not above the data set's "
+                        f"largest ({top}); export it again for this data set "
+                        f"(python -m offline export-feedback --data-dir ...)")
+    temporary = storage.join(work_dir, f".ratings-{key[:16]}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        a.unionByName(b).write.mode("overwrite").parquet(str(temporary))
+        result = RatingsAccounting(rows=acc_a.rows + acc_b.rows, kept=acc_a.kept + acc_b.kept,
+                                   users=acc_a.users + acc_b.users)
+        storage.write_text(spark, storage.join(temporary, ACCOUNTING), result.to_json())
+        storage.remove(spark, target)
+        storage.rename(spark, temporary, target)
+    finally:
+        storage.remove(spark, temporary)
+    prune_cache(work_dir, keep=str(target))
+    return str(target), result

@@ -30,6 +30,9 @@ class Case:
     picks: tuple[int, ...]
     relevant: frozenset[int]
     relevant_less_known: frozenset[int]
+    # held-out movies the user rated below LIKED_RATING: a simulated "not for me" in the second
+    # round (offline/evaluation/rounds.py); shown movies they never rated are "not interested"
+    rated_below: frozenset[int] = frozenset()
 
 
 def assign_folds(user_ids: np.ndarray, n_folds: int, seed: int) -> pd.Series:
@@ -57,6 +60,8 @@ def build_cases(test_ratings: pd.DataFrame, fold: int, catalog: set[int],
                 less_known: set[int], cfg: BuildConfig) -> list[Case]:
     """Cases of one fold's test users: variant A for users with >= 4 liked, B with >= 3 in catalog."""
     liked = test_ratings[test_ratings["rating"] >= LIKED_RATING]
+    below = test_ratings[test_ratings["rating"] < LIKED_RATING]
+    disliked = {int(u): frozenset(g["movie_id"].astype(int)) for u, g in below.groupby("user_id")}
     cases = []
     for user_id, group in liked.groupby("user_id", sort=True):
         movies = sorted(set(group["movie_id"].astype(int)))
@@ -70,5 +75,6 @@ def build_cases(test_ratings: pd.DataFrame, fold: int, catalog: set[int],
             picks = draw_picks(pool, pick_seed(cfg, variant, int(user_id)))
             relevant = frozenset(movies) - set(picks)
             cases.append(Case(int(user_id), fold, variant, picks, relevant,
-                              frozenset(relevant & less_known)))
+                              frozenset(relevant & less_known),
+                              disliked.get(int(user_id), frozenset())))
     return cases

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from offline.evaluation.cases import MAIN
+from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, SECOND_ROUND
 from offline.evaluation.scoring import ABLATIONS, COVERAGE_GAIN, SIGNIFICANT_Z
 
 
@@ -28,6 +29,12 @@ def check_goals(summary: Sequence[Mapping[str, Any]],
     if top:
         goals.append(_goal("popular HR@5 >= most rated top 5", main["popular_hr_at_5"],
                            top["popular_hr_at_5"]))
+    second, first = by.get(SECOND_ROUND), by.get(FIRST_ROUND_SAME_USERS)
+    if second and first:
+        # the feedback loop: the refreshed ten find the relevant movies not shown yet at least
+        # as often as the first ten found any (on the same users)
+        goals.append(_goal("second round HR@10 (after feedback, on movies not shown yet) >= "
+                           "first round HR@10", second["hr_at_10"], first["hr_at_10"]))
     for source in ("knn", "als", "neumf"):
         ablation = by.get(ABLATIONS[source])
         if ablations and source in ablations and ablation:

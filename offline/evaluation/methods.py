@@ -161,11 +161,11 @@ def model_methods(tables: Mapping[str, pd.DataFrame], cfg: BuildConfig) -> dict[
         methods[label] = recommender_method(rec.with_weights(rec.weights.without(source)))
     only = {"knn only": "knn", "implicit ALS fold-in only": "als", "NeuMF two-hop only": "neumf"}
     for name, source in only.items():
-        weights = BlendWeights(popular={source: 1.0}, less_known={source: 1.0})
+        weights = BlendWeights(popular={source: 1.0}, less_known={source: 1.0}, after_feedback={})
         methods[name] = recommender_method(rec.with_weights(weights))
     if "als_item_factors" in tables:
         explicit = Recommender.from_tables(
             tables, less_known_min_count=min_count, als_mode="explicit",
-            weights=BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0}))
+            weights=BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0}, after_feedback={}))
         methods["explicit ALS fold-in only"] = recommender_method(explicit)
     return methods

@@ -129,6 +129,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         parts.append(f"<h2>Three-pick protocol, variant {html.escape(variant)}: "
                      f"{html.escape(label)}</h2>")
         parts.append(_methods_table(report.get("methods", []), variant, main))
+    parts.append(_second_round_html(report.get("second_round", {})))
     parts.append(_ablations_html(report.get("ablations", {})))
     parts.append("<h2>Plots</h2><div class='plots'>")
     parts.extend(_plots(report))
@@ -195,6 +196,32 @@ def _methods_table(methods: Sequence[Mapping[str, Any]], variant: str, main: Any
     users = next((r["users"] for r in methods if r["variant"] == variant), 0)
     return (f"<p>{users} simulated users.</p><table><thead><tr>{header}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
+
+
+ROUND_ROWS = (("first_round_all_users", "first round, every simulated user"),
+              ("first_round", "first round, the same users"),
+              ("second_round", "second round: refreshed after feedback on the first ten"),
+              ("next_ten_without_feedback", "second round: next ten without feedback"))
+
+
+def _second_round_html(rounds: Mapping[str, Mapping[str, Any]]) -> str:
+    """HR@10 and NDCG@10 after the simulated visitor's feedback, against the first round."""
+    if not rounds:
+        return ""
+    parts = ["<h2>Second round: feedback on the ten</h2><p>The simulated visitor marks each of "
+             "the first ten from their held-out ratings (rated 4 or more: loved; lower: not for "
+             "me; unrated: not interested) and gets a refreshed ten from the same profile the "
+             "web app builds. Second-round figures count only relevant movies not shown in the "
+             "first round; users with none left are not simulated.</p>"]
+    for variant, figures in rounds.items():
+        body = "".join(
+            f"<tr><td>{html.escape(label)}</td><td>{_fmt(figures[key]['hr_at_10'])}</td>"
+            f"<td>{_fmt(figures[key]['ndcg_at_10'])}</td></tr>"
+            for key, label in ROUND_ROWS if key in figures)
+        parts.append(f"<p>Variant {html.escape(variant)}: {figures['users']} users.</p><table>"
+                     f"<thead><tr><th>round</th><th>HR@10</th><th>NDCG@10</th></tr></thead>"
+                     f"<tbody>{body}</tbody></table>")
+    return "".join(parts)
 
 
 def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:

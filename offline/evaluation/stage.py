@@ -32,8 +32,9 @@ from offline.evaluation.goals import check_goals
 from offline.evaluation.methods import baseline_methods, fold_view, model_methods
 from offline.evaluation.rating import rating_prediction
 from offline.evaluation.report import report_files, summary_rows
+from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, NEXT_TEN, SECOND_ROUND, second_round
 from offline.evaluation.scoring import Tally, ablation_table
-from webapp.recommend import PICKS_REQUIRED
+from webapp.recommend import PICKS_REQUIRED, Recommender
 
 if TYPE_CHECKING:
     from offline.build import BuildContext, StageResult
@@ -85,6 +86,7 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
         "rating_prediction": rating,
         "long_tail": long_tail_curve(dataset.ratings, tally.placements),
         "goals": check_goals(summary, ablations),
+        "second_round": second_round_summary(summary),
         "seconds": round(time.perf_counter() - start, 1),
     }
     say(f"evaluation done in {report['seconds']} s")
@@ -125,11 +127,41 @@ def evaluate_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildCon
         for case in cases:
             tally.add(name, case, method(case), view)
     seconds["simulate"] = round(time.perf_counter() - sim_start, 2)
+    rounds_start = time.perf_counter()
+    rec = Recommender.from_tables(tables, less_known_min_count=cfg.pools.less_known_min_count)
+    hits: dict[str, list[float]] = {}
+    for case in cases:
+        found = second_round(rec, case)
+        if found is not None:
+            for name, (scored_on, shown) in found[1].items():
+                tally.add(name, scored_on, shown, view)
+                if case.variant == "A":
+                    hits.setdefault(name, []).append(float(bool(set(shown.ten) & scored_on.relevant)))
+    seconds["second_round"] = round(time.perf_counter() - rounds_start, 2)
+    rounds = {name: round(float(np.mean(v)), 4) for name, v in hits.items()}
     return {"fold": fold, "train_users": int(train["user_id"].nunique()),
             "test_users": int(test_users.size),
             "simulated_users": int(test["user_id"].nunique()),
             "cases": {v: sum(c.variant == v for c in cases) for v in VARIANTS},
+            "second_round_hr_at_10": rounds,  # variant A, this fold's users
             "seconds": seconds, "total_seconds": round(time.perf_counter() - start, 2)}
+
+
+def second_round_summary(summary: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per variant: HR@10 and NDCG@10 of the first round, the second round and the next ten
+    without feedback, on the users with relevant movies left after the first ten."""
+    out: dict[str, Any] = {}
+    for variant in VARIANTS:
+        by = {r["method"]: r for r in summary if r["variant"] == variant}
+        if SECOND_ROUND not in by:
+            continue
+        rows = {"first_round": by[FIRST_ROUND_SAME_USERS], "second_round": by[SECOND_ROUND],
+                "next_ten_without_feedback": by[NEXT_TEN]}
+        out[variant] = {"users": by[SECOND_ROUND]["users"],
+                        "first_round_all_users": {k: by[MAIN][k] for k in ("hr_at_10", "ndcg_at_10")},
+                        **{name: {k: row[k] for k in ("hr_at_10", "ndcg_at_10")}
+                           for name, row in rows.items()}}
+    return out
 
 
 def protocol_description(cfg: BuildConfig) -> dict[str, Any]:
@@ -165,7 +197,10 @@ def headline(report: Mapping[str, Any]) -> dict[str, Any]:
     main = next((r for r in report["methods"] if r["method"] == MAIN and r["variant"] == "A"), {})
     keys = ("hr_at_10", "precision_at_10", "ndcg_at_10", "coverage", "popular_hr_at_5",
             "less_known_hr_at_5", "less_known_median_count", "users")
+    rounds = report.get("second_round", {}).get("A", {})
     return {**{k: main.get(k) for k in keys},
+            "second_round_hr_at_10": rounds.get("second_round", {}).get("hr_at_10"),
+            "first_round_same_users_hr_at_10": rounds.get("first_round", {}).get("hr_at_10"),
             "goals_met": sum(g["met"] for g in report["goals"]),
             "goals": len(report["goals"]), "seconds": report["seconds"]}
 

@@ -356,3 +356,38 @@ def test_run_evaluation_with_the_real_stages(spark: object, tmp_path: Path) -> N
     assert main["users"] == N_USERS and main["hr_at_10"] > 0.5
     assert {"explicit ALS fold-in only", "without neumf"} <= {r["method"] for r in report["methods"]}
     assert [r["model"] for r in rating_rows(report["rating_prediction"])][-1] == "ALS (explicit)"
+
+
+def test_second_round_after_feedback(light_report: dict) -> None:
+    """The simulated visitor marks the ten; the refreshed ten are scored on the movies not shown
+    yet, next to the first round and the next ten without feedback, on the same users."""
+    from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, NEXT_TEN, SECOND_ROUND
+
+    rounds = light_report["second_round"]["A"]
+    assert 0 < rounds["users"] <= N_USERS
+    assert set(rounds) >= {"first_round", "second_round", "next_ten_without_feedback"}
+    methods = {(r["method"], r["variant"]): r for r in light_report["methods"]}
+    assert methods[(SECOND_ROUND, "A")]["hr_at_10"] == rounds["second_round"]["hr_at_10"]
+    assert methods[(FIRST_ROUND_SAME_USERS, "A")]["users"] == methods[(NEXT_TEN, "A")]["users"]
+    # taste groups: feedback on ten shown movies finds the rest at least as well as paging on
+    assert rounds["second_round"]["hr_at_10"] >= rounds["next_ten_without_feedback"]["hr_at_10"]
+    goal = next(g for g in light_report["goals"] if g["goal"].startswith("second round"))
+    assert goal["value"] == rounds["second_round"]["hr_at_10"]
+    assert goal["bar"] == rounds["first_round"]["hr_at_10"]
+    page = render_html(light_report)
+    assert "Second round: feedback on the ten" in page
+
+
+def test_feedback_profile_follows_the_held_out_ratings() -> None:
+    from offline.evaluation.rounds import feedback_profile, remaining_case
+
+    case = Case(user_id=1, fold=0, variant="A", picks=(1, 2, 3), relevant=frozenset({10, 11, 99}),
+                relevant_less_known=frozenset({11}), rated_below=frozenset({12}))
+    first = Shown(first=(10, 12, 13, 14, 15), second=(11, 16, 17, 18, 19))
+    profile = feedback_profile(case, first)
+    assert profile.liked == (1, 2, 3, 10, 11)
+    assert profile.disliked == (12, 13, 14, 15, 16, 17, 18, 19)
+    assert dict(profile.ratings) == {10: 4.5, 11: 4.5, 12: 1.5}  # 13..19: unrated, not interested
+    later = remaining_case(case, first)
+    assert later.relevant == {99} and later.relevant_less_known == frozenset()
+    assert remaining_case(dataclasses.replace(case, relevant=frozenset({10})), first) is None

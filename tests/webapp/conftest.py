@@ -335,7 +335,8 @@ def trained_copy(trained_dir: Path, tmp_path: Path) -> Path:
 def app(trained_dir: Path):
     """The app on the synthetic folder (reload checks off: tests call reload() themselves)."""
     return create_app({"TESTING": True, "TRAINED_DATA": str(trained_dir), "SECRET_KEY": "test",
-                       "RELOAD_INTERVAL": -1})
+                       "RELOAD_INTERVAL": -1, "RATE_LIMIT_ADDRESS": 0,  # every test is 127.0.0.1
+                       "DATABASE_PATH": str(trained_dir.parent / "feedback.sqlite3")})
 
 
 @pytest.fixture

@@ -326,3 +326,125 @@ def test_explicit_mode_uses_explicit_factors(tables: dict[str, pd.DataFrame]) ->
                 for mode in matrix}
     assert expected["explicit"] != expected["implicit"]  # the check below can tell them apart
     assert got == expected
+
+
+# ---------------------------------------------------------------- profiles (feedback, issue #9)
+from webapp.recommend import MAX_PROFILE, Profile, _Query, recommend  # noqa: E402
+
+KNN_ONLY = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
+
+
+def test_three_picks_are_the_simplest_profile(rec: Recommender) -> None:
+    assert rec.recommend(Profile.of_picks(PICKS)) == rec.recommend_for_picks(list(PICKS))
+    assert recommend(rec, Profile(PICKS)) == rec.recommend_for_picks(list(PICKS))
+
+
+def test_every_profile_movie_is_left_out_and_liked_ones_are_named(rec: Recommender,
+                                                                   tables) -> None:
+    first = rec.recommend_for_picks(list(PICKS))
+    loved, disliked, dismissed = first.popular[0].movie_id, first.popular[1].movie_id, \
+        first.less_known[0].movie_id
+    profile = Profile(PICKS + (loved,), (disliked, dismissed), ((loved, 4.5), (disliked, 1.5)))
+    result = rec.recommend(profile)
+    ids = [r.movie_id for r in result.all()]
+    assert len(ids) == 10 and not set(ids) & set(profile.ids())
+    assert result.picks == PICKS + (loved,)
+    for r in result.all():
+        assert set(r.because_of) <= set(profile.liked)
+        assert r.reason_head.startswith("Because you liked ")
+
+
+def test_a_disliked_movie_counts_against_its_neighbours(rec: Recommender) -> None:
+    """Movie 3 is a neighbour of pick 1 (similarity 0.5) and of movie 2 (1.0): disliking 2 (not
+    interested: weight 0.5) takes 0.5 off its kNN total, and 2 itself is left out."""
+    def knn_total(profile: Profile, movie: int) -> float:
+        return rec._pick_scores(_Query.of(profile, rec._index), rec._everyone)["knn"][rec._index[movie]]
+
+    assert knn_total(Profile(PICKS), 3) == pytest.approx(0.5)
+    assert knn_total(Profile(PICKS, (2,)), 3) == pytest.approx(0.0)
+    assert knn_total(Profile(PICKS, (2,), ((2, 0.5),)), 3) == pytest.approx(0.5 - 1.4)
+    knn = rec.with_weights(KNN_ONLY)
+    assert 2 in knn.recommend(Profile(PICKS)).movie_ids()
+    assert 2 not in knn.recommend(Profile(PICKS, (2,))).movie_ids()
+
+
+def test_a_disliked_movie_pulls_the_als_taste_away(rec: Recommender, monkeypatch) -> None:
+    """The ALS push is there (off by default: NEGATIVE_ALS, chosen by the evaluation)."""
+    import webapp.recommend
+
+    monkeypatch.setattr(webapp.recommend, "NEGATIVE_ALS", 1.0)
+    plain = rec._als_scores(_Query.of(Profile(PICKS), rec._index))
+    disliked = rec._als_scores(_Query.of(Profile(PICKS, (30,)), rec._index))
+    i = rec._index[30]
+    assert disliked[i] < plain[i]
+    # and with three plain picks the fold-in is the earlier three-pick arithmetic, bit for bit
+    factors = rec.als_factors[[rec._index[p] for p in PICKS]]
+    a = rec._gram + rec.als_alpha * (factors.T @ factors) + rec.als_reg * 3 * np.eye(4)
+    expected = rec.als_factors @ np.linalg.solve(a, (1 + rec.als_alpha) * factors.sum(axis=0))
+    assert np.array_equal(plain, expected)
+
+
+def test_more_like_this_leans_towards_the_focus(rec: Recommender) -> None:
+    knn = rec.with_weights(KNN_ONLY)
+    plain = knn.recommend(Profile(PICKS + (25,)))
+    focused = knn.recommend(Profile(PICKS + (25,), focus=25))
+    assert plain != focused
+    assert focused.popular[0].because_of[0] == 25 or focused.less_known[0].because_of[0] == 25
+
+
+def test_ratings_set_the_weights(rec: Recommender) -> None:
+    five = Profile(PICKS + (25,), ratings=((25, 5.0),))
+    low = Profile(PICKS + (25,), ratings=((25, 3.5),))
+    assert five.liked_weights()[-1] > 1.0 > low.liked_weights()[-1]
+    assert Profile(PICKS, (9,), ((9, 0.5),)).disliked_weights()[0] > \
+        Profile(PICKS, (9,)).disliked_weights()[0]
+    assert len(rec.recommend(five).all()) == len(rec.recommend(low).all()) == 10
+
+
+@pytest.mark.parametrize("profile, message", [
+    (Profile(()), "at least one liked"),
+    (Profile((1, 2), (2,)), "appear twice"),
+    (Profile((1, 1)), "appear twice"),
+    (Profile((1, 2), ratings=((3, 4.0),)), "not in the profile"),
+    (Profile((1, 2), ratings=((2, 4.2),)), "half star"),
+    (Profile((1, 2), ratings=((2, 5.5),)), "half star"),
+    (Profile((1, 2), ratings=((2, True),)), "half star"),
+    (Profile((1, 2), focus=3), "focus"),
+    (Profile(tuple(range(1, 41)), excluded=tuple(range(100, 200))), "at most"),
+    (Profile((1, "2")), "integer"),
+])
+def test_bad_profiles_are_refused(rec: Recommender, profile: Profile, message: str) -> None:
+    with pytest.raises(InvalidPicksError, match=message):
+        rec.recommend(profile)
+
+
+def test_unknown_profile_movies_are_named(rec: Recommender) -> None:
+    with pytest.raises(UnknownMovieError) as info:
+        rec.recommend(Profile((1, 2), (999,)))
+    assert info.value.movie_ids == (999,)
+
+
+def test_one_liked_movie_is_enough(rec: Recommender) -> None:
+    result = rec.recommend(Profile((5,)))
+    assert len(result.all()) == 10 and 5 not in result.movie_ids()
+    assert MAX_PROFILE >= 50
+
+
+def test_a_reason_names_at_most_three_movies(rec: Recommender) -> None:
+    only_popularity = rec.with_weights(BlendWeights(popular={"popularity": 1.0},
+                                                    less_known={"popularity": 1.0}, after_feedback={}))
+    result = only_popularity.recommend(Profile((1, 12, 20, 21, 22), ratings=((22, 4.0),)))
+    first = result.popular[0]
+    assert first.source == "fallback" and first.because_of == (1, 12, 20, 21, 22)
+    assert first.reason_head == "Because you liked Film 1, Film 12, Film 20 and 2 more"
+
+
+def test_after_feedback_the_popular_half_leans_on_knn(rec: Recommender) -> None:
+    weights = BlendWeights()
+    assert weights.for_section("popular")["knn"] == 0.1
+    assert weights.for_section("popular", feedback=True)["knn"] == 0.5
+    assert weights.for_section("less_known", feedback=True) == weights.less_known
+    assert weights.without("knn").for_section("popular", feedback=True)["knn"] == 0.0
+    # plain picks keep the three-pick weights; a profile with feedback gets the others
+    plain = rec.recommend(Profile(PICKS))
+    assert plain == rec.with_weights(BlendWeights(after_feedback={})).recommend(Profile(PICKS))

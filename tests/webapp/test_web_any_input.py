@@ -39,7 +39,13 @@ PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
     "pages.report": {},
     "insights.index": {"query": ("genre",)},
     "insights.movie": {"query": ("movie_ids",)},
-    "api.recommend": {"json": ("movie_ids", "less_known", "less_known_min_count")},
+    "api.recommend": {"json": ("movie_ids", "disliked_ids", "ratings", "more_like", "less_known",
+                               "less_known_min_count")},
+    "feedback.submit": {"form": ("csrf_token", "movie_ids", "loved", "not_for_me", "not_interested",
+                                 "rated", "more", "mark", "build_id", "less_known", "shown_popular",
+                                 "shown_less_known", "stars-2")},
+    "feedback.api_feedback": {"json": ("movie_id", "kind", "rating", "build_id", "section", "rank",
+                                       "picks")},
     "api.search_movies": {"query": ("q", "limit", "genre")},
     "api.catalog": {},
     "api.movie": {},
@@ -56,6 +62,13 @@ VALID: dict[str, list[Any]] = {
     "genre": ["Drama", "Horror"], "less_known": ["gems", "known"], "limit": [5, 50],
     "less_known_min_count": [0, 30], "movie_id": [1, AMELIE_ID], "user_id": [1, 2],
     "filename": ["app.css", "favicon.svg"], "remove": [5], "action": ["search"], "v": ["x"],
+    # feedback: marks in a result URL / form, and the JSON API's fields
+    "loved": [2, 3], "not_for_me": [4], "not_interested": [21], "rated": ["3:4.5", "4:1"],
+    "more": [2], "mark": ["loved:2", "rated:2", "undo:3", "more:21"], "build_id": ["synthetic000001"],
+    "shown_popular": [[2, 3, 4, 6, 8]], "shown_less_known": [[21, 22]], "stars-2": ["4.5", "1"],
+    "kind": ["loved", "rated", "undo"], "rating": [4.5, 1], "section": ["popular", "marks"],
+    "rank": [1, 3], "picks": [[1, 2, 3]], "disliked_ids": [[2], [3, 4]], "ratings": [{"1": 4.5}],
+    "more_like": [1],
 }
 # Characters Python counts as digits or numbers, outside ASCII, in three groups: decimal digits of
 # other scripts (int("٣") is 3), digits that are not decimal ("²".isdigit() but int("²") fails)

@@ -159,10 +159,21 @@ def test_result_page_less_known_toggle(client) -> None:
 
 
 def test_result_url_is_shareable_without_session(app) -> None:
+    """A fresh visitor (no cookie) gets the same lists. The page carries the feedback form, so
+    like the picker it sets the session cookie that holds the form's token, and nothing else:
+    a GET result page stores nothing."""
+    from webapp.feedback_views import feedback_store
+
+    before = len(feedback_store(app).rows())
     fresh = app.test_client()  # no cookie, no token
     response = fresh.get(RESULT)
     assert response.status_code == 200
-    assert "Set-Cookie" not in response.headers  # a GET result page changes nothing
+    cards = re.findall(r'value="loved:(\d+)"', response.get_data(as_text=True))
+    again = app.test_client().get(RESULT).get_data(as_text=True)
+    assert len(cards) == 10 and re.findall(r'value="loved:(\d+)"', again) == cards
+    assert response.headers.getlist("Set-Cookie") and all(
+        c.startswith("session=") for c in response.headers.getlist("Set-Cookie"))
+    assert len(feedback_store(app).rows()) == before
 
 
 def test_titles_with_markup_are_escaped_everywhere(client) -> None:
@@ -287,10 +298,18 @@ def test_result_page_frame_equals_the_template(app, store) -> None:
     values = {"picks_title": 'A & "B" <i>', "pick_summaries": Markup("\n      <li>x</li>"),
               "popular_cards": Markup("\n      <li>p</li>"), "less_known_cards": Markup(""),
               "gems_url": "/recommendations?movie_ids=1&movie_ids=2#less-known",
-              "known_url": "/recommendations?movie_ids=1&less_known=known#less-known"}
+              "known_url": "/recommendations?movie_ids=1&less_known=known#less-known",
+              "marks_section": Markup("<section>m</section>"),
+              "feedback_fields": Markup('<input type="hidden" name="x" value="1">'),
+              "csrf_token": 'tok"en<'}
     for level in ("gems", "known"):
         with app.test_request_context("/recommendations"):
-            filled = fragments.Parts().results_frame(level).fill(values)
+            frame = fragments.Parts().results_frame(level)
+            filled = frame.fill(values)
+            # bound in two steps (the page is cached but for its token): the same page
+            token = {"csrf_token": values["csrf_token"]}
+            rest = {k: v for k, v in values.items() if k != "csrf_token"}
+            assert frame.bind(rest).fill(token) == filled
             direct = render_template("results.html", store=store, level=level, levels=store.levels, **values)
         assert filled == direct
         assert "A &amp; &#34;B&#34; &lt;i&gt;" in filled and "movie_ids=1&amp;movie_ids=2" in filled

@@ -1,0 +1,63 @@
+"""The second round: the simulated visitor gives feedback on the ten, and the list refreshes.
+
+After the first ten (the product's, for the three picks), the visitor marks each of them from
+their held-out ratings, as a person would on the result page: "loved" when they rated it 4 or
+more (it joins the picks), "not for me" when they rated it lower, "not interested" when they
+never rated it. The refreshed ten come from the same `Recommender.recommend` the web app calls,
+with exactly the profile the page would build (webapp/marks.py's mapping), and are scored on the
+relevant movies not shown yet (cases whose relevant movies were all shown are skipped: nothing
+is left to find).
+
+Compared, on the same users: the first round, and the next ten without feedback (the same
+picks, the first ten left out and nothing else learned): what feedback adds beyond paging on.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from offline.evaluation.cases import Case
+from offline.evaluation.methods import Shown
+from webapp.marks import PageState
+from webapp.recommend import Profile, RecommendationSet, Recommender
+
+SECOND_ROUND = "second round: feedback on the first ten"
+FIRST_ROUND_SAME_USERS = "first round (the same users)"
+NEXT_TEN = "second round: next ten without feedback"
+ROUND_METHODS = (FIRST_ROUND_SAME_USERS, SECOND_ROUND, NEXT_TEN)
+
+
+def feedback_profile(case: Case, first: Shown) -> Profile:
+    """The profile the result page builds from the visitor's marks on the first ten (the web
+    app's own mapping, webapp.marks.PageState)."""
+    state = PageState(tuple(case.picks))
+    for movie in first.ten:
+        mark = ("loved" if movie in case.relevant
+                else "not_for_me" if movie in case.rated_below else "not_interested")
+        state = state.with_mark(movie, mark)
+    return state.profile()
+
+
+def remaining_case(case: Case, first: Shown) -> Case | None:
+    """The case scored on the relevant movies not shown in the first round (None: none left)."""
+    left = case.relevant - set(first.ten)
+    if not left:
+        return None
+    return dataclasses.replace(case, relevant=frozenset(left),
+                               relevant_less_known=case.relevant_less_known & left)
+
+
+def shown(result: RecommendationSet) -> Shown:
+    return Shown(tuple(r.movie_id for r in result.popular),
+                 tuple(r.movie_id for r in result.less_known))
+
+
+def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Case, Shown]]] | None:
+    """{method: (the case it is scored on, what it shows)} for the three round methods."""
+    first = shown(rec.recommend_for_picks(list(case.picks)))
+    later = remaining_case(case, first)
+    if later is None:
+        return None
+    refreshed = shown(rec.recommend(feedback_profile(case, first)))
+    paged = shown(rec.recommend(Profile(tuple(case.picks), excluded=tuple(first.ten))))
+    return later, {FIRST_ROUND_SAME_USERS: (case, first), SECOND_ROUND: (later, refreshed),
+                   NEXT_TEN: (later, paged)}

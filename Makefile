@@ -9,7 +9,7 @@ export PORT
 DATA   ?= ml-latest-small
 DATA_DIR := data/$(DATA)
 
-.PHONY: run build rebuild evaluate serve test test-fast benchmark bench-full bench-web bench-feedback status clean download \
+.PHONY: run build rebuild evaluate serve test test-fast lint benchmark bench-full bench-web bench-feedback status clean download \
         export-feedback build-with-feedback db-upgrade
 
 run: build serve  ## build trained_data/ when missing or stale, then serve on http://127.0.0.1:$(PORT)
@@ -54,6 +54,11 @@ test: $(VENV)/.installed-dev  ## the whole test suite
 
 test-fast: $(VENV)/.installed-dev  ## everything but the full build on the bundled data
 	$(PY) -m pytest -m "not slow"
+
+lint: $(VENV)/.installed-dev  ## ruff (lint and format check) and mypy on offline/ and webapp/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 benchmark: $(VENV)/.installed  ## per-stage times of the build and the evaluation
 	$(PY) -m offline benchmark --with-evaluate

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import importlib
 import importlib.metadata
+import json
+import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -340,7 +341,7 @@ def make_manifest(ctx: BuildContext, tables: dict, stages: dict, metrics: dict) 
     return {
         "format_version": publish.FORMAT_VERSION,
         "build_id": publish.build_id(tables),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": ctx.config.seed,
         "config": ctx.config.to_dict(),
         "config_fingerprint": config_fingerprint(ctx.config),

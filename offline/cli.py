@@ -6,14 +6,20 @@ import dataclasses
 import os
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rich.console import Console
 from rich.table import Table
 
-from offline.config import (DEFAULT_DATA_DIR, DEFAULT_FEEDBACK_RATINGS, DEFAULT_OUT_DIR,
-                            DEFAULT_POSTERS, DEFAULT_WORK_DIR, BuildConfig)
+from offline.config import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_FEEDBACK_RATINGS,
+    DEFAULT_OUT_DIR,
+    DEFAULT_POSTERS,
+    DEFAULT_WORK_DIR,
+    BuildConfig,
+)
 
 console = Console(stderr=True, highlight=False, log_path=False, soft_wrap=True)
 
@@ -269,10 +275,9 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """`export-feedback`: the database's marks -> MovieLens ratings for the next build."""
+    from offline.feedback_export import export
     from webapp.db import database_url
     from webapp.settings import DEFAULTS, settings_from_env
-
-    from offline.feedback_export import export
 
     url = args.database_url or database_url({**DEFAULTS, **settings_from_env(os.environ)})
     note = export(url, args.out, data_dir=None if args.user_id_base is not None else args.data_dir,

@@ -80,7 +80,7 @@ def collect(marks: Iterable[dict[str, Any]]) -> dict[str, Visitor]:
         visitor = visitors.setdefault(mark["visitor_id"], Visitor(int(mark["id"])))
         created = mark["created_at"]
         if created.tzinfo is None:  # SQLite keeps no zone: the app writes UTC
-            created = created.replace(tzinfo=dt.timezone.utc)
+            created = created.replace(tzinfo=dt.UTC)
         movie = int(mark["movie_id"])
         if mark["kind"] == "pick" and movie in visitor.latest:
             continue  # a pick stored again under a later list does not undo a mark
@@ -112,8 +112,12 @@ def export(database_url: str, out: Path, *, data_dir: Path | str | None = None,
     from webapp.db import current_revision, describe, make_engine
     from webapp.feedback_store import iter_marks
 
-    max_user = data_set_max_user_id(data_dir) if base is None else None
-    base = user_id_base(max_user) if base is None else base
+    max_user = None
+    if base is None:
+        if data_dir is None:
+            raise ValueError("export needs the data set's folder (data_dir) or a user id base")
+        max_user = data_set_max_user_id(data_dir)
+        base = user_id_base(max_user)
     engine = make_engine(database_url, writes=False)
     try:
         if current_revision(engine) is None:

@@ -11,11 +11,11 @@ from flask import Flask, current_app, g
 from flask_wtf.csrf import CSRFProtect
 
 from webapp.cache import LruCache
-from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
-from webapp.urls import page_path
 from webapp.holder import StoreHolder
 from webapp.params import IdConverter
+from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
 from webapp.store import Store
+from webapp.urls import page_path
 
 STORE_KEY = "movierec.store"
 PAGES_KEY = "movierec.pages"  # rendered result pages
@@ -41,8 +41,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         log.warning("MOVIEREC_SECRET_KEY is not set: using a random key (forms expire on restart)")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's settings
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions[PAGES_KEY] = LruCache(int(app.config["PAGE_CACHE_SIZE"]))
     app.extensions[CARDS_KEY] = LruCache(int(app.config["CARD_CACHE_SIZE"]))
     csrf.init_app(app)

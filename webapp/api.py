@@ -10,7 +10,7 @@ from webapp import PAGES_KEY, current_store, store_holder
 from webapp.movies import Movie
 from webapp.params import MAX_ID as MAX_MOVIE_ID
 from webapp.params import ParameterError, json_choice, json_int, query_int
-from webapp.picks import PickCheck, check_json_ids
+from webapp.picks import check_json_ids
 from webapp.recommend import MAX_PROFILE, InvalidPicksError, Profile, Recommendation
 from webapp.search import MAX_QUERY_LENGTH
 from webapp.store import Store

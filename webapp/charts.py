@@ -188,7 +188,7 @@ def timeline_chart(chart_id: str, title: str, desc: str, points: Sequence[MonthP
     """Two panels over the same months: ratings per month (columns) above, the month's mean
     rating (a line, broken where a month has fewer than min_mean_ratings ratings) below."""
     height, left, right, top = 400, 64, 16, 22
-    count_h, gap, mean_h, bottom = 190, 40, 100, 48
+    count_h, gap, mean_h = 190, 40, 100
     plot_w = WIDTH - left - right
     if not points:
         return _svg(chart_id, 80, title, desc, [_text(WIDTH / 2, 44, "No ratings", "tick")])
@@ -306,7 +306,7 @@ def long_tail_chart(chart_id: str, title: str, desc: str, points: Sequence[tuple
         out.append(_line(bx, top, bx, top + plot_h, "boundary"))
         out.append(_text(bx - 6, top + 4, label, "value", "end",
                          transform=f"rotate(-90 {_num(bx - 6)} {_num(top + 4)})"))
-    lx = left
+    lx = float(left)
     for pool in order:  # the legend: one short line per pool, in rank order
         name = pool.replace("_", " ")
         out.append(f'<line x1="{_num(lx)}" y1="20" x2="{_num(lx + 22)}" y2="20" '
@@ -404,7 +404,7 @@ def shrinkage_chart(chart_id: str, title: str, desc: str, movies: Sequence[Shrin
     for (kx, ky), count in sorted(stacks.items()):
         if count >= 4:
             out.append(_text(kx * 4 + 8, ky * 4 + 4, f"×{count}", "value", "start"))
-    lx = left
+    lx = float(left)
     for cls, label in [*legend, ("ring", "plain mean")]:
         out.append(f'<circle cx="{_num(lx + 6)}" cy="20" r="5" class="{"ring" if cls == "ring" else "dot " + escape(cls)}"/>')
         out.append(_text(lx + 16, 25, label, "legend", "start"))

@@ -115,7 +115,7 @@ class FeedbackStore:
         window = int(now // WINDOW_S) * WINDOW_S
         keys = self._keys(mark.visitor_id, address)
         self._refuse_if_blocked(keys, window, now)
-        created = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        created = dt.datetime.fromtimestamp(now, dt.UTC)
         with self.engine.begin() as conn:
             for key, scope, limit in keys:
                 if limit and self._hit(conn, key, window) > limit:
@@ -134,7 +134,9 @@ class FeedbackStore:
                 created_at=created, visitor_id=mark.visitor_id, movie_id=mark.movie_id,
                 kind=mark.kind, rating=mark.rating, build_id=mark.build_id, section=mark.section,
                 rank=mark.rank))
-            stored = Stored(int(result.inserted_primary_key[0]), created)
+            inserted = result.inserted_primary_key
+            assert inserted is not None  # a single-row insert
+            stored = Stored(int(inserted[0]), created)
         return stored
 
     def _keys(self, visitor_id: str, address: str) -> list[tuple[str, str, int]]:

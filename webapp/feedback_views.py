@@ -13,12 +13,21 @@ import re
 import secrets
 from typing import Any
 
-from flask import (Blueprint, Flask, Response, current_app, jsonify, redirect, render_template,
-                   request, session)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import csrf, current_store
-from webapp.db import DatabaseError, database_url, prepare
+from webapp.db import database_url, prepare
 from webapp.feedback_store import FeedbackEntry, FeedbackStore, Limits, RateLimited
 from webapp.marks import MARK_KINDS, MAX_MARKS, PageState, parse_marks, parse_stars
 from webapp.params import MAX_ID, ParameterError, json_choice, json_int

@@ -44,7 +44,7 @@ MAX_REASON = 300  # characters of a refusal's reason
 
 
 def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -190,7 +191,7 @@ def users_section(insights: Insights) -> Section:
                    for lo, *_ in bins
                    if sum(b[2] for b in bins if b[0] >= lo) <= TOP_USERS_SHARE * users), None)
     half = np.searchsorted(np.cumsum([b[2] for b in bins]), users / 2)
-    median_bin = bins[int(min(half, len(bins) - 1))]
+    median_bin = bins[min(int(half), len(bins) - 1)]
     reveals = f"Half of the {users:,} users rated at most {median_bin[1]:,} movies"
     if active is not None:
         reveals += (f", while the {share_text(active[1], users)} who rated {active[0]:,} or more gave "
@@ -209,7 +210,7 @@ def users_section(insights: Insights) -> Section:
 
 
 # ---------------------------------------------------------------------------- movies
-def long_tail_section(insights: Insights, stats: pd.DataFrame, pools: Mapping[str, object]) -> Section:
+def long_tail_section(insights: Insights, stats: pd.DataFrame, pools: Mapping[str, Any]) -> Section:
     """Ratings per movie by rank: the long tail, with the pools' boundaries."""
     frame = insights.tables["ratings_per_movie"].sort_values("rank")
     points = [(int(r), int(c), str(p)) for r, c, p in zip(frame["rank"], frame["ratings"], frame["pool"])]
@@ -361,7 +362,7 @@ def weighting_section(insights: Insights, movies: Mapping[int, Movie],
 
 
 def all_sections(insights: Insights, movies: Mapping[int, Movie], stats: pd.DataFrame,
-                 pools: Mapping[str, object], url: Callable[[int], str],
+                 pools: Mapping[str, Any], url: Callable[[int], str],
                  genre: str = "") -> list[Section]:
     """Every section of /insights, in page order."""
     return [

@@ -41,9 +41,9 @@ LABELS = {"loved": "Seen it, loved it", "not_for_me": "Seen it, not for me",
           "not_interested": "Not interested", "more": "More like this"}
 
 
-def stars_text(stars: float) -> str:
-    """4.0 -> "4", 3.5 -> "3.5"."""
-    return f"{stars:g}"
+def stars_text(stars: float | None) -> str:
+    """4.0 -> "4", 3.5 -> "3.5" (None, a mark without stars: "")."""
+    return "" if stars is None else f"{stars:g}"
 
 
 def parse_stars(raw: str) -> float | None:
@@ -71,7 +71,7 @@ class Mark:
     @property
     def liked(self) -> bool:
         if self.param == "rated":
-            return self.stars >= LIKED_FROM
+            return self.stars is not None and self.stars >= LIKED_FROM
         return self.param in ("loved", "more")
 
 
@@ -96,7 +96,7 @@ class PageState:
         """The recommender's profile (see the table above)."""
         liked = [m for m in self.marks if m.liked]
         disliked = [m for m in self.marks if not m.liked]
-        ratings = [(m.movie_id, export_rating(m)) for m in self.marks if export_rating(m) is not None]
+        ratings = [(m.movie_id, r) for m in self.marks if (r := export_rating(m)) is not None]
         more = [m.movie_id for m in self.marks if m.param == "more"]
         return Profile(self.picks + tuple(m.movie_id for m in liked),
                        tuple(m.movie_id for m in disliked), tuple(sorted(ratings)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup
 
@@ -26,7 +27,7 @@ NEIGHBOUR_KINDS = (
 )
 
 
-def pool_note(pool: str, pools: Mapping[str, object]) -> str:
+def pool_note(pool: str, pools: Mapping[str, Any]) -> str:
     """What a pool means, with the build's own definition (manifest `pools`)."""
     share = charts.percent_text(float(pools.get("popular_share", 0.1)))
     floor = pools.get("less_known_min_count", 5)

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
-                   send_file, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from webapp import PAGES_KEY, current_store, fragments
 from webapp.build_figures import EVALUATE_COMMAND, build_figures
+from webapp.marks import PageState
 from webapp.movies import Movie
 from webapp.picks import PickCheck, check_text_picks
 from webapp.recommend import PICKS_REQUIRED, Recommendation
 from webapp.search import MAX_QUERY_LENGTH
-from webapp.marks import PageState
 from webapp.store import Store
 from webapp.urls import movie_url, page_path, picks_url
 
@@ -64,7 +73,7 @@ def picker():
 
 
 @bp.post("/")
-def update_picks() -> Response:
+def update_picks() -> WerkzeugResponse:
     """No-JavaScript search, filter, add and remove: apply the form, then show it again by GET."""
     store = current_store()
     removed = request.form.get("remove", "")
@@ -134,8 +143,9 @@ def _cards(store: Store, parts: fragments.Parts, recs: Sequence[Recommendation])
 def _linked_head(store: Store, rec: Recommendation) -> str | Markup:
     """The reason's head with each pick it names linked to that movie's page: the same text
     (the recommender's titles are the pages' titles), else the plain head."""
-    named = [store.movies.get(m) for m in rec.because_of]
-    if not named or None in named:
+    found = [store.movies.get(m) for m in rec.because_of]
+    named = [m for m in found if m is not None]
+    if not named or len(named) < len(found):
         return rec.reason_head
     titles = [m.title for m in named]
     if rec.reason_head != "Because you picked " + _joined(titles):

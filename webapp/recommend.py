@@ -37,8 +37,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from webapp.recommend_tables import (Csr, aligned_factors, catalog_ids, catalog_titles, knn_csr,
-                                     neumf_csrs, stats_arrays)
+from webapp.recommend_tables import (
+    Csr,
+    aligned_factors,
+    catalog_ids,
+    catalog_titles,
+    knn_csr,
+    neumf_csrs,
+    stats_arrays,
+)
 from webapp.schema import LESS_KNOWN, POPULAR
 
 PICKS_REQUIRED = 3
@@ -656,6 +663,7 @@ class Recommender:
             elif best == "neumf":
                 because = _contributors(neumf_columns[n])
             elif best == "als":  # the pick whose factors are closest to the movie's
+                assert picked is not None and self.als_factors is not None  # 'als' scored
                 sims = (picked @ self.als_factors[i]).tolist()
                 because = [max(range(len(sims)), key=sims.__getitem__)]  # the first largest
             else:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from webapp.insights import Insights, load_insights
 from webapp.manifest import TrainedDataError, fail, load_tables, manifest_stamp
 from webapp.movies import Movie, build_movies
 from webapp.neighbours import Neighbours
-from webapp.recommend import Profile, Recommender, RecommendationSet
+from webapp.recommend import Profile, RecommendationSet, Recommender
 from webapp.schema import LESS_KNOWN
 from webapp.search import SearchIndex
 
@@ -118,8 +118,8 @@ class Store:
     catalog_ranks: Mapping[int, int] = field(default_factory=dict)  # movie_id -> rank 1..
     insights: Insights | None = None  # None: a build without the insights tables
     loaded_at: float = field(default_factory=time.time)
-    _cache: Callable[..., RecommendationSet] | None = field(default=None, repr=False)
-    _profile_cache: Callable[..., RecommendationSet] | None = field(default=None, repr=False)
+    _cache: Callable[..., RecommendationSet] = field(init=False, repr=False)
+    _profile_cache: Callable[..., RecommendationSet] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         cached = functools.lru_cache(maxsize=RECOMMENDATION_CACHE)(self._recommend)

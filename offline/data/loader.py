@@ -13,9 +13,10 @@ import hashlib
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -367,7 +368,7 @@ def local_copies(spark: "SparkSession", files: dict[str, Any],
         if storage.is_uri(path):
             if not storage.exists(spark, path):
                 raise DataError(f"{path}: file not found; expected a CSV with columns "
-                                f"{','.join((EXPECTED_COLUMNS.get(name) or POSTER_COLUMNS))}")
+                                f"{','.join(EXPECTED_COLUMNS.get(name) or POSTER_COLUMNS)}")
             base = work_dir if not storage.is_uri(work_dir) else tempfile.gettempdir()
             path = storage.copy_to_local(spark, path, Path(base) / "input-copies" / name)
         local[name] = Path(path)

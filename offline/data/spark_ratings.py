@@ -161,9 +161,8 @@ def convert_ratings(spark: "SparkSession", path: str, movie_ids: np.ndarray,
                     out_path: str) -> RatingsAccounting:
     """Check `path` (a MovieLens ratings.csv), write its good rows as Parquet to `out_path`."""
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
 
     try:
         lines = numbered_lines(spark, path).persist(StorageLevel.MEMORY_AND_DISK)

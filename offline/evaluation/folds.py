@@ -71,9 +71,10 @@ def train_fold_tables(spark: Any, train: pd.DataFrame, dataset: "Dataset", cfg: 
         "als_implicit", lambda: stages.train_als_implicit(spark, spark_rows, cfg))
     neumf_tables, _ = timed("neumf", lambda: stages.train_neumf(train, pools, cfg))
     tables.update(neumf_tables)
-    if explicit is not None and stages.fit_als_explicit is not None:
+    fit_explicit = stages.fit_als_explicit
+    if explicit is not None and fit_explicit is not None:
         tables["als_item_factors"] = timed(
-            "als_explicit", lambda: stages.fit_als_explicit(spark, spark_rows, *explicit, cfg))
+            "als_explicit", lambda: fit_explicit(spark, spark_rows, *explicit, cfg))
     return tables, seconds
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from offline.config import BuildConfig
-from offline.evaluation.cases import HALF, K, MAIN, Case
+from offline.evaluation.cases import HALF, MAIN, Case, K
 from webapp.recommend import BlendWeights, Recommender
 
 

@@ -22,8 +22,8 @@ def rating_prediction(dataset: "Dataset", cfg: BuildConfig, spark: Any, stages: 
     `als_input`: the ratings for a fresh ALS run when the build's metrics are not given (a Spark
     DataFrame on large data; the pandas frame by default).
     """
-    from offline.stages.baselines import evaluate_baselines
     from offline.split import TEST, split_ratings
+    from offline.stages.baselines import evaluate_baselines
 
     ratings = dataset.ratings
     seed = cfg.seed_for("split")  # the build's split (BuildContext.split)

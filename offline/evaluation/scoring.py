@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from offline.evaluation import metrics as m
-from offline.evaluation.cases import HALF, K, MAIN, Case
+from offline.evaluation.cases import HALF, MAIN, Case, K
 from offline.evaluation.methods import FoldView, Shown
 
 

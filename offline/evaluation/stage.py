@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from offline.config import BuildConfig
-from offline.evaluation.cases import K, LIKED_RATING, MAIN, VARIANTS, assign_folds, build_cases
+from offline.evaluation.cases import LIKED_RATING, MAIN, VARIANTS, K, assign_folds, build_cases
 from offline.evaluation.folds import FoldStages, default_stages, explicit_params, train_fold_tables
 from offline.evaluation.goals import check_goals
 from offline.evaluation.methods import baseline_methods, fold_view, model_methods
@@ -194,7 +194,7 @@ def _quantiles(values: Sequence[int]) -> dict[str, float]:
 
 def headline(report: Mapping[str, Any]) -> dict[str, Any]:
     """The few figures that go into the manifest's metrics."""
-    main = next((r for r in report["methods"] if r["method"] == MAIN and r["variant"] == "A"), {})
+    main: Mapping[str, Any] = next((r for r in report["methods"] if r["method"] == MAIN and r["variant"] == "A"), {})
     keys = ("hr_at_10", "precision_at_10", "ndcg_at_10", "coverage", "popular_hr_at_5",
             "less_known_hr_at_5", "less_known_median_count", "users")
     rounds = report.get("second_round", {}).get("A", {})

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -188,7 +189,7 @@ def user_sample(frame: DataFrame, total: int, cfg: BuildConfig) -> tuple[DataFra
 
 def search_grid(spark: SparkSession, train: DataFrame, validation: pd.DataFrame,
                 cfg: BuildConfig, say: Say | None = None,
-                ) -> tuple[tuple[int, float], list[dict[str, Any]]]:
+                ) -> tuple[tuple[Any, Any], list[dict[str, Any]]]:
     """The (rank, reg_param) with the lowest validation RMSE, and every grid point's score."""
     grid = [(rank, reg) for rank in cfg.als.ranks for reg in cfg.als.reg_params]
     if len(grid) == 1:  # nothing to choose: skip the validation fit

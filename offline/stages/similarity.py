@@ -10,8 +10,9 @@ Blocks run in `workers` forked processes (scipy's sparse product holds the GIL).
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,7 +20,7 @@ import scipy.sparse as sp
 DECIMALS = 6
 BLOCK_CELLS = 16_000_000  # query rows x candidates per block (a dense float32 block: 64 MB)
 
-_shared: dict[str, object] = {}  # the matrices, inherited by forked workers
+_shared: dict[str, Any] = {}  # the matrices, inherited by forked workers
 
 
 def binary_matrix(row_codes: np.ndarray, col_codes: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -34,13 +35,13 @@ def binary_matrix(row_codes: np.ndarray, col_codes: np.ndarray, shape: tuple[int
 def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per candidate mask: (query index, candidate index, similarity) of each query row's top k
     in one block."""
-    queries: sp.csr_matrix = _shared["queries"]  # type: ignore[assignment]
-    candidates_t: sp.csr_matrix = _shared["candidates_t"]  # type: ignore[assignment]
-    q_norm: np.ndarray = _shared["q_norm"]  # type: ignore[assignment]
-    c_norm: np.ndarray = _shared["c_norm"]  # type: ignore[assignment]
-    self_index: np.ndarray = _shared["self_index"]  # type: ignore[assignment]
-    masks: list[np.ndarray | None] = _shared["masks"]  # type: ignore[assignment]
-    k: int = _shared["k"]  # type: ignore[assignment]
+    queries: sp.csr_matrix = _shared["queries"]
+    candidates_t: sp.csr_matrix = _shared["candidates_t"]
+    q_norm: np.ndarray = _shared["q_norm"]
+    c_norm: np.ndarray = _shared["c_norm"]
+    self_index: np.ndarray = _shared["self_index"]
+    masks: list[np.ndarray | None] = _shared["masks"]
+    k: int = _shared["k"]
     counts = (queries[start:stop] @ candidates_t).toarray()
     sims = np.round(counts / (q_norm[start:stop, None] * c_norm[None, :]), DECIMALS)
     rows = np.arange(stop - start)
@@ -113,7 +114,7 @@ def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     results = [tuple(np.concatenate([p[i][j] for p in parts]) for j in range(3)) if parts
                else empty for i in range(n_masks)]
-    return results if masks is not None else results[0]  # type: ignore[return-value]
+    return results if masks is not None else results[0]
 
 
 def _run_block(bound: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -63,11 +63,12 @@ class Cluster:
         self._wait(lambda info: info.get("aliveworkers") == workers, f"{workers} workers")
 
     def _start(self, main_class: str, *args: str) -> None:
-        log = open(self.tmp / f"{main_class.rsplit('.', 1)[1]}-{len(self.processes)}.log", "w")
-        # spark-class execs the JVM, so the process id is the JVM's
-        self.processes.append(subprocess.Popen(
-            [str(spark_home() / "bin" / "spark-class"), main_class, *args], env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        # spark-class execs the JVM, so the process id is the JVM's (which keeps its own copy of
+        # the log's file descriptor)
+        with open(self.tmp / f"{main_class.rsplit('.', 1)[1]}-{len(self.processes)}.log", "w") as log:
+            self.processes.append(subprocess.Popen(
+                [str(spark_home() / "bin" / "spark-class"), main_class, *args], env=self.env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
     def _wait(self, ready, what: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from databases import BACKENDS, fresh_database
+
 from offline.config import PROJECT_ROOT
 from offline.feedback_export import export, user_id_base
 from webapp import db

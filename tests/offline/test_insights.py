@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pandas as pd
@@ -17,7 +17,7 @@ from offline.stages.insights import compute_insights, run
 
 def ts(text: str) -> int:
     """Epoch seconds of a UTC time written as 'YYYY-MM-DD HH:MM:SS'."""
-    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp())
 
 
 # (user, movie, rating, UTC time). Times sit on month and year boundaries on purpose.

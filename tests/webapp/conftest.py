@@ -6,10 +6,13 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from offline import publish  # standard library + pandas only: allowed in web tests
 from webapp import create_app, store_holder
@@ -74,6 +77,18 @@ UNRATED_ID = 43  # in movies, not in movie_stats
 XSS_ID = 7
 AMELIE_ID = 5
 NO_POSTER_ID = 41
+
+
+class BufferedClient(FlaskClient):
+    """The test client, reading each response whole and closing it (a file served by send_file
+    stays open until its response is closed: unclosed, it is a ResourceWarning, and any warning
+    fails the tests). Every app the tests create uses it."""
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> Any:
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+Flask.test_client_class = BufferedClient
 
 
 def _counts() -> dict[int, int]:

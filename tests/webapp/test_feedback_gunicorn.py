@@ -65,7 +65,7 @@ def test_acknowledged_marks_survive_killed_workers(trained_copy: Path, tmp_path:
             victim = workers[len(killed) % len(workers)]
             os.kill(victim, signal.SIGKILL)  # mid-stream: some request is likely in flight
             killed.append(victim)
-            _wait(lambda: victim not in _workers(proc.pid) and len(_workers(proc.pid)) == 2)
+            _wait(lambda gone=victim: gone not in _workers(proc.pid) and len(_workers(proc.pid)) == 2)
         time.sleep(1.0)
         stop.set()
         for thread in threads:

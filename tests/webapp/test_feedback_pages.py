@@ -7,10 +7,9 @@ from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-
+from conftest import AMELIE_ID, BUILD_ID
 from werkzeug.datastructures import MultiDict
 
-from conftest import AMELIE_ID, BUILD_ID
 from webapp.feedback_views import feedback_store
 
 RESULT = f"/recommendations?movie_ids=1&movie_ids={AMELIE_ID}&movie_ids=20"

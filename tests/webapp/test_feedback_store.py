@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from databases import BACKENDS, fresh_database
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from databases import BACKENDS, fresh_database
 from webapp import db
 from webapp.feedback_store import FeedbackEntry, FeedbackStore, Limits, RateLimited
 
@@ -29,8 +29,22 @@ def migrated(url: str) -> str:
     return url
 
 
+_OPEN: list[FeedbackStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_stores() -> Iterator[None]:
+    """Close every store's connections after each test (an engine dropped with open connections
+    is a ResourceWarning, and the PostgreSQL database is dropped at teardown)."""
+    yield
+    while _OPEN:
+        _OPEN.pop().dispose()
+
+
 def _store(url: str, visitor: int = 0, address: int = 0) -> FeedbackStore:
-    return FeedbackStore(url, Limits(visitor, address), b"secret")
+    store = FeedbackStore(url, Limits(visitor, address), b"secret")
+    _OPEN.append(store)
+    return store
 
 
 def _entry(visitor: str = "visitor-aaaaaaaaaaaaaaaa", movie: int = 318, kind: str = "loved",
@@ -74,8 +88,8 @@ def test_record_stores_every_field_and_the_picks_once(migrated: str) -> None:
     assert loved["id"] == stored.id and loved["build_id"] == "build-1" and loved["rating"] is None
     assert rows[4]["rating"] == 3.5
     created = loved["created_at"]
-    created = created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc)
-    assert created == dt.datetime.fromtimestamp(NOW, dt.timezone.utc)
+    created = created if created.tzinfo else created.replace(tzinfo=dt.UTC)
+    assert created == dt.datetime.fromtimestamp(NOW, dt.UTC)
     store.dispose()
 
 
@@ -83,7 +97,7 @@ def test_the_schema_refuses_what_the_app_never_writes(migrated: str) -> None:
     """The checks hold in the database itself, not only in the app: a rating on a 'loved' row, a
     rating out of range, an unknown kind or section, a rank of 0."""
     engine = db.make_engine(migrated)
-    good = {"created_at": dt.datetime.now(dt.timezone.utc), "visitor_id": "v" * 22, "movie_id": 1,
+    good = {"created_at": dt.datetime.now(dt.UTC), "visitor_id": "v" * 22, "movie_id": 1,
             "kind": "rated", "rating": 4.0, "build_id": "b", "section": "popular", "rank": 1}
     with engine.begin() as conn:
         conn.execute(insert(db.feedback).values(**good))

@@ -11,8 +11,8 @@ from webapp.recommend import (
     PICKS_REQUIRED,
     BlendWeights,
     InvalidPicksError,
-    Recommender,
     RecommendationSet,
+    Recommender,
     UnknownMovieError,
     recommend_for_picks,
 )

@@ -23,11 +23,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+from conftest import AMELIE_ID, XSS_ID
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
-
-from conftest import AMELIE_ID, XSS_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where each endpoint reads its parameters (path parameters come from the rule itself).

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import AMELIE_ID, BUILD_ID, N_POPULAR, UNRATED_ID, expected_levels, make_tables
+
 from webapp.recommend import Recommender
 
 MOVIE_KEYS = {"movie_id", "title", "year", "genres", "poster_url", "rating_count", "score", "reason"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import UNRATED_ID
 
 # ---------------------------------------------------------------- picks in a URL or a form

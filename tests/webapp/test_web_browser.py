@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import AMELIE_ID, make_tables, write_trained_data
 
 CHROMIUM = Path("/usr/bin/chromium")

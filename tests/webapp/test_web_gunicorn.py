@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import BUILD_ID, make_tables, write_trained_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +36,15 @@ def _env(directory: Path, port: int, **extra: str) -> dict[str, str]:
 
 
 def _gunicorn(directory: Path, port: int, log: Path, **extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(CONF), "webapp:create_app()"],
-                            cwd=ROOT, env=_env(directory, port, **extra), stdout=log.open("w"),
-                            stderr=subprocess.STDOUT)
+    return _serve("webapp:create_app()", _env(directory, port, **extra), log)
+
+
+def _serve(app: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """gunicorn with the project's settings, its output into log (the child keeps its own copy
+    of the file descriptor, so ours is closed at once)."""
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(CONF), app],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -196,9 +201,7 @@ def test_the_settings_serve_an_app_without_trained_data(trained_copy: Path, tmp_
     """The load test serves benchmarks/hello_app.py with the same settings: the reload hooks
     must leave an app without a store alone (an exception in a master hook stops gunicorn)."""
     port, log = _free_port(), tmp_path / "hello.log"
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(CONF), "benchmarks.hello_app:app"],
-                            cwd=ROOT, env=_env(trained_copy, port), stdout=log.open("w"),
-                            stderr=subprocess.STDOUT)
+    proc = _serve("benchmarks.hello_app:app", _env(trained_copy, port), log)
     try:
         _wait(lambda: _get(f"http://127.0.0.1:{port}/")[0] == 200)
         proc.send_signal(signal.SIGHUP)

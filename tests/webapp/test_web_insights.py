@@ -8,9 +8,15 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-
-from conftest import (AMELIE_ID, INSIGHT_METRICS, N_POPULAR, UNRATED_ID, XSS_ID, make_tables,
-                      write_trained_data)
+from conftest import (
+    AMELIE_ID,
+    INSIGHT_METRICS,
+    N_POPULAR,
+    UNRATED_ID,
+    XSS_ID,
+    make_tables,
+    write_trained_data,
+)
 
 SECTIONS = ("over-time", "distribution", "genres", "users", "long-tail", "polarising", "weighting")
 CHARTS = ("chart-time", "chart-distribution", "chart-genres", "chart-users", "chart-tail",

@@ -5,7 +5,6 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from conftest import AMELIE_ID, N_POPULAR, XSS_ID, expected_levels, make_tables
 
 RESULT = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"

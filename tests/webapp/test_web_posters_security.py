@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from conftest import AMELIE_ID, MOVIE_IDS, NO_POSTER_ID, TITLES, XSS_ID
+
 from webapp.posters import genre_colours, title_lines
 from webapp.schema import GENRE_COLOURS
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import AMELIE_ID, BUILD_ID, UNRATED_ID, expected_levels, make_tables, write_trained_data
+
 from webapp import create_app, store_holder
-from webapp.recommend import InvalidPicksError, UnknownMovieError
 from webapp.holder import StoreHolder
 from webapp.manifest import TrainedDataError
+from webapp.recommend import InvalidPicksError, UnknownMovieError
 from webapp.store import load_store
 
 
@@ -69,6 +69,11 @@ def _edit_manifest(directory: Path, change) -> None:
     path.write_text(json.dumps(manifest))
 
 
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as handle:
+        handle.write(text)
+
+
 BROKEN = {
     "no_manifest": (lambda d: (d / "manifest.json").unlink(), "manifest.json is missing"),
     "bad_json": (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
@@ -76,7 +81,7 @@ BROKEN = {
     "no_build_id": (lambda d: _edit_manifest(d, lambda m: m.pop("build_id")), "build_id"),
     "table_not_listed": (lambda d: _edit_manifest(d, lambda m: m["tables"].pop("popular")), "lists no table popular"),
     "file_missing": (lambda d: (d / "knn_neighbors.csv").unlink(), "knn_neighbors (knn_neighbors.csv) is missing"),
-    "corrupt_file": (lambda d: (d / "movies.csv").open("a").write("99,x,,,,,\n"), "sha256 differs"),
+    "corrupt_file": (lambda d: _append(d / "movies.csv", "99,x,,,,,\n"), "sha256 differs"),
     "file_outside": (lambda d: _edit_manifest(d, lambda m: m["tables"]["movies"].update(file="../movies.csv")), "is missing"),
     "columns_differ": (lambda d: _edit_manifest(d, lambda m: m["tables"]["popular"].update(columns=["a"])), "columns"),
     "rows_differ": (lambda d: _edit_manifest(d, lambda m: m["tables"]["popular"].update(rows=3)), "rows"),

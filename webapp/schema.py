@@ -27,7 +27,7 @@ REQUIRED_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "als_item_factors": ("movie_id",),
     "als_user_top": ("user_id", "movie_id", "score", "rank"),
     "als_implicit_item_factors": ("movie_id",),
-    "knn_neighbors": ("movie_id", "neighbor_id", "similarity", "rank", "kind"),
+    "knn_neighbors": ("movie_id", "neighbor_id", "similarity", "rank", "kind", "co_raters"),
 })
 # Tables the recommender blends in when the build has them.
 OPTIONAL_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({

@@ -804,10 +804,10 @@ class Recommender:
             return f"{closest}; {co_rated}" if co_rated else closest
         if source == "neumf" and evidence.top_viewers:
             k = evidence.top_viewers_with_this or 0
-            return (f"Of the {evidence.top_viewers:,} "
+            return (f"{k:,} of the {evidence.top_viewers:,} "
                     f"{_plural(evidence.top_viewers, 'viewer', 'viewers')} a neural model finds "
-                    f"likeliest to watch {ref}, {k:,} {_plural(k, 'is', 'are')} predicted to "
-                    f"watch this too")
+                    f"likeliest to watch {ref} {_plural(k, 'is', 'are')} predicted to watch this "
+                    f"too")
         return _DETAILS[source].format(it="it" if n_named == 1 else "them")
 
 

@@ -390,7 +390,7 @@ def test_neumf_source_reaches_less_known(tables: dict[str, pd.DataFrame]) -> Non
     k = len(users & listing)
     ref = "it" if len(first.because_of) == 1 else f"Film {pick}"
     assert first.reason_detail == (
-        f"Of the 2 viewers a neural model finds likeliest to watch {ref}, {k} "
+        f"{k} of the 2 viewers a neural model finds likeliest to watch {ref} "
         f"{'is' if k == 1 else 'are'} predicted to watch this too")
 
 

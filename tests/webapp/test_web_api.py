@@ -191,7 +191,7 @@ def test_recommendation_evidence_is_counted_and_is_the_sentence(client) -> None:
                 listing = set(user_top.loc[user_top["movie_id"] == this, "user_id"])
                 assert ev["top_viewers"] == len(users)
                 assert ev["top_viewers_with_this"] == len(users & listing)
-                assert numbers == [ev["top_viewers"], ev["top_viewers_with_this"]]
+                assert numbers == [ev["top_viewers_with_this"], ev["top_viewers"]]
             elif source == "content":
                 seen.add(source)
                 assert set(ev["shared_genres"]) == genres[pick] & genres[this]

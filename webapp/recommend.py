@@ -860,8 +860,8 @@ def _contributors(values: list[float]) -> list[int]:
 _DETAILS = {
     "knn": "People who rated {it} also rated this",
     "content": "It shares genres and tags with {it}",
-    "als": "It fits the taste profile of your picks",
-    "neumf": "The viewers who love {it} most also love this",
+    "als": "It is close to {it} in a model of everyone's ratings",
+    "neumf": "The viewers a neural model finds likeliest to watch {it} are predicted to watch this",
     "fallback": "A well-liked movie to round out your list",
 }
 

@@ -716,27 +716,25 @@ class Recommender:
                 evidence=evidence))
         return tuple(out)
 
-
     def _evidence(self, source: str, i: int, because: list[int]) -> Evidence | None:
         """The numbers behind movie i's reason (catalog indices; `because`: the liked movies
         behind it, largest contribution first): for the first of them that has some."""
         if source == "knn":  # the first pick with movie i among its co-rating neighbours
             for p in because:
                 found = self._knn_entry(p, i)
-                if found is not None and found[0] == 0 and found[1] is not None:
+                if found is not None and found[0] == 0 and self._co_rated(p, found[1]):
                     return self._co_rated(p, found[1])
         elif source == "content":
             for p in because:
                 if self._knn_entry(p, i) is not None:
                     mine = self.genres[i] if self.genres else ()
                     theirs = set(self.genres[p]) if self.genres else set()
-                    return Evidence(self._id(p), shared_genres=tuple(g for g in mine if g in theirs))
+                    shared = tuple(g for g in mine if g in theirs)
+                    return Evidence(self._id(p), shared_genres=shared)
         elif source == "als":  # the closest pick; the co-rating count when the build has it
             p = because[0]
             found = self._knn_entry(p, i) or self._knn_entry(i, p)
-            if found is not None and found[1] is not None:
-                return self._co_rated(p, found[1])
-            return Evidence(self._id(p))
+            return (found and self._co_rated(p, found[1])) or Evidence(self._id(p))
         elif source == "neumf" and self.movie_users is not None and self.user_movies is not None:
             p = because[0]
             viewers, listing = self._neumf_counts(p)
@@ -771,8 +769,13 @@ class Recommender:
             listing[movie[1]] = listing.get(movie[1], 0) + 1
         return len(users), listing
 
-    def _co_rated(self, p: int, both: int) -> Evidence:
-        return Evidence(self._id(p), pick_raters=int(self.vote_count[p]), rated_both=both)
+    def _co_rated(self, p: int, both: int | None) -> Evidence | None:
+        """Pick p's rating count and how many of its raters rated the movie too (None when the
+        build has no count, or nobody did: nothing to show)."""
+        raters = int(self.vote_count[p])
+        if both is None or both <= 0 or raters <= 0:
+            return None
+        return Evidence(self._id(p), pick_raters=raters, rated_both=both)
 
     def _id(self, p: int) -> int:
         return int(self.movie_ids[p])

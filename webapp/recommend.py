@@ -722,8 +722,9 @@ class Recommender:
         if source == "knn":  # the first pick with movie i among its co-rating neighbours
             for p in because:
                 found = self._knn_entry(p, i)
-                if found is not None and found[0] == 0 and self._co_rated(p, found[1]):
-                    return self._co_rated(p, found[1])
+                evidence = self._co_rated(p, found[1]) if found and found[0] == 0 else None
+                if evidence is not None:
+                    return evidence
         elif source == "content":
             for p in because:
                 if self._knn_entry(p, i) is not None:

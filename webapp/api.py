@@ -27,8 +27,8 @@ def api_error(status: int, code: str, message: str, **extra: Any) -> tuple[Respo
 
 
 def movie_json(movie: Movie, rec: Recommendation | None = None) -> dict[str, Any]:
-    """A movie object; with score, reason (one line, and its two parts), source and because_of
-    for a recommendation."""
+    """A movie object; with score, reason (one line, and its two parts), source, because_of and
+    evidence (the numbers in the reason's sentence, or null) for a recommendation."""
     out = movie.to_json()
     out["score"] = rec.score if rec else None
     out["reason"] = rec.reason if rec else None
@@ -37,6 +37,7 @@ def movie_json(movie: Movie, rec: Recommendation | None = None) -> dict[str, Any
         out["reason_detail"] = rec.reason_detail
         out["source"] = rec.source
         out["because_of"] = list(rec.because_of)
+        out["evidence"] = rec.evidence.to_json() if rec.evidence else None
     return out
 
 

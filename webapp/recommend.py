@@ -40,6 +40,7 @@ import pandas as pd
 from webapp.recommend_tables import (
     Csr,
     aligned_factors,
+    catalog_genres,
     catalog_ids,
     catalog_titles,
     knn_csr,
@@ -64,6 +65,7 @@ MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
 PICK_LISTS_CACHE = 1024  # picks whose kNN / NeuMF lists are kept per scope (a few kB each)
+EVIDENCE_CACHE = 4096  # movies whose kNN lookup / NeuMF counts are kept (about 2 kB each)
 
 
 class InvalidPicksError(ValueError):
@@ -172,12 +174,46 @@ def validate_profile(profile: Profile) -> Profile:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The numbers behind a reason, each written into its detail sentence as it is here (the
+    sentence is made from these fields, in `_detail`, and nowhere else).
+
+    pick_id: the liked movie the sentence names (one of because_of);
+    pick_raters, rated_both: how many people rated that movie, and how many of them also rated
+      this one (kNN and, when the two movies' neighbour lists hold the pair, ALS reasons; from
+      the build's co-occurrence counts, knn_neighbors.co_raters and movie_stats.vote_count);
+    shared_genres: the genres this movie shares with it (content-neighbour reasons);
+    top_viewers, top_viewers_with_this: how many viewers NeuMF finds likeliest to watch it, and
+      how many of them have this movie among their own top predictions (NeuMF reasons).
+    Fields that do not apply are None.
+    """
+
+    pick_id: int
+    pick_raters: int | None = None
+    rated_both: int | None = None
+    shared_genres: tuple[str, ...] | None = None
+    top_viewers: int | None = None
+    top_viewers_with_this: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The fields that apply, as the API returns them."""
+        out: dict[str, object] = {"pick_id": self.pick_id}
+        for name in ("pick_raters", "rated_both", "shared_genres", "top_viewers",
+                     "top_viewers_with_this"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """One recommended movie, with why it was chosen.
 
     The reason comes in two parts, made once here and shown as they are by the page and the API:
     a head naming the picks behind it ("Because you picked Heat and Casino") and a detail
-    sentence saying how they led to it ("People who rated them also rated this").
+    sentence with the evidence ("41 of the 120 people who rated Heat also rated this"), whose
+    numbers `evidence` also gives as fields (None for a movie that only rounds out the list).
     """
 
     movie_id: int
@@ -187,6 +223,7 @@ class Recommendation:
     source: str
     because_of: tuple[int, ...]
     section: str  # 'popular' | 'less_known'
+    evidence: Evidence | None = None
 
     @property
     def reason(self) -> str:
@@ -313,9 +350,11 @@ class Recommender:
                  als_factors: np.ndarray | None, movie_users: Csr | None,
                  user_movies: Csr | None, *, less_known_min_count: int = 5,
                  weights: BlendWeights | None = None, als_reg: float = 0.1,
-                 als_alpha: float = 10.0, als_mode: str = "implicit") -> None:
+                 als_alpha: float = 10.0, als_mode: str = "implicit",
+                 genres: Sequence[tuple[str, ...]] | None = None) -> None:
         self.movie_ids = movie_ids
         self.titles = titles
+        self.genres = genres  # per catalog movie (the content reasons name the shared ones)
         self.pool = pool  # 0 = popular, 1 = less known, 2 = other (rare / unrated)
         self.vote_count = vote_count
         self.prior = prior  # popularity score in [0, 1], used for tie-breaks and fallback
@@ -339,6 +378,10 @@ class Recommender:
         # Per (pick, scope): most picks are among the catalog's hundred movies, so these repeat.
         self._pick_lists = functools.lru_cache(maxsize=PICK_LISTS_CACHE)(self._make_pick_lists)
         self._scaled_popularity = functools.lru_cache(maxsize=64)(self._make_scaled_popularity)
+        # Per movie, for the reasons' evidence: its kNN list as a lookup, and its NeuMF two-hop
+        # counts (picks and recommended movies repeat, so these are mostly found, not made).
+        self._knn_lookup = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_knn_lookup)
+        self._neumf_counts = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_neumf_counts)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -362,7 +405,8 @@ class Recommender:
             tables.get("neumf_movie_top_users"), tables.get("neumf_user_top"), index)
         return cls(ids, titles, pool, vote_count, prior, knn, factors, movie_users, user_movies,
                    less_known_min_count=less_known_min_count, weights=weights,
-                   als_reg=als_reg, als_alpha=als_alpha, als_mode=als_mode)
+                   als_reg=als_reg, als_alpha=als_alpha, als_mode=als_mode,
+                   genres=catalog_genres(movies, ids))
 
     def with_weights(self, weights: BlendWeights) -> "Recommender":
         """The same indices with other blend weights (cheap; for ablations)."""
@@ -370,7 +414,7 @@ class Recommender:
                            self.knn, self.als_factors, self.movie_users, self.user_movies,
                            less_known_min_count=self.less_known_min_count, weights=weights,
                            als_reg=self.als_reg, als_alpha=self.als_alpha,
-                           als_mode=self.als_mode)
+                           als_mode=self.als_mode, genres=self.genres)
 
     # ------------------------------------------------------------------ queries
     def knows(self, movie_id: int) -> bool:
@@ -672,12 +716,113 @@ class Recommender:
             if len(titles) > MAX_NAMED:  # a large profile: the first few, then how many more
                 titles = titles[:MAX_NAMED] + [f"{len(titles) - MAX_NAMED} more"]
             names = _join_titles(titles)
+            evidence = self._evidence(best, i, [int(idx[j]) for j in because])
             out.append(Recommendation(
                 movie_id=int(self.movie_ids[i]), score=round(scores[n], 6),
                 reason_head=f"Because you {query.verb} {names}",
-                reason_detail=_DETAILS[best].format(it="it" if len(because) == 1 else "them"),
-                source=best, because_of=tuple(picks[j] for j in because), section=section))
+                reason_detail=self._detail(best, evidence, len(because)),
+                source=best, because_of=tuple(picks[j] for j in because), section=section,
+                evidence=evidence))
         return tuple(out)
+
+    def _evidence(self, source: str, i: int, because: list[int]) -> Evidence | None:
+        """The numbers behind movie i's reason (catalog indices; `because`: the liked movies
+        behind it, largest contribution first): for the first of them that has some."""
+        if source == "knn":  # the first pick with movie i among its co-rating neighbours
+            for p in because:
+                found = self._knn_entry(p, i)
+                evidence = self._co_rated(p, found[1]) if found and found[0] == 0 else None
+                if evidence is not None:
+                    return evidence
+        elif source == "content":
+            for p in because:
+                if self._knn_entry(p, i) is not None:
+                    mine = self.genres[i] if self.genres else ()
+                    theirs = set(self.genres[p]) if self.genres else set()
+                    shared = tuple(g for g in mine if g in theirs)
+                    return Evidence(self._id(p), shared_genres=shared)
+        elif source == "als":  # the closest pick; the co-rating count when the build has it
+            p = because[0]
+            found = self._knn_entry(p, i) or self._knn_entry(i, p)
+            return (found and self._co_rated(p, found[1])) or Evidence(self._id(p))
+        elif source == "neumf" and self.movie_users is not None and self.user_movies is not None:
+            p = because[0]
+            viewers, listing = self._neumf_counts(p)
+            return Evidence(self._id(p), top_viewers=viewers,
+                            top_viewers_with_this=listing.get(i, 0))
+        return None
+
+    def _knn_entry(self, p: int, i: int) -> tuple[int, int | None] | None:
+        """(kind: 0 cf / 1 content, users who rated both or None) of movie i in p's kNN list."""
+        return self._knn_lookup(p).get(i)
+
+    def _make_knn_lookup(self, p: int) -> dict[int, tuple[int, int | None]]:
+        """Movie p's kNN list: neighbour -> (kind, users who rated both or None), first entry."""
+        if self.knn is None:
+            return {}
+        lo, hi = int(self.knn.ptr[p]), int(self.knn.ptr[p + 1])
+        cols = self.knn.cols[lo:hi].tolist()
+        kinds = [0] * len(cols) if self.knn.extra is None else self.knn.extra[lo:hi].tolist()
+        counts = [None] * len(cols) if self.knn.counts is None else self.knn.counts[lo:hi].tolist()
+        out: dict[int, tuple[int, int | None]] = {}
+        for col, kind, count in zip(cols, kinds, counts):
+            out.setdefault(col, (kind, count))
+        return out
+
+    def _make_neumf_counts(self, p: int) -> tuple[int, dict[int, int]]:
+        """How many top users movie p has in the NeuMF tables, and per movie how many of them
+        list it among their own top movies."""
+        assert self.movie_users is not None and self.user_movies is not None  # 'neumf' scored
+        users, _ = self.movie_users.row(p)
+        owner, movies, _ = self.user_movies.rows(users)
+        listing: dict[int, int] = {}
+        for movie in set(zip(owner.tolist(), movies.tolist())):  # a user lists a movie once
+            listing[movie[1]] = listing.get(movie[1], 0) + 1
+        return len(users), listing
+
+    def _co_rated(self, p: int, both: int | None) -> Evidence | None:
+        """Pick p's rating count and how many of its raters rated the movie too (None when the
+        build has no count, or nobody did: nothing to show)."""
+        raters = int(self.vote_count[p])
+        if both is None or both <= 0 or raters <= 0:
+            return None
+        return Evidence(self._id(p), pick_raters=raters, rated_both=both)
+
+    def _id(self, p: int) -> int:
+        return int(self.movie_ids[p])
+
+    def _detail(self, source: str, evidence: Evidence | None, n_named: int) -> str:
+        """The detail sentence of a reason: the one place its text is made, from the evidence's
+        numbers. It calls the pick "it" when the head names only that one, else by its title
+        (without evidence: a plain sentence, {it} the pick or picks)."""
+        if evidence is None:
+            return _DETAILS[source].format(it="it" if n_named == 1 else "them")
+        ref = "it" if n_named == 1 else self.titles[self._index[evidence.pick_id]]
+        co_rated = None
+        if evidence.rated_both is not None and evidence.pick_raters is not None:
+            co_rated = (f"{evidence.rated_both:,} of the {evidence.pick_raters:,} "
+                        f"{_plural(evidence.pick_raters, 'person', 'people')} who rated {ref} "
+                        f"also rated this")
+        if source == "knn" and co_rated:
+            return co_rated
+        if source == "content":
+            shared = evidence.shared_genres or ()
+            if shared:
+                return (f"This shares the {_plural(len(shared), 'genre', 'genres')} "
+                        f"{_join_titles(list(shared))} with {ref}")
+            return f"This is close to {ref} in tags, decade or title words"
+        if source == "als":
+            closest = "Of your picks, it is the closest to this in a model of everyone's ratings" \
+                if ref == "it" else \
+                f"Of your picks, {ref} is the closest to this in a model of everyone's ratings"
+            return f"{closest}; {co_rated}" if co_rated else closest
+        if source == "neumf" and evidence.top_viewers:
+            k = evidence.top_viewers_with_this or 0
+            return (f"{k:,} of the {evidence.top_viewers:,} "
+                    f"{_plural(evidence.top_viewers, 'viewer', 'viewers')} a neural model finds "
+                    f"likeliest to watch {ref} {_plural(k, 'is', 'are')} predicted to watch this "
+                    f"too")
+        return _DETAILS[source].format(it="it" if n_named == 1 else "them")
 
 
 @dataclass(frozen=True)
@@ -714,18 +859,23 @@ class _Query:
                    feedback=profile.has_feedback)
 
 
+def _plural(n: int | None, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
 def _contributors(values: list[float]) -> list[int]:
     """Positions of the picks with a positive contribution, largest first (all when none)."""
     found = sorted((j for j, v in enumerate(values) if v > 0), key=lambda j: -values[j])
     return found or list(range(len(values)))
 
 
-# The detail sentence of a reason, by the source that chose the movie ({it}: the pick or picks).
+# The detail sentence of a reason without evidence (a build without co_raters, a movie that only
+# rounds out the list), by the source that chose the movie ({it}: the pick or picks).
 _DETAILS = {
     "knn": "People who rated {it} also rated this",
     "content": "It shares genres and tags with {it}",
-    "als": "It fits the taste profile of your picks",
-    "neumf": "The viewers who love {it} most also love this",
+    "als": "It is close to {it} in a model of everyone's ratings",
+    "neumf": "The viewers a neural model finds likeliest to watch {it} are predicted to watch this",
     "fallback": "A well-liked movie to round out your list",
 }
 

@@ -22,6 +22,7 @@ class Csr:
     cols: np.ndarray
     vals: np.ndarray
     extra: np.ndarray | None = None  # per-entry tag (e.g. kNN kind: 0 = cf, 1 = content)
+    counts: np.ndarray | None = None  # per-entry integer (kNN: users who rated both movies)
 
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Columns and values of one row."""
@@ -42,13 +43,14 @@ class Csr:
 
 
 def build_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
-              extra: np.ndarray | None = None) -> Csr:
+              extra: np.ndarray | None = None, counts: np.ndarray | None = None) -> Csr:
     """A CSR from coordinate triples (rows sorted stably, order within a row kept)."""
     order = np.argsort(rows, kind="stable")
-    counts = np.bincount(rows, minlength=n_rows)
-    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    per_row = np.bincount(rows, minlength=n_rows)
+    ptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
     return Csr(ptr, cols[order].astype(np.int64), vals[order].astype(np.float64),
-               None if extra is None else extra[order])
+               None if extra is None else extra[order],
+               None if counts is None else counts[order].astype(np.int64))
 
 
 def factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +66,20 @@ def catalog_ids(movies: pd.DataFrame | None, stats: pd.DataFrame) -> np.ndarray:
     if movies is not None:
         parts.append(movies["movie_id"].to_numpy(np.int64))
     return np.unique(np.concatenate(parts))
+
+
+def catalog_genres(movies: pd.DataFrame | None, ids: np.ndarray) -> list[tuple[str, ...]]:
+    """Each catalog movie's genres as the pages show them (none for "(no genres listed)")."""
+    if movies is None or "genres" not in movies.columns:
+        return [() for _ in ids]
+    frame = movies.drop_duplicates("movie_id").set_index("movie_id")
+    lookup = dict(zip(frame.index.tolist(), frame["genres"].tolist()))
+    out = []
+    for m in ids.tolist():
+        text = lookup.get(int(m))
+        text = text if isinstance(text, str) else ""
+        out.append(tuple(g for g in text.split("|") if g and g != "(no genres listed)"))
+    return out
 
 
 def catalog_titles(movies: pd.DataFrame | None, ids: np.ndarray) -> list[str]:
@@ -93,7 +109,8 @@ def rank01(values: np.ndarray) -> np.ndarray:
 
 
 def knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
-    """movie -> neighbours (by rank), kind 0 = cf, 1 = content; unknown ids dropped."""
+    """movie -> neighbours (by rank), kind 0 = cf, 1 = content, with each pair's co-rater count
+    (`counts`, when the table has `co_raters`); unknown ids dropped."""
     if frame is None or frame.empty:
         return None
     rows = index.get_indexer(frame["movie_id"])
@@ -104,8 +121,9 @@ def knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
     order = np.lexsort((rank, rows[keep]))
     kind = (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8) \
         if "kind" in sub.columns else np.zeros(len(sub), dtype=np.int8)
+    co = sub["co_raters"].to_numpy(np.int64)[order] if "co_raters" in sub.columns else None
     return build_csr(rows[keep][order], cols[keep][order],
-                      sub["similarity"].to_numpy(np.float64)[order], len(index), kind[order])
+                      sub["similarity"].to_numpy(np.float64)[order], len(index), kind[order], co)
 
 
 def aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:

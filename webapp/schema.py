@@ -27,6 +27,8 @@ REQUIRED_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "als_item_factors": ("movie_id",),
     "als_user_top": ("user_id", "movie_id", "score", "rank"),
     "als_implicit_item_factors": ("movie_id",),
+    # co_raters (the evidence of a reason) is optional: a build made before it is still served,
+    # its reasons without numbers
     "knn_neighbors": ("movie_id", "neighbor_id", "similarity", "rank", "kind"),
 })
 # Tables the recommender blends in when the build has them.

@@ -32,9 +32,9 @@ def binary_matrix(row_codes: np.ndarray, col_codes: np.ndarray, shape: tuple[int
     return matrix
 
 
-def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
     """Per candidate mask: (query index, candidate index, similarity) of each query row's top k
-    in one block."""
+    in one block (and each pair's co-occurrence count when asked for: `with_counts`)."""
     queries: sp.csr_matrix = _shared["queries"]
     candidates_t: sp.csr_matrix = _shared["candidates_t"]
     q_norm: np.ndarray = _shared["q_norm"]
@@ -48,8 +48,12 @@ def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.
     own = self_index[start:stop]
     has_self = own >= 0
     sims[rows[has_self], own[has_self]] = 0.0  # a movie is not its own neighbour
-    return [_top_k(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start)
-            for mask in masks]
+    found: list[tuple[np.ndarray, ...]] = [_top_k(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start)
+             for mask in masks]
+    if not _shared.get("with_counts"):
+        return found
+    # the exact co-occurrence count of each pair kept (an integer below 2^24 in float32)
+    return [(r, c, v, counts[r - start, c].astype(np.int64)) for r, c, v in found]
 
 
 def _top_k(sims: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,14 +78,16 @@ def _top_k(sims: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray
 def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
                  self_index: np.ndarray | None = None, workers: int = 2,
                  progress: Callable[[int, int], None] | None = None,
-                 masks: list[np.ndarray | None] | None = None,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | list[tuple[np.ndarray, ...]]:
+                 masks: list[np.ndarray | None] | None = None, with_counts: bool = False,
+                 ) -> tuple[np.ndarray, ...] | list[tuple[np.ndarray, ...]]:
     """Each query row's k most similar candidate rows (binary cosine, similarity > 0).
 
     `self_index[i]` is the candidate index of query i itself (-1 if none), which is skipped.
     Returns (query index, candidate index, similarity), sorted by query, similarity desc,
-    candidate index asc. With `masks` (boolean arrays over the candidates, None for all), one
-    such triple per mask from a single pass: the product, the costly part, is shared.
+    candidate index asc; with `with_counts`, a fourth array: each pair's co-occurrence count
+    (how many columns, users, the two rows share), exact, as the product gave it. With `masks`
+    (boolean arrays over the candidates, None for all), one such tuple per mask from a single
+    pass: the product, the costly part, is shared.
     """
     n_q = queries.shape[0]
     if self_index is None:
@@ -91,7 +97,7 @@ def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
         q_norm=np.sqrt(np.asarray(queries.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
         c_norm=np.sqrt(np.asarray(candidates.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
         self_index=np.asarray(self_index, dtype=np.int64), k=int(k),
-        masks=list(masks) if masks is not None else [None])
+        masks=list(masks) if masks is not None else [None], with_counts=bool(with_counts))
     block = max(1, BLOCK_CELLS // max(1, candidates.shape[0]))
     bounds = [(s, min(s + block, n_q)) for s in range(0, n_q, block)]
     parts = []
@@ -111,11 +117,12 @@ def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
     finally:
         n_masks = len(_shared.get("masks", [None]))
         _shared.clear()
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    results = [tuple(np.concatenate([p[i][j] for p in parts]) for j in range(3)) if parts
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)) \
+        + ((np.zeros(0, np.int64),) if with_counts else ())
+    results = [tuple(np.concatenate([p[i][j] for p in parts]) for j in range(len(empty))) if parts
                else empty for i in range(n_masks)]
     return results if masks is not None else results[0]
 
 
-def _run_block(bound: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _run_block(bound: tuple[int, int]) -> list[tuple[np.ndarray, ...]]:
     return top_k_block(*bound)

@@ -100,3 +100,35 @@ def test_centred_weighting_and_unknown_weighting(ratings, movies, tags, cfg):
     wrong = dataclasses.replace(cfg, knn=dataclasses.replace(cfg.knn, weighting="odd"))
     with pytest.raises(ValueError, match="weighting"):
         compute_neighbors(ratings, movies, tags, wrong)
+
+
+def _brute_co_raters(ratings: pd.DataFrame, a: int, b: int) -> int:
+    raters = ratings.groupby("movie_id")["user_id"].apply(set)
+    return len(raters.get(a, set()) & raters.get(b, set()))
+
+
+@pytest.mark.parametrize("weighting", ["binary", "centred"])
+def test_co_raters_are_the_people_who_rated_both(weighting, movies, tags, cfg):
+    """co_raters, the reasons' evidence, equals a brute-force count on every row (cf and
+    content), and cosine = co_raters / sqrt(n_a n_b) on the binary cf rows."""
+    rng = np.random.default_rng(5)
+    ids = movies["movie_id"].to_numpy()
+    rows = {(int(u), int(m)) for u in range(1, 30) for m in ids[:-2] if rng.random() < 0.4}
+    rows |= {(3, SCARCE)}  # 31 rated once: content neighbours, yet a co-rater count
+    ratings = pd.DataFrame(sorted(rows), columns=["user_id", "movie_id"]).astype("int32").assign(
+        rating=rng.choice(np.arange(1, 11) / 2, size=len(rows)).astype("float32"),
+        timestamp=np.int64(0))
+    chosen = dataclasses.replace(cfg, knn=dataclasses.replace(cfg.knn, weighting=weighting))
+    table = compute_neighbors(ratings, movies, tags, chosen)
+    assert table["co_raters"].dtype == np.int32
+    assert set(table["kind"]) == {"cf", "content"}
+    brute = [_brute_co_raters(ratings, a, b)
+             for a, b in zip(table["movie_id"], table["neighbor_id"])]
+    assert table["co_raters"].tolist() == brute
+    assert table.loc[table["movie_id"] == SCARCE, "co_raters"].max() == 1
+    if weighting == "binary":
+        counts = ratings.groupby("movie_id").size()
+        cf = table[table["kind"] == "cf"]
+        cosine = cf["co_raters"] / np.sqrt(counts[cf["movie_id"]].to_numpy()
+                                            * counts[cf["neighbor_id"]].to_numpy())
+        assert np.allclose(cf["similarity"], cosine.round(6))

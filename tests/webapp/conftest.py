@@ -141,11 +141,13 @@ def make_tables(seed: int = 0, insights: bool = True) -> dict[str, pd.DataFrame]
         "score": [round(1 - n / 100, 6) for n in range(N_POPULAR)],
         "rank": list(range(1, N_POPULAR + 1)),
     })
+    raters = fixture_raters(counts)  # co_raters: counted from the ratings fixture, as the build does
     knn = pd.DataFrame([
-        (m, rated[(i + step) % len(rated)], round(0.9 - 0.1 * r, 6), r + 1,
-         "cf" if counts[m] >= 5 else "content")
-        for i, m in enumerate(rated) for r, step in enumerate((1, 3, 7, 15, 17, 22))],
-        columns=["movie_id", "neighbor_id", "similarity", "rank", "kind"])
+        (m, n, round(0.9 - 0.1 * r, 6), r + 1, "cf" if counts[m] >= 5 else "content",
+         len(raters[m] & raters[n]))
+        for i, m in enumerate(rated)
+        for r, n in enumerate(rated[(i + step) % len(rated)] for step in (1, 3, 7, 15, 17, 22))],
+        columns=["movie_id", "neighbor_id", "similarity", "rank", "kind", "co_raters"])
     item = rng.normal(scale=0.8, size=(len(rated), K))
     user = rng.normal(scale=0.8, size=(N_USERS, K)) + 1.0
     factor_cols = [f"f{i}" for i in range(K)]
@@ -189,6 +191,13 @@ INSIGHT_TABLE_NAMES = ("ratings_by_month", "genre_ratings_by_month", "rating_dis
                        "genre_rating_distribution", "ratings_per_user", "ratings_per_movie",
                        "polarising_movies", "weighting_effect", "movie_ratings_by_year",
                        "movie_rating_histogram")
+
+
+def fixture_raters(counts: dict[int, int] | None = None) -> dict[int, set[int]]:
+    """Who rated each movie in the ratings fixture (the brute-force side of the reasons'
+    evidence: knn_neighbors.co_raters is counted from it)."""
+    ratings = fixture_ratings(_counts() if counts is None else counts)
+    return {int(m): set(users.tolist()) for m, users in ratings.groupby("movie_id")["user_id"]}
 
 
 def fixture_ratings(counts: dict[int, int], seed: int = 3) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pytest
 from webapp.recommend import (
     PICKS_REQUIRED,
     BlendWeights,
+    Evidence,
     InvalidPicksError,
     RecommendationSet,
     Recommender,
@@ -29,8 +30,8 @@ def _movies() -> pd.DataFrame:
     ids = list(range(1, N_MOVIES + 1))
     years = pd.array([None if m == 7 else 1980 + m for m in ids], dtype="Int16")
     titles = [None if m == 8 else f"Film {m}" for m in ids]
-    return pd.DataFrame({"movie_id": ids, "title": titles, "year": years,
-                         "genres": ["Drama"] * N_MOVIES})
+    genres = ["Drama|Comedy" if m % 2 else ("Drama" if m % 4 else "(no genres listed)") for m in ids]
+    return pd.DataFrame({"movie_id": ids, "title": titles, "year": years, "genres": genres})
 
 
 def _movie_stats() -> pd.DataFrame:
@@ -47,14 +48,27 @@ def _movie_stats() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["movie_id", "vote_count", "vote_mean", "score", "pool"])
 
 
+def _raters() -> dict[int, set[int]]:
+    """Who rated each movie (a seeded ratings fixture of 300 users): exactly as many people as
+    movie_stats.vote_count says."""
+    rng = np.random.default_rng(11)
+    counts = _movie_stats().set_index("movie_id")["vote_count"]
+    return {m: set(rng.choice(np.arange(1, 301), size=int(counts[m]), replace=False).tolist())
+            for m in range(1, N_MOVIES + 1)}
+
+
 def _knn() -> pd.DataFrame:
-    """Movie m's neighbours: m+1, m+2, m+12, m+20 (wrapping), similarity falling with rank."""
+    """Movie m's neighbours: m+1, m+2, m+12, m+20 (wrapping), similarity falling with rank;
+    co_raters counted from the ratings fixture."""
+    raters = _raters()
     rows = []
     for m in range(1, N_MOVIES + 1):
         for rank, step in enumerate((1, 2, 12, 20), start=1):
             nbr = (m + step - 1) % N_MOVIES + 1
-            rows.append((m, nbr, 1.0 / rank, rank, "cf" if m < 30 else "content"))
-    return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind"])
+            rows.append((m, nbr, 1.0 / rank, rank, "cf" if m < 30 else "content",
+                         len(raters[m] & raters[nbr])))
+    return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind",
+                                       "co_raters"])
 
 
 def _als() -> pd.DataFrame:
@@ -121,7 +135,12 @@ def _check_contract(result: RecommendationSet, picks: tuple[int, ...],
         names = [_title(tables, m) for m in r.because_of]
         joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         assert r.reason_head == f"Because you picked {joined}"
-        assert r.reason_detail[:1].isupper() and ":" not in r.reason_detail
+        first = r.reason_detail[:1]
+        assert (first.isupper() or first.isdigit()) and ":" not in r.reason_detail
+        ev = r.evidence
+        assert ev is None or ev.pick_id in r.because_of
+        if ev is not None and ev.rated_both is not None:  # the sentence carries the numbers
+            assert f"{ev.rated_both} of the {ev.pick_raters} people who rated" in r.reason_detail
         assert r.reason == f"{r.reason_head}: {r.reason_detail[0].lower()}{r.reason_detail[1:]}"
         assert isinstance(r.score, float)
     if not filled:
@@ -147,8 +166,84 @@ def test_first_popular_is_knn_neighbour_with_title_in_reason(
     assert first.source == "knn"
     assert first.because_of == (1,)
     assert first.reason_head == "Because you picked Film 1"
+    both = len(_raters()[1] & _raters()[2])  # brute force, from the ratings fixture
+    assert 0 < both < 199
+    assert first.reason_detail == f"{both} of the 199 people who rated it also rated this"
+    assert first.reason == f"Because you picked Film 1: {both} of the 199 people who rated it also rated this"
+    assert first.evidence == Evidence(1, pick_raters=199, rated_both=both)
+    assert first.evidence.to_json() == {"pick_id": 1, "pick_raters": 199, "rated_both": both}
+
+
+def test_without_co_raters_a_knn_reason_is_a_plain_sentence(
+        tables: dict[str, pd.DataFrame]) -> None:
+    """A build made before knn_neighbors had co_raters: no numbers, the plain sentence."""
+    knn_only = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
+    older = {**tables, "knn_neighbors": tables["knn_neighbors"].drop(columns="co_raters")}
+    first = Recommender.from_tables(older, weights=knn_only).recommend_for_picks([1, 12, 20]).popular[0]
+    assert (first.movie_id, first.source, first.evidence) == (2, "knn", None)
     assert first.reason_detail == "People who rated it also rated this"
-    assert first.reason == "Because you picked Film 1: people who rated it also rated this"
+
+
+def test_every_knn_and_als_reason_counts_the_people_who_rated_both(
+        tables: dict[str, pd.DataFrame]) -> None:
+    """Over many triples: each number of a reason is a brute-force count from the ratings
+    fixture, for the pick the sentence names, and the sentence carries those numbers."""
+    raters = _raters()
+    rec = Recommender.from_tables(tables)
+    knn_only = rec.with_weights(BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0}))
+    seen = set()
+    for first in range(1, 30, 3):
+        picks = [first, first % 29 + 11, (first * 7) % 29 + 1]
+        if len(set(picks)) < 3:
+            continue
+        for r in rec.recommend_for_picks(picks).all() + knn_only.recommend_for_picks(picks).all():
+            ev = r.evidence
+            if r.source not in ("knn", "als") or ev is None or ev.rated_both is None:
+                continue
+            seen.add(r.source)
+            assert ev.pick_id in r.because_of
+            if r.source == "als":
+                assert r.because_of == (ev.pick_id,)
+            assert ev.pick_raters == len(raters[ev.pick_id])
+            assert ev.rated_both == len(raters[ev.pick_id] & raters[r.movie_id])
+            # the pick is "it" when the head names only that one, else named by its title
+            ref = "it" if len(r.because_of) == 1 else f"Film {ev.pick_id}" if ev.pick_id != 8 else "Movie 8"
+            sentence = f"{ev.rated_both} of the {ev.pick_raters} people who rated {ref} also rated this"
+            assert r.reason_detail.endswith(sentence)
+    assert seen == {"knn", "als"}
+
+
+def test_an_als_reason_names_the_closest_pick(tables: dict[str, pd.DataFrame]) -> None:
+    als_only = BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0})
+    rec = Recommender.from_tables(tables, weights=als_only)
+    factors = tables["als_implicit_item_factors"].set_index("movie_id").to_numpy()
+    for r in rec.recommend_for_picks([3, 15, 22]).all():
+        assert r.source == "als"
+        closest = max((3, 15, 22), key=lambda p: float(factors[p - 1] @ factors[r.movie_id - 1]))
+        assert r.because_of == (closest,) and r.evidence.pick_id == closest
+        assert r.reason_detail.startswith(
+            "Of your picks, it is the closest to this in a model of everyone's ratings")
+
+
+def test_a_content_reason_names_the_shared_genres(tables: dict[str, pd.DataFrame]) -> None:
+    """Movies 30..40 have content neighbours: the reason names the genres both movies have."""
+    knn_only = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
+    rec = Recommender.from_tables(tables, weights=knn_only)
+    genres = {m: set(g.split("|")) - {"(no genres listed)"}
+              for m, g in zip(tables["movies"]["movie_id"], tables["movies"]["genres"])}
+    found = [r for r in rec.recommend_for_picks([31, 32, 33]).all() if r.source == "content"]
+    assert found
+    for r in found:
+        ev = r.evidence
+        assert ev.pick_id in r.because_of and ev.rated_both is None
+        assert set(ev.shared_genres) == genres[ev.pick_id] & genres[r.movie_id]
+        ref = "it" if len(r.because_of) == 1 else f"Film {ev.pick_id}"
+        if ev.shared_genres:
+            word = "genre" if len(ev.shared_genres) == 1 else "genres"
+            joined = " and ".join(ev.shared_genres)
+            assert r.reason_detail == f"This shares the {word} {joined} with {ref}"
+        else:
+            assert r.reason_detail == f"This is close to {ref} in tags, decade or title words"
 
 
 def test_reasons_name_picks_by_title_without_year(tables: dict[str, pd.DataFrame]) -> None:
@@ -282,8 +377,21 @@ def test_neumf_source_reaches_less_known(tables: dict[str, pd.DataFrame]) -> Non
     only_neumf = BlendWeights(popular={"knn": 1.0}, less_known={"neumf": 1.0})
     rec = Recommender.from_tables(tables, weights=only_neumf)
     result = rec.recommend_for_picks([1, 2, 3])
-    assert result.less_known[0].source == "neumf"
-    assert result.less_known[0].reason_detail.startswith("The viewers who love")
+    first = result.less_known[0]
+    assert first.source == "neumf"
+    # brute force over the two tables: the pick's top users, and which of them list this movie
+    movie_users, user_top = tables["neumf_movie_top_users"], tables["neumf_user_top"]
+    pick = first.evidence.pick_id
+    assert pick == first.because_of[0]
+    users = set(movie_users.loc[movie_users["movie_id"] == pick, "user_id"])
+    listing = set(user_top.loc[user_top["movie_id"] == first.movie_id, "user_id"])
+    assert first.evidence.top_viewers == len(users) == 2
+    assert first.evidence.top_viewers_with_this == len(users & listing) >= 1
+    k = len(users & listing)
+    ref = "it" if len(first.because_of) == 1 else f"Film {pick}"
+    assert first.reason_detail == (
+        f"{k} of the 2 viewers a neural model finds likeliest to watch {ref} "
+        f"{'is' if k == 1 else 'are'} predicted to watch this too")
 
 
 def test_ablation_changes_the_list(rec: Recommender) -> None:

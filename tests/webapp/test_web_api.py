@@ -148,3 +148,54 @@ def test_openapi_documents_every_api_route(app) -> None:
     routes = {re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
               if rule.rule.startswith("/api/") or rule.rule == "/healthz"}
     assert documented == routes
+
+
+def test_recommendation_evidence_is_counted_and_is_the_sentence(client) -> None:
+    """Each reason's evidence fields are brute-force counts from the ratings fixture the tables
+    were made from (the kNN co-raters) or from the NeuMF tables, and the detail sentence shows
+    exactly those numbers."""
+    import re
+
+    from conftest import fixture_raters
+
+    tables = make_tables()
+    raters = fixture_raters()
+    movie_users, user_top = tables["neumf_movie_top_users"], tables["neumf_user_top"]
+    genres = {m: set(g.split("|")) - {""} for m, g in zip(tables["movies"]["movie_id"],
+                                                           tables["movies"]["genres"])}
+    catalog = [m["movie_id"] for m in client.get("/api/catalog").get_json()["movies"]]
+    seen = set()
+    for n in range(12):
+        picks = [catalog[n], catalog[(n + 4) % len(catalog)], catalog[(n + 9) % len(catalog)]]
+        body = client.post("/api/recommendations", json={"movie_ids": picks}).get_json()
+        for movie in body["popular"] + body["less_known"]:
+            ev, detail, source = movie["evidence"], movie["reason_detail"], movie["source"]
+            if source == "fallback":
+                assert ev is None
+                continue
+            assert ev["pick_id"] in movie["because_of"]
+            pick, this = ev["pick_id"], movie["movie_id"]
+            bare = detail
+            for named in body["picks"]:  # a title's own digits are not evidence
+                bare = bare.replace(named["title"], "")
+            numbers = [int(x.replace(",", "")) for x in re.findall(r"\d[\d,]*", bare)]
+            if "rated_both" in ev:
+                seen.add(source)
+                assert ev["pick_raters"] == len(raters[pick])
+                assert ev["rated_both"] == len(raters[pick] & raters[this])
+                assert numbers == [ev["rated_both"], ev["pick_raters"]]
+                assert f'{ev["rated_both"]} of the {ev["pick_raters"]} people who rated' in detail
+            elif source == "neumf":
+                seen.add(source)
+                users = set(movie_users.loc[movie_users["movie_id"] == pick, "user_id"])
+                listing = set(user_top.loc[user_top["movie_id"] == this, "user_id"])
+                assert ev["top_viewers"] == len(users)
+                assert ev["top_viewers_with_this"] == len(users & listing)
+                assert numbers == [ev["top_viewers_with_this"], ev["top_viewers"]]
+            elif source == "content":
+                seen.add(source)
+                assert set(ev["shared_genres"]) == genres[pick] & genres[this]
+                assert all(g in detail for g in ev["shared_genres"])
+            else:
+                assert source == "als" and set(ev) == {"pick_id"} and not numbers
+    assert {"knn", "als", "neumf"} <= seen, seen  # content reasons: tests/webapp/test_recommend.py

@@ -7,6 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import AMELIE_ID, N_POPULAR, XSS_ID, expected_levels, make_tables
 
+from webapp.recommend import Recommender
+
 RESULT = "/recommendations?movie_ids=1&movie_ids=5&movie_ids=20"
 
 
@@ -251,6 +253,11 @@ def test_page_shows_the_reasons_the_api_gives(client) -> None:
     body = client.post("/api/recommendations", json={"movie_ids": [1, 5, 20]}).get_json()
     recs = body["popular"] + body["less_known"]
     assert shown == [(r["reason_head"], r["reason_detail"]) for r in recs]
+    # and the sentence is the recommender's own, as built (numbers included), not rebuilt
+    tables = make_tables()
+    expected = Recommender.from_tables(tables, less_known_min_count=expected_levels(tables)["gems"])
+    assert [d for _, d in shown] == [r.reason_detail for r in expected.recommend_for_picks([1, 5, 20]).all()]
+    assert any(r["evidence"] and "rated_both" in r["evidence"] for r in recs)
     # each pick a reason names links to that pick's page, in the reason's order
     linked = [[int(m) for m in re.findall(r'<a href="/movies/(\d+)">', h)] for h, _ in found]
     assert linked == [r["because_of"] for r in recs]

@@ -1,0 +1,89 @@
+"""EASE (Steck 2019) as a reference method: a closed-form item-item model in numpy.
+
+X is the binary user x movie matrix of a fold's training ratings (any rating counts as 1), over
+the movies with at least EASE_MIN_SUPPORT ratings, at most EASE_MAX_MOVIES of them (the most
+rated: on the full releases this keeps the inverse affordable, about 20,000^2 floats). Then
+
+    P = (X^T X + lambda I)^-1,    B = I - P / diag(P)    (so B_jj = 0, B_ij = -P_ij / P_jj),
+
+and a visitor's scores are the sum of their picks' rows of B. Like the other references, the
+list is 5 + 5: the five best-scored movies of the popular pool and the five best of the
+less-known pool (at least the pools' minimum count), never a pick.
+
+EASE_LAMBDA is one fixed value, chosen once on ml-latest-small among 50, 100, 200, 500 and
+1,000 (docs/EVALUATION.md): looking at every fold, which can only flatter the reference.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+EASE_LAMBDA = 200.0
+EASE_MIN_SUPPORT = 5
+EASE_MAX_MOVIES = 20_000
+
+
+def ease_weights(x: np.ndarray, lam: float) -> np.ndarray:
+    """B of EASE from a dense user x item matrix (or its Gram matrix is computed from it)."""
+    gram = x.T @ x
+    return ease_from_gram(np.asarray(gram, dtype=np.float64), lam)
+
+
+def ease_from_gram(gram: np.ndarray, lam: float) -> np.ndarray:
+    """B = I - P / diag(P), P = (G + lam I)^-1, with a zero diagonal."""
+    g = np.array(gram, dtype=gram.dtype, copy=True)
+    g[np.diag_indices_from(g)] += lam
+    p = np.linalg.inv(g)
+    b = -p / np.diag(p)[None, :]
+    b[np.diag_indices_from(b)] = 0.0
+    return b
+
+
+class Ease:
+    """EASE fitted on one fold's training ratings; `top(picks, pool_ids, n)` ranks a pool."""
+
+    def __init__(self, train: pd.DataFrame, lam: float = EASE_LAMBDA,
+                 min_support: int = EASE_MIN_SUPPORT, max_movies: int = EASE_MAX_MOVIES) -> None:
+        pairs = train[["user_id", "movie_id"]].drop_duplicates()
+        counts = pairs.groupby("movie_id").size()
+        counts = counts[counts >= min_support]
+        # the most rated first, ties by id: the item order, and the order ties are broken in
+        order = sorted(zip(-counts.to_numpy(), counts.index.to_numpy()))[:max_movies]
+        self.movie_ids = np.array([int(m) for _, m in order], dtype=np.int64)
+        self.index = {int(m): i for i, m in enumerate(self.movie_ids)}
+        pairs = pairs[pairs["movie_id"].isin(self.index)]
+        users, rows = np.unique(pairs["user_id"].to_numpy(), return_inverse=True)
+        cols = pairs["movie_id"].map(self.index).to_numpy()
+        n = len(self.movie_ids)
+        dtype = np.float64 if n <= 5_000 else np.float32
+        from scipy import sparse
+
+        x = sparse.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, cols)),
+                              shape=(len(users), n))
+        gram = (x.T @ x).toarray().astype(dtype)
+        self.b = ease_from_gram(gram, lam) if n else np.zeros((0, 0))
+        self.lam = lam
+
+    def scores(self, picks: Sequence[int]) -> np.ndarray:
+        """Every item's score for the picks (picks outside the model add nothing)."""
+        idx = [self.index[p] for p in picks if p in self.index]
+        out = self.b[idx].sum(axis=0) if idx else np.zeros(len(self.movie_ids))
+        return np.asarray(out, dtype=np.float64)
+
+    def top(self, scores: np.ndarray, pool: np.ndarray, n: int, exclude: set[int]) -> list[int]:
+        """The n best-scored movies of a pool mask (over self.movie_ids), never one of exclude;
+        ties go to the more-rated movie (the item order)."""
+        cand = np.flatnonzero(pool)
+        cand = cand[[int(self.movie_ids[i]) not in exclude for i in cand]] if exclude else cand
+        if not len(cand):
+            return []
+        order = np.argsort(-scores[cand], kind="stable")[:n]
+        return [int(self.movie_ids[i]) for i in cand[order]]
+
+    def masks(self, popular: Sequence[int], less_known: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Pool masks over the model's items."""
+        pop, lk = set(popular), set(less_known)
+        return (np.array([int(m) in pop for m in self.movie_ids], dtype=bool),
+                np.array([int(m) in lk for m in self.movie_ids], dtype=bool))

@@ -1,0 +1,140 @@
+"""Honest tuning: the blend weights of each reported fold are chosen on the other folds' users.
+
+Every fold's simulated users (both variants) are shown the ten at each setting of a small grid
+(GRID, today's defaults first). For fold k the setting with the best HR@10 over the cases of the
+*other* folds wins (ties: NDCG@10, then grid order); fold k's figures are then those at that
+setting. Each other fold's users were scored with models trained without them, and fold k's users
+never take part in choosing fold k's weights, so every reported figure is held out twice: from
+training and from tuning. The setting chosen on all folds together is the one the web app uses
+(`webapp.recommend.BlendWeights`' defaults).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from webapp.recommend import BlendWeights
+from webapp.schema import LESS_KNOWN, POPULAR
+
+# Today's (before issue 8) weights, the grid's first setting.
+TODAY_POPULAR = {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0}
+TODAY_LESS_KNOWN = {"knn": 0.5, "als": 1.0, "neumf": 0.3, "popularity": 0.1}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of the grid: a name for the report and the weights."""
+
+    name: str
+    weights: BlendWeights
+
+    def describe(self) -> dict[str, Any]:
+        w = self.weights
+        return {"name": self.name, "popular": dict(w.popular), "less_known": dict(w.less_known),
+                "popular_picks_prior": None if w.popular_picks_prior is None
+                else dict(w.popular_picks_prior)}
+
+
+def _weights(popular: Mapping[str, float] | None = None,
+             less_known: Mapping[str, float] | None = None,
+             popular_picks_prior: Mapping[str, float] | None = None) -> BlendWeights:
+    return BlendWeights(popular={**TODAY_POPULAR, **(popular or {})},
+                        less_known={**TODAY_LESS_KNOWN, **(less_known or {})},
+                        popular_picks_prior=popular_picks_prior)
+
+
+def blend_grid() -> list[Setting]:
+    """The candidate settings (kept small: each costs one recommend pass over every case)."""
+    return [
+        Setting("today's weights", _weights()),
+        Setting("popular prior 0.5", _weights(popular={"popularity": 0.5})),
+        Setting("popular prior 0.25", _weights(popular={"popularity": 0.25})),
+        Setting("popular kNN 0.5", _weights(popular={"knn": 0.5})),
+        Setting("adaptive: prior 0.25 when every pick is popular",
+                _weights(popular_picks_prior={POPULAR: 0.25})),
+        Setting("adaptive: no prior when every pick is popular",
+                _weights(popular_picks_prior={POPULAR: 0.0, LESS_KNOWN: 0.0})),
+        Setting("adaptive 0.25 + popular kNN 0.5",
+                _weights(popular={"knn": 0.5}, popular_picks_prior={POPULAR: 0.25})),
+        Setting("adaptive 0.25 + less-known kNN 1, NeuMF 0.6",
+                _weights(less_known={"knn": 1.0, "neumf": 0.6},
+                         popular_picks_prior={POPULAR: 0.25})),
+    ]
+
+
+def _ranked(rows: pd.DataFrame, order: Sequence[str]) -> list[str]:
+    """Setting names, best first: mean HR@10, then mean NDCG@10, then grid order."""
+    means = rows.groupby("setting")[["hr_at_10", "ndcg_at_10"]].mean()
+    position = {name: i for i, name in enumerate(order)}
+    return sorted(means.index, key=lambda s: (-round(float(means.at[s, "hr_at_10"]), 12),
+                                              -round(float(means.at[s, "ndcg_at_10"]), 12),
+                                              position[s]))
+
+
+def choose_held_out(rows: pd.DataFrame, order: Sequence[str]) -> dict[str, Any]:
+    """The held-out choice per fold and the choice on all folds.
+
+    rows: one per (setting, fold, variant, user) with hr_at_10 and ndcg_at_10. For each fold k,
+    only the rows of the other folds decide. With one fold there is nothing to tune on: it keeps
+    the grid's first setting (and `tuned` says so).
+    """
+    folds = sorted(int(f) for f in rows["fold"].unique())
+    per_fold: dict[int, str] = {}
+    tuned = len(folds) > 1
+    for k in folds:
+        others = rows[rows["fold"] != k]
+        per_fold[k] = _ranked(others, order)[0] if tuned else order[0]
+    return {"per_fold": per_fold, "all_folds": _ranked(rows, order)[0], "tuned": tuned}
+
+
+def grid_table(rows: pd.DataFrame, order: Sequence[str]) -> list[dict[str, Any]]:
+    """Per setting: HR@10 and NDCG@10 per fold and over all (both variants together), and per
+    variant over all folds (for the report's tuning table)."""
+    out = []
+    for name in order:
+        mine = rows[rows["setting"] == name]
+        if mine.empty:
+            continue
+        out.append({
+            "setting": name,
+            "hr_at_10": float(mine["hr_at_10"].mean()),
+            "ndcg_at_10": float(mine["ndcg_at_10"].mean()),
+            "by_variant": {v: float(g["hr_at_10"].mean()) for v, g in mine.groupby("variant")},
+            "by_fold": {int(f): float(g["hr_at_10"].mean()) for f, g in mine.groupby("fold")},
+        })
+    return out
+
+
+def tuning_summary(rows: pd.DataFrame, grid: Sequence[Setting]) -> dict[str, Any]:
+    """What the report states: the grid, the choice per fold (with its weights), the choice on
+    all folds, and how much the per-fold choices vary."""
+    order = [s.name for s in grid]
+    choice = choose_held_out(rows, order)
+    by_name = {s.name: s for s in grid}
+    chosen = list(choice["per_fold"].values())
+    weights = [by_name[name].weights for name in chosen]
+    spread = {}
+    for section in ("popular", "less_known"):
+        for source in ("knn", "als", "neumf", "popularity"):
+            values = [float(getattr(w, section).get(source, 0.0)) for w in weights]
+            spread[f"{section}.{source}"] = {"min": min(values), "max": max(values)}
+    priors = [None if w.popular_picks_prior is None else w.popular_picks_prior.get(POPULAR)
+              for w in weights]
+    spread["popular_picks_prior.popular"] = sorted({p for p in priors if p is not None}) + (
+        ["none"] if None in priors else [])
+    return {
+        "criterion": "HR@10 on the other folds' simulated users (variants A and B together), "
+                     "ties by NDCG@10, then grid order",
+        "tuned": choice["tuned"],
+        "grid": [by_name[n].describe() for n in order],
+        "per_fold": [{"fold": k, "setting": name, "weights": by_name[name].describe()}
+                     for k, name in choice["per_fold"].items()],
+        "distinct_choices": len(set(chosen)),
+        "spread": spread,
+        "all_folds": by_name[choice["all_folds"]].describe(),
+        "table": grid_table(rows, order),
+    }
+

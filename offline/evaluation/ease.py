@@ -10,8 +10,11 @@ and a visitor's scores are the sum of their picks' rows of B. Like the other ref
 list is 5 + 5: the five best-scored movies of the popular pool and the five best of the
 less-known pool (at least the pools' minimum count), never a pick.
 
-EASE_LAMBDA is one fixed value, chosen once on ml-latest-small among 50, 100, 200, 500 and
-1,000 (docs/EVALUATION.md): looking at every fold, which can only flatter the reference.
+lambda is chosen like the blend's weights (offline/evaluation/tuning.py): per fold, among
+EASE_LAMBDAS, the one with the best HR@10 on the other folds' users (variants A and B together).
+The candidates bracket what suits each variant on ml-latest-small (about 1,000 for catalog picks,
+about 4,000 for any picks; 50 to 500 and 8,000 were worse for both). With one fold evaluated (the
+full releases) there is nothing to choose on, and EASE_LAMBDAS[0] is used.
 """
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-EASE_LAMBDA = 200.0
+EASE_LAMBDAS = (1000.0, 2000.0, 4000.0)
+EASE_LAMBDA = EASE_LAMBDAS[0]
 EASE_MIN_SUPPORT = 5
 EASE_MAX_MOVIES = 20_000
 
@@ -62,9 +66,16 @@ class Ease:
 
         x = sparse.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, cols)),
                               shape=(len(users), n))
-        gram = (x.T @ x).toarray().astype(dtype)
-        self.b = ease_from_gram(gram, lam) if n else np.zeros((0, 0))
+        self.gram = (x.T @ x).toarray().astype(dtype)
+        self.b = ease_from_gram(self.gram, lam) if n else np.zeros((0, 0))
         self.lam = lam
+
+    def with_lambda(self, lam: float) -> "Ease":
+        """The same items and Gram matrix, another lambda."""
+        other = object.__new__(Ease)
+        other.movie_ids, other.index, other.gram, other.lam = self.movie_ids, self.index, self.gram, lam
+        other.b = ease_from_gram(self.gram, lam) if len(self.movie_ids) else np.zeros((0, 0))
+        return other
 
     def scores(self, picks: Sequence[int]) -> np.ndarray:
         """Every item's score for the picks (picks outside the model add nothing)."""
@@ -75,8 +86,10 @@ class Ease:
     def top(self, scores: np.ndarray, pool: np.ndarray, n: int, exclude: set[int]) -> list[int]:
         """The n best-scored movies of a pool mask (over self.movie_ids), never one of exclude;
         ties go to the more-rated movie (the item order)."""
+        if exclude:
+            pool = pool.copy()
+            pool[[self.index[m] for m in exclude if m in self.index]] = False
         cand = np.flatnonzero(pool)
-        cand = cand[[int(self.movie_ids[i]) not in exclude for i in cand]] if exclude else cand
         if not len(cand):
             return []
         order = np.argsort(-scores[cand], kind="stable")[:n]

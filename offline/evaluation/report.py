@@ -214,6 +214,15 @@ def _tuning_html(tuning: Mapping[str, Any]) -> str:
                  f"folds. Chosen on all folds (the web app's defaults): "
                  f"<strong>{html.escape(allw.get('name', ''))}</strong> "
                  f"({html.escape(_weights_text(allw))}).</p>")
+    ease = tuning.get("ease")
+    if ease:
+        chosen = ", ".join(f"fold {e['fold'] + 1}: {html.escape(e['lambda'])}"
+                           for e in ease.get("per_fold", []))
+        figures = "; ".join(f"{html.escape(r['setting'])}: HR@10 A {_fmt(r['by_variant'].get('A'))}"
+                            f", B {_fmt(r['by_variant'].get('B'))}" for r in ease.get("table", []))
+        parts.append("<p>The EASE reference's lambda is chosen the same way, among "
+                     f"{', '.join(_fmt(float(x)) for x in ease.get('lambdas', []))}: {chosen} "
+                     f"(in-sample: {figures}).</p>")
     table = tuning.get("table", [])
     if table:
         folds = sorted({int(f) for r in table for f in r["by_fold"]})

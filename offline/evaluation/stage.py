@@ -29,7 +29,7 @@ import pandas as pd
 from offline.config import BuildConfig
 from offline.evaluation.cases import K, LIKED_RATING, MAIN, VARIANTS, Case, assign_folds, build_cases
 from offline.evaluation.coldstart import PICK_COUNTS, cold_start_cases, curve_summary, score_curve
-from offline.evaluation.ease import EASE_LAMBDA, EASE_MAX_MOVIES, EASE_MIN_SUPPORT, Ease
+from offline.evaluation.ease import EASE_LAMBDAS, EASE_MAX_MOVIES, EASE_MIN_SUPPORT, Ease
 from offline.evaluation.folds import FoldStages, default_stages, explicit_params, train_fold_tables
 from offline.evaluation.goals import check_goals
 from offline.evaluation.methods import (EASE, REFERENCES, FoldView, Shown, baseline_methods,
@@ -38,7 +38,8 @@ from offline.evaluation.rating import rating_prediction
 from offline.evaluation.report import report_files, summary_rows
 from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, NEXT_TEN, SECOND_ROUND, second_round
 from offline.evaluation.scoring import Tally, ablation_table, paired_differences, score_case
-from offline.evaluation.tuning import Setting, blend_grid, tuning_summary
+from offline.evaluation.tuning import (Setting, blend_grid, choose_held_out, grid_table,
+                                       tuning_summary)
 from webapp.recommend import PICKS_REQUIRED, Recommender
 
 if TYPE_CHECKING:
@@ -73,12 +74,26 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
                          cfg.seed_for("evaluate:folds"))
     bounded = len(dataset.ratings) > cfg.eval_full_size_ratings
     fold_ids = [0] if bounded else list(range(cfg.eval_folds))
+    # one fold evaluated: nothing to choose lambda on, so only the first is fitted
+    lambdas = EASE_LAMBDAS if len(fold_ids) > 1 else EASE_LAMBDAS[:1]
     prepared = [prepare_fold(fold, folds, dataset, cfg, spark, stages, explicit, grid, say,
                              ratings_df=ratings_df,
-                             max_users=cfg.eval_max_test_users if bounded else None)
+                             max_users=cfg.eval_max_test_users if bounded else None,
+                             ease_lambdas=lambdas)
                 for fold in fold_ids]
     grid_rows = pd.DataFrame([row for p in prepared for row in p.grid_rows])
     tuning = tuning_summary(grid_rows, grid)
+    ease_rows = pd.DataFrame([row for p in prepared for row in p.ease_rows])
+    ease_names = [ease_name(lam) for lam in EASE_LAMBDAS]
+    ease_choice = choose_held_out(ease_rows, ease_names)
+    tuning["ease"] = {"lambdas": list(EASE_LAMBDAS), "tuned": ease_choice["tuned"],
+                      "per_fold": [{"fold": k, "lambda": name}
+                                   for k, name in ease_choice["per_fold"].items()],
+                      "all_folds": ease_choice["all_folds"],
+                      "table": grid_table(ease_rows, ease_names)}
+    for p in prepared:
+        p.ease = p.ease_models[ease_choice["per_fold"][p.fold]]
+        p.ease_models = {}
     chosen = {entry["fold"]: entry["setting"] for entry in tuning["per_fold"]}
     by_name = {s.name: s for s in grid}
     tally = Tally()
@@ -96,7 +111,7 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
                             "of_test_users": sum(f["test_users"] for f in fold_info),
                             "why": f"more than {cfg.eval_full_size_ratings:,} ratings"}
                            if bounded else None)
-    protocol["ease"] = {"lambda": EASE_LAMBDA, "min_support": EASE_MIN_SUPPORT,
+    protocol["ease"] = {"lambdas": list(EASE_LAMBDAS), "min_support": EASE_MIN_SUPPORT,
                         "max_movies": EASE_MAX_MOVIES}
     report = {
         "protocol": protocol,
@@ -129,17 +144,39 @@ class PreparedFold:
     view: FoldView
     cases: list[Case]
     rec: Recommender
-    ease: Ease
+    ease_models: dict[str, Ease]
+    ease_rows: list[dict[str, Any]]
     grid_shown: dict[str, dict[tuple[str, int], Shown]]
     grid_rows: list[dict[str, Any]]
     seconds: dict[str, float]
     start: float
+    ease: Ease | None = None  # the held-out choice of lambda, set once chosen
+
+
+def ease_name(lam: float) -> str:
+    return f"lambda = {lam:g}"
+
+
+def _score_rows(name: str, cases: Sequence[Case], method: Any, fold: int,
+                keep: dict[tuple[str, int], Shown] | None = None) -> list[dict[str, Any]]:
+    """HR@10 / NDCG@10 per case of one candidate setting (the tuning's rows)."""
+    rows = []
+    for case in cases:
+        result = method(case)
+        if keep is not None:
+            keep[(case.variant, case.user_id)] = result
+        figures = score_case(result, case)
+        rows.append({"setting": name, "fold": fold, "variant": case.variant,
+                     "user_id": case.user_id, "hr_at_10": figures["hr_at_10"],
+                     "ndcg_at_10": figures["ndcg_at_10"]})
+    return rows
 
 
 def prepare_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConfig, spark: Any,
                  stages: FoldStages, explicit: tuple[int, float] | None,
                  grid: Sequence[Setting], say: Progress, *, ratings_df: Any = None,
-                 max_users: int | None = None) -> PreparedFold:
+                 max_users: int | None = None,
+                 ease_lambdas: Sequence[float] = EASE_LAMBDAS) -> PreparedFold:
     """Train one fold's tables on the other folds' users, simulate its users, and show them the
     ten at every grid setting (HR@10 / NDCG@10 per case, for the held-out choice).
 
@@ -159,7 +196,10 @@ def prepare_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConf
     tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit,
                                         spark_train=spark_train)
     ease_start = time.perf_counter()
-    ease = Ease(train)
+    first = Ease(train, lam=ease_lambdas[0])
+    ease_models = {ease_name(lam): first if lam == ease_lambdas[0] else first.with_lambda(lam)
+                   for lam in ease_lambdas}
+    first.gram = None  # only needed for the other lambdas
     seconds["ease"] = round(time.perf_counter() - ease_start, 2)
     if max_users is not None and test_users.size > max_users:
         rng = np.random.default_rng(cfg.seed_for(f"evaluate:sample:{fold}"))
@@ -172,18 +212,16 @@ def prepare_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConf
     grid_shown: dict[str, dict[tuple[str, int], Shown]] = {}
     grid_rows: list[dict[str, Any]] = []
     for setting in grid:
-        method = recommender_method(rec.with_weights(setting.weights))
-        shown = grid_shown.setdefault(setting.name, {})
-        for case in cases:
-            result = shown[(case.variant, case.user_id)] = method(case)
-            figures = score_case(result, case)
-            grid_rows.append({"setting": setting.name, "fold": fold, "variant": case.variant,
-                              "user_id": case.user_id, "hr_at_10": figures["hr_at_10"],
-                              "ndcg_at_10": figures["ndcg_at_10"]})
+        grid_rows += _score_rows(setting.name, cases,
+                                 recommender_method(rec.with_weights(setting.weights)), fold,
+                                 grid_shown.setdefault(setting.name, {}))
+    ease_rows = [row for name, model in ease_models.items()
+                 for row in _score_rows(name, cases, ease_method(model, view), fold)]
     seconds["grid"] = round(time.perf_counter() - grid_start, 2)
     say(f"fold {fold + 1}/{cfg.eval_folds}: {len(cases)} cases x {len(grid)} blend settings")
     return PreparedFold(fold, int(train["user_id"].nunique()), int(test_users.size), test,
-                        tables, view, cases, rec, ease, grid_shown, grid_rows, seconds, start)
+                        tables, view, cases, rec, ease_models, ease_rows, grid_shown,
+                        grid_rows, seconds, start)
 
 
 def evaluate_fold(p: PreparedFold, setting: Setting, tally: Tally,

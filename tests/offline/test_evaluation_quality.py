@@ -181,3 +181,10 @@ def test_cold_start_skips_users_without_enough_liked(n: int) -> None:
     ratings = _test_ratings()
     few = ratings[ratings["user_id"] <= n]
     assert cold_start_cases(few, 0, set(), BuildConfig(), (n,)) == {n: []}
+
+
+def test_ease_with_lambda_is_a_fresh_fit() -> None:
+    model = Ease(_train(), lam=1.0, min_support=3)
+    other = model.with_lambda(5.0)
+    np.testing.assert_allclose(other.b, Ease(_train(), lam=5.0, min_support=3).b, atol=1e-12)
+    assert not np.allclose(other.b, model.b)

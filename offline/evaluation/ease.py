@@ -2,7 +2,8 @@
 
 X is the binary user x movie matrix of a fold's training ratings (any rating counts as 1), over
 the movies with at least EASE_MIN_SUPPORT ratings, at most EASE_MAX_MOVIES of them (the most
-rated: on the full releases this keeps the inverse affordable, about 20,000^2 floats). Then
+rated: on the full releases this keeps the inverse affordable: 10,000^2 floats, about 1 TFLOP,
+a minute or two on two cores; not yet run at that size in this project). Then
 
     P = (X^T X + lambda I)^-1,    B = I - P / diag(P)    (so B_jj = 0, B_ij = -P_ij / P_jj),
 
@@ -26,7 +27,7 @@ import pandas as pd
 EASE_LAMBDAS = (1000.0, 4000.0)
 EASE_LAMBDA = EASE_LAMBDAS[0]
 EASE_MIN_SUPPORT = 5
-EASE_MAX_MOVIES = 20_000
+EASE_MAX_MOVIES = 10_000
 
 
 def ease_weights(x: np.ndarray, lam: float) -> np.ndarray:

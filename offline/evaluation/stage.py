@@ -74,8 +74,9 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
                          cfg.seed_for("evaluate:folds"))
     bounded = len(dataset.ratings) > cfg.eval_full_size_ratings
     fold_ids = [0] if bounded else list(range(cfg.eval_folds))
-    # one fold evaluated: nothing to choose lambda on, so only the first is fitted
+    # one fold evaluated: nothing to choose on, so only the first setting and lambda are run
     lambdas = EASE_LAMBDAS if len(fold_ids) > 1 else EASE_LAMBDAS[:1]
+    grid = grid if len(fold_ids) > 1 else grid[:1]
     prepared = [prepare_fold(fold, folds, dataset, cfg, spark, stages, explicit, grid, say,
                              ratings_df=ratings_df,
                              max_users=cfg.eval_max_test_users if bounded else None,

@@ -439,3 +439,24 @@ def test_feedback_profile_follows_the_held_out_ratings() -> None:
     later = remaining_case(case, first)
     assert later.relevant == {99} and later.relevant_less_known == frozenset()
     assert remaining_case(dataclasses.replace(case, relevant=frozenset({10})), first) is None
+
+
+def test_one_fold_evaluated_keeps_the_first_setting(tmp_path: Path) -> None:
+    """Bounded (full-size) runs evaluate one fold: nothing to tune on, so the report says so and
+    the figures are at the grid's first setting (today's weights), with EASE's first lambda."""
+    from offline.evaluation.ease import EASE_LAMBDAS
+    from offline.evaluation.tuning import blend_grid
+
+    cfg = dataclasses.replace(small_config(tmp_path), eval_full_size_ratings=10,
+                              eval_max_test_users=8)
+    report = run_evaluation(synthetic_dataset(), cfg, spark=None, stages=LIGHT,
+                            rating_models=False, pick_counts=(1, 3))
+    tuning = report["tuning"]
+    assert not tuning["tuned"] and not tuning["ease"]["tuned"]
+    first = blend_grid()[0].name
+    assert [e["setting"] for e in tuning["per_fold"]] == [first]
+    assert [r["setting"] for r in tuning["table"]] == [first]  # the rest of the grid is not run
+    assert [e["lambda"] for e in tuning["ease"]["per_fold"]] == [f"lambda = {EASE_LAMBDAS[0]:g}"]
+    assert report["protocol"]["sampled"]["test_users"] == 8
+    assert report["cold_start"]["picks"] == [1, 3]
+    assert "nothing to tune on" in render_html(report)

@@ -219,7 +219,7 @@ class BlendWeights:
     popular: Mapping[str, float] = field(
         default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0})
     less_known: Mapping[str, float] = field(
-        default_factory=lambda: {"knn": 0.5, "als": 1.0, "neumf": 0.3, "popularity": 0.6})
+        default_factory=lambda: {"knn": 0.25, "als": 1.0, "neumf": 0.3, "popularity": 0.6})
     # After feedback (a profile beyond the plain picks), these replace some of the weights above:
     # the co-ratings of five or more liked movies say more than those of three, and the
     # evaluation's second round found the popular half's kNN worth 0.5 then (HR@10 on the movies

@@ -210,8 +210,17 @@ def _tuning_html(tuning: Mapping[str, Any]) -> str:
     parts.append("<table><thead><tr><th>fold</th><th>chosen on the other folds</th>"
                  f"<th>weights</th></tr></thead><tbody>{rows}</tbody></table>")
     allw = tuning.get("all_folds", {})
+    varying = [f"{name.replace('_', ' ')} {_fmt(r['min'])} to {_fmt(r['max'])}"
+               for name, r in tuning.get("spread", {}).items()
+               if isinstance(r, Mapping) and r["min"] != r["max"]]
+    prior = tuning.get("spread", {}).get("popular_picks_prior.popular")
+    if isinstance(prior, list) and len(prior) > 1:
+        varying.append("popular half's prior when every pick is popular: "
+                       + " or ".join(str(x) for x in prior))
     parts.append(f"<p>{tuning.get('distinct_choices', 0)} distinct setting(s) chosen across the "
-                 f"folds. Chosen on all folds (the web app's defaults): "
+                 "folds; " + (("the weights vary: " + "; ".join(html.escape(v) for v in varying))
+                              if varying else "no weight varies between folds") + ". "
+                 f"Chosen on all folds (the web app's defaults): "
                  f"<strong>{html.escape(allw.get('name', ''))}</strong> "
                  f"({html.escape(_weights_text(allw))}).</p>")
     ease = tuning.get("ease")

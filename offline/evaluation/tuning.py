@@ -146,7 +146,7 @@ def tuning_summary(rows: pd.DataFrame, grid: Sequence[Setting]) -> dict[str, Any
     spread["popular_picks_prior.popular"] = sorted({p for p in priors if p is not None}) + (
         ["none"] if None in priors else [])
     return {
-        "criterion": "HR@10 on the other folds' simulated users (variants A and B together), "
+        "criterion": "HR@10, variants A and B together, "
                      "ties by NDCG@10, then grid order",
         "tuned": choice["tuned"],
         "grid": [by_name[n].describe() for n in order],

@@ -40,10 +40,27 @@ def ease_from_gram(gram: np.ndarray, lam: float) -> np.ndarray:
     """B = I - P / diag(P), P = (G + lam I)^-1, with a zero diagonal."""
     g = np.array(gram, dtype=gram.dtype, copy=True)
     g[np.diag_indices_from(g)] += lam
-    p = np.linalg.inv(g)
+    p = _spd_inverse(g)
     b = -p / np.diag(p)[None, :]
     b[np.diag_indices_from(b)] = 0.0
     return b
+
+
+def _spd_inverse(g: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf + potri,
+    about half the work of a general inverse); np.linalg.inv should Cholesky fail."""
+    from scipy.linalg import lapack
+
+    if not len(g):
+        return g
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (g,))
+    factor, info = potrf(g, lower=False, clean=False, overwrite_a=False)
+    if info == 0:
+        upper, info = potri(factor, lower=False, overwrite_c=True)
+        if info == 0:
+            upper = np.triu(upper)
+            return upper + np.triu(upper, 1).T
+    return np.linalg.inv(g)
 
 
 class Ease:

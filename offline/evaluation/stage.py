@@ -8,6 +8,12 @@ a seed derived from the user id (variant A: any liked movie; variant B: liked mo
 picker catalog), and the ten are exactly what `webapp.recommend.Recommender.recommend_for_picks`
 returns over the fold's tables. Baselines and ablations run on the same cases.
 
+Nested tuning (offline/evaluation/tuning.py): every fold's cases are first shown the ten at each
+setting of a small grid of blend weights; each fold's reported figures are then those at the
+setting that scored best on the other folds' cases, and the setting best on all folds is the web
+app's default. EASE's lambda (the EASE 5 + 5 reference, offline/evaluation/ease.py) is chosen the
+same way. The cold-start curve (offline/evaluation/coldstart.py) scores 1 to 10 picks.
+
 Bounded at full size: above `eval_full_size_ratings` ratings only the first fold is evaluated and
 at most `eval_max_test_users` of its users (a seeded sample) are simulated, because retraining
 every stage per fold dominates; the report's protocol says what was sampled. The Spark stages of a

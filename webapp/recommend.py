@@ -33,6 +33,7 @@ import functools
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -252,35 +253,52 @@ class RecommendationSet:
 class BlendWeights:
     """How much each source counts in each section (0 turns a source off)."""
 
-    # Chosen by the three-pick evaluation on ml-latest-small (offline/evaluation.py): the ALS
-    # fold-in carries most of both halves, kNN widens coverage (and nudges NDCG and the
-    # less-known hits), NeuMF's two-hop lists lift the less-known half, and a log-count prior
-    # steers the popular half towards what most people have seen. The ablation table of
-    # report.html shows what removing each one costs.
+    # The setting of the evaluation's grid (offline/evaluation/tuning.py) that scores best on
+    # all five folds of ml-latest-small together (HR@10 of variants A and B); the report's
+    # figures are held out: each fold's at the setting chosen on the other folds. The ALS
+    # fold-in carries most of both halves, kNN widens coverage, NeuMF's two-hop lists lift the
+    # less-known half, and a log-count prior steers each half towards what more people have
+    # seen, except when every pick is popular (popular_picks_prior below). The ablation table
+    # of report.html shows what removing each one costs.
     popular: Mapping[str, float] = field(
         default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0})
     less_known: Mapping[str, float] = field(
-        default_factory=lambda: {"knn": 0.5, "als": 1.0, "neumf": 0.3, "popularity": 0.1})
+        default_factory=lambda: {"knn": 0.25, "als": 1.0, "neumf": 0.3, "popularity": 0.6})
     # After feedback (a profile beyond the plain picks), these replace some of the weights above:
     # the co-ratings of five or more liked movies say more than those of three, and the
     # evaluation's second round found the popular half's kNN worth 0.5 then (HR@10 on the movies
     # not shown yet 0.867 against 0.842 at 0.1, two folds of ml-latest-small).
     after_feedback: Mapping[str, Mapping[str, float]] = field(
         default_factory=lambda: {POPULAR: {"knn": 0.5}})
+    # The situation, not the visitor: when every liked movie is in the popular pool (the picker's
+    # catalog grid is all popular movies), the picks already say "I like well-known films", and a
+    # popularity prior on top crowds the ten with the most-rated movies. This replaces the
+    # popularity weight of a section then (None or absent: no change). Only the prior changes,
+    # so the models' relative weights, and the reasons, stay the same.
+    popular_picks_prior: Mapping[str, float] | None = field(
+        default_factory=lambda: {POPULAR: 0.0})
 
-    def for_section(self, section: str, feedback: bool = False) -> Mapping[str, float]:
-        """The weights of one section (after feedback: with its overrides)."""
+    def for_section(self, section: str, feedback: bool = False,
+                    popular_picks: bool = False) -> Mapping[str, float]:
+        """The weights of one section (after feedback: with its overrides; when every liked
+        movie is popular: with popular_picks_prior's popularity weight)."""
         base = self.popular if section == POPULAR else self.less_known
         extra = self.after_feedback.get(section) if feedback else None
-        return {**base, **extra} if extra else base
+        out = {**base, **extra} if extra else base
+        prior = (self.popular_picks_prior or {}).get(section) if popular_picks else None
+        return {**out, "popularity": float(prior)} if prior is not None else out
 
     def without(self, source: str) -> "BlendWeights":
         """The same weights with one source switched off (for ablations)."""
+        prior = self.popular_picks_prior
+        if source == "popularity" and prior is not None:
+            prior = {section: 0.0 for section in prior}
         return BlendWeights(
             popular={**self.popular, source: 0.0},
             less_known={**self.less_known, source: 0.0},
             after_feedback={section: {**over, source: 0.0} if source in over else over
                             for section, over in self.after_feedback.items()},
+            popular_picks_prior=prior,
         )
 
 
@@ -409,12 +427,18 @@ class Recommender:
                    genres=catalog_genres(movies, ids))
 
     def with_weights(self, weights: BlendWeights) -> "Recommender":
-        """The same indices with other blend weights (cheap; for ablations)."""
-        return Recommender(self.movie_ids, self.titles, self.pool, self.vote_count, self.prior,
-                           self.knn, self.als_factors, self.movie_users, self.user_movies,
-                           less_known_min_count=self.less_known_min_count, weights=weights,
-                           als_reg=self.als_reg, als_alpha=self.als_alpha,
-                           als_mode=self.als_mode, genres=self.genres)
+        """The same indices with other blend weights (cheap; for ablations and the tuning grid:
+        the per-pick lists and scopes, which do not depend on the weights, are shared)."""
+        other = Recommender(self.movie_ids, self.titles, self.pool, self.vote_count, self.prior,
+                            self.knn, self.als_factors, self.movie_users, self.user_movies,
+                            less_known_min_count=self.less_known_min_count, weights=weights,
+                            als_reg=self.als_reg, als_alpha=self.als_alpha,
+                            als_mode=self.als_mode, genres=self.genres)
+        other._everyone = self._everyone
+        other._scope_cache, other._less_known_cache = self._scope_cache, self._less_known_cache
+        other._pick_lists, other._scaled_popularity = self._pick_lists, self._scaled_popularity
+        other._knn_lookup, other._neumf_counts = self._knn_lookup, self._neumf_counts
+        return other
 
     # ------------------------------------------------------------------ queries
     def knows(self, movie_id: int) -> bool:
@@ -435,8 +459,16 @@ class Recommender:
         return self._recommend(validate_profile(profile), less_known_min_count, n_popular,
                                n_less_known)
 
+    def recommend_ids(self, profile: Profile, *, less_known_min_count: int | None = None,
+                      n_popular: int = 5, n_less_known: int = 5,
+                      ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The movie ids of recommend's two sections (popular, less known), the same movies in
+        the same order, without building the reasons (the evaluation's many calls)."""
+        return self._recommend(validate_profile(profile), less_known_min_count, n_popular,
+                               n_less_known, explain=False)
+
     def _recommend(self, profile: Profile, less_known_min_count: int | None, n_popular: int,
-                   n_less_known: int) -> RecommendationSet:
+                   n_less_known: int, explain: bool = True) -> Any:
         unknown = [m for m in profile.ids() if m not in self._index]
         if unknown:
             raise UnknownMovieError(unknown)
@@ -447,20 +479,26 @@ class Recommender:
         # Only the sections' members compete, so only they are scored; should a section run
         # short, the fallbacks look at every movie, and the call is made again with all of them.
         for scope in (self._sections_scope(min_count), self._everyone):
-            result = self._recommend_in(scope, query, min_count, wanted)
+            result = self._recommend_in(scope, query, min_count, wanted, explain)
             if result is not None:
                 return result
         raise AssertionError("scoring every movie always gives a result")
 
+    def _all_popular(self, query: "_Query") -> bool:
+        """Every liked movie is in the popular pool (BlendWeights.popular_picks_prior)."""
+        return bool(len(query.idx)) and bool((self.pool[query.idx] == 0).all())
+
     def _recommend_in(self, scope: _Scope, query: "_Query", min_count: int,
-                      wanted: Mapping[str, int]) -> RecommendationSet | None:
+                      wanted: Mapping[str, int], explain: bool = True) -> Any:
         """The recommendations, scoring the movies of scope; None when a section runs short and
-        scope does not hold every movie."""
+        scope does not hold every movie. Without explain: the two sections' movie ids."""
         raw = self._pick_scores(query, scope)
         taken = np.zeros(len(self.movie_ids), dtype=bool)
         taken[query.every] = True
         members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
-        blended = {section: self._blend(raw, section, min_count, scope, query.feedback)
+        popular_picks = self.weights.popular_picks_prior is not None and self._all_popular(query)
+        blended = {section: self._blend(raw, section, min_count, scope, query.feedback,
+                                        popular_picks)
                    for section in members}
         sections: dict[str, list[int]] = {}
         for section in (POPULAR, LESS_KNOWN):
@@ -470,7 +508,11 @@ class Recommender:
         if any(len(sections[s]) < wanted[s] for s in sections):
             if scope is not self._everyone:
                 return None
-            self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback)
+            self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback,
+                             popular_picks)
+        if not explain:
+            return (tuple(int(self.movie_ids[i]) for i in sections[POPULAR]),
+                    tuple(int(self.movie_ids[i]) for i in sections[LESS_KNOWN]))
         return RecommendationSet(
             picks=query.ids,
             popular=self._explain(sections[POPULAR], POPULAR, query, raw, blended, scope),
@@ -612,10 +654,10 @@ class Recommender:
 
     # ------------------------------------------------------------------ blending
     def _blend(self, raw: Mapping[str, np.ndarray], section: str, min_count: int,
-               scope: _Scope, feedback: bool = False) -> np.ndarray:
+               scope: _Scope, feedback: bool = False, popular_picks: bool = False) -> np.ndarray:
         """Blended scores over scope, nonzero only on the section's members (the less-known ones
         with at least min_count ratings): each source min-max scaled over them."""
-        weights = self.weights.for_section(section, feedback)
+        weights = self.weights.for_section(section, feedback, popular_picks)
         members = self._members(section, min_count)
         pos = scope.where[members]
         total = np.zeros(len(members))
@@ -648,7 +690,7 @@ class Recommender:
     def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
                     members: Mapping[str, np.ndarray], taken: np.ndarray,
                     wanted: Mapping[str, int], raw: Mapping[str, np.ndarray],
-                    feedback: bool = False) -> None:
+                    feedback: bool = False, popular_picks: bool = False) -> None:
         """Top up short sections from the next-best pools, so the list stays ten long (scores
         over every movie: called with the full scope only).
 
@@ -663,7 +705,8 @@ class Recommender:
                 continue
             if section == LESS_KNOWN:
                 relaxed = self._less_known_idx(0)
-                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope, feedback)),
+                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope, feedback,
+                                                   popular_picks)),
                              (members[POPULAR], blended[POPULAR])]
             else:
                 fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from offline.config import BuildConfig
 from offline.evaluation.cases import HALF, MAIN, Case, K
-from webapp.recommend import BlendWeights, Recommender
+from webapp.recommend import BlendWeights, Profile, Recommender
+
+if TYPE_CHECKING:
+    from offline.evaluation.ease import Ease
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,10 @@ def _sample(pool: Sequence[int], n: int, exclude: set[int], rng: np.random.Gener
 
 
 def recommender_method(rec: Recommender) -> Method:
-    """The product: the ten of recommend_for_picks, halves as displayed."""
+    """The product: the ten of the shared recommend function for the case's picks (any number
+    of them), halves as displayed (the same movies as recommend_for_picks, without reasons)."""
     def method(case: Case) -> Shown:
-        result = rec.recommend_for_picks(list(case.picks))
-        return Shown(tuple(r.movie_id for r in result.popular),
-                     tuple(r.movie_id for r in result.less_known))
+        return Shown(*rec.recommend_ids(Profile.of_picks(case.picks)))
     return method
 
 
@@ -151,10 +154,14 @@ def _lists(frame: pd.DataFrame | None, key: str, value: str) -> dict[int, list[i
     return out
 
 
-def model_methods(tables: Mapping[str, pd.DataFrame], cfg: BuildConfig) -> dict[str, Method]:
-    """The product, the product with each model removed, and each model alone."""
+def model_methods(tables: Mapping[str, pd.DataFrame], cfg: BuildConfig,
+                  weights: BlendWeights | None = None,
+                  base: Recommender | None = None) -> dict[str, Method]:
+    """The product (at `weights`: the fold's held-out choice), the product with each model
+    removed, and each model alone. `base`: the fold's Recommender, when already built."""
     min_count = cfg.pools.less_known_min_count
-    rec = Recommender.from_tables(tables, less_known_min_count=min_count)
+    base = base or Recommender.from_tables(tables, less_known_min_count=min_count)
+    rec = base.with_weights(weights) if weights is not None else base
     methods: dict[str, Method] = {MAIN: recommender_method(rec)}
     for source in ("knn", "als", "neumf", "popularity"):
         label = "without popularity prior" if source == "popularity" else f"without {source}"
@@ -169,3 +176,31 @@ def model_methods(tables: Mapping[str, pd.DataFrame], cfg: BuildConfig) -> dict[
             weights=BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0}, after_feedback={}))
         methods["explicit ALS fold-in only"] = recommender_method(explicit)
     return methods
+
+
+EASE = "EASE (5 + 5)"
+KNN_ONLY, ALS_ONLY = "knn only", "implicit ALS fold-in only"
+# The plain 5 + 5 lists the ten must beat (docs/EVALUATION.md's goals).
+REFERENCES = (KNN_ONLY, ALS_ONLY, EASE)
+
+
+def ease_method(model: "Ease", view: FoldView) -> Method:
+    """EASE's five best popular and five best less-known movies (topped up by rating count
+    should a pool of the model run short)."""
+    popular, less_known = model.masks(view.most_rated_popular, view.most_rated_less_known)
+
+    def method(case: Case) -> Shown:
+        return ease_shown(model, case.picks, popular, less_known, view)
+    return method
+
+
+def ease_shown(model: "Ease", picks: Sequence[int], popular: np.ndarray, less_known: np.ndarray,
+               view: FoldView) -> Shown:
+    exclude = set(picks)
+    scores = model.scores(picks)
+    first = model.top(scores, popular, HALF, exclude)
+    first += _first_n(view.most_rated_popular, HALF - len(first), exclude | set(first))
+    second = model.top(scores, less_known, HALF, exclude | set(first))
+    second += _first_n(view.most_rated_less_known, HALF - len(second),
+                       exclude | set(first) | set(second))
+    return Shown(tuple(first), tuple(second))

@@ -123,6 +123,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         "<h1>Recommendation quality report</h1>",
         _protocol_html(report.get("protocol", {}), report.get("seconds")),
         _goals_html(report.get("goals", [])),
+        _tuning_html(report.get("tuning", {})),
+        _references_html(report.get("references", {})),
     ]
     main = report.get("main_method")
     for variant, label in report.get("protocol", {}).get("variants", {"A": "any picks"}).items():
@@ -168,12 +170,104 @@ def _goals_html(goals: Sequence[Mapping[str, Any]]) -> str:
     if not goals:
         return ""
     rows = "".join(
-        f"<tr><td>{html.escape(g['goal'])}</td><td>{html.escape(_short(g['value']))}</td>"
+        f"<tr><td>{html.escape(g['goal'])}"
+        + (f"<br><small>{html.escape(g['detail'])}</small>" if g.get("detail") else "")
+        + f"</td><td>{html.escape(_short(g['value']))}</td>"
         f"<td>{html.escape(_short(g['bar']))}</td>"
         f"<td class='{'ok' if g['met'] else 'no'}'>{'met' if g['met'] else 'not met'}</td></tr>"
         for g in goals)
     return ("<h2>Goals</h2><table><thead><tr><th>goal</th><th>value</th><th>bar</th>"
             f"<th>met?</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _weights_text(w: Mapping[str, Any]) -> str:
+    """'popular knn 0.1, als 1, ...; less known ...; every pick popular: prior 0.25'."""
+    def part(mapping: Mapping[str, Any]) -> str:
+        return ", ".join(f"{k} {_fmt(float(v))}" for k, v in mapping.items())
+    text = f"popular: {part(w.get('popular', {}))}; less known: {part(w.get('less_known', {}))}"
+    prior = w.get("popular_picks_prior")
+    if prior:
+        text += "; when every pick is popular, prior " + ", ".join(
+            f"{k.replace('_', ' ')} {_fmt(float(v))}" for k, v in prior.items())
+    return text
+
+
+def _tuning_html(tuning: Mapping[str, Any]) -> str:
+    """The held-out choice of the blend per fold, the grid's figures and the spread."""
+    if not tuning:
+        return ""
+    parts = ["<h2>Tuning the blend, held out</h2><p>Each fold's figures in this report are those "
+             "of the blend setting that scored best on the <em>other</em> folds' simulated users "
+             f"({html.escape(tuning.get('criterion', ''))}); no figure comes from users that "
+             "chose their own weights. The web app's defaults are the setting that scores best on "
+             "all folds together.</p>"]
+    if not tuning.get("tuned"):
+        parts.append("<p>Only one fold was evaluated: nothing to tune on, so it keeps the "
+                     "grid's first setting (today's weights).</p>")
+    rows = "".join(f"<tr><td>{e['fold'] + 1}</td><td>{html.escape(e['setting'])}</td>"
+                   f"<td>{html.escape(_weights_text(e['weights']))}</td></tr>"
+                   for e in tuning.get("per_fold", []))
+    parts.append("<table><thead><tr><th>fold</th><th>chosen on the other folds</th>"
+                 f"<th>weights</th></tr></thead><tbody>{rows}</tbody></table>")
+    allw = tuning.get("all_folds", {})
+    varying = [f"{name.replace('_', ' ')} {_fmt(r['min'])} to {_fmt(r['max'])}"
+               for name, r in tuning.get("spread", {}).items()
+               if isinstance(r, Mapping) and r["min"] != r["max"]]
+    prior = tuning.get("spread", {}).get("popular_picks_prior.popular")
+    if isinstance(prior, list) and len(prior) > 1:
+        varying.append("popular half's prior when every pick is popular: "
+                       + " or ".join(str(x) for x in prior))
+    parts.append(f"<p>{tuning.get('distinct_choices', 0)} distinct setting(s) chosen across the "
+                 "folds; " + (("the weights vary: " + "; ".join(html.escape(v) for v in varying))
+                              if varying else "no weight varies between folds") + ". "
+                 f"Chosen on all folds (the web app's defaults): "
+                 f"<strong>{html.escape(allw.get('name', ''))}</strong> "
+                 f"({html.escape(_weights_text(allw))}).</p>")
+    ease = tuning.get("ease")
+    if ease:
+        chosen = ", ".join(f"fold {e['fold'] + 1}: {html.escape(e['lambda'])}"
+                           for e in ease.get("per_fold", []))
+        figures = "; ".join(f"{html.escape(r['setting'])}: HR@10 A {_fmt(r['by_variant'].get('A'))}"
+                            f", B {_fmt(r['by_variant'].get('B'))}" for r in ease.get("table", []))
+        parts.append("<p>The EASE reference's lambda is chosen the same way, among "
+                     f"{', '.join(_fmt(float(x)) for x in ease.get('lambdas', []))}: {chosen} "
+                     f"(in-sample: {figures}).</p>")
+    table = tuning.get("table", [])
+    if table:
+        folds = sorted({int(f) for r in table for f in r["by_fold"]})
+        head = "".join(f"<th>fold {f + 1}</th>" for f in folds)
+        body = "".join(
+            f"<tr><td>{html.escape(r['setting'])}</td><td>{_fmt(r['hr_at_10'])}</td>"
+            f"<td>{_fmt(r['ndcg_at_10'])}</td>"
+            + "".join(f"<td>{_fmt(r['by_variant'].get(v))}</td>" for v in ("A", "B"))
+            + "".join(f"<td>{_fmt(r['by_fold'].get(f, r['by_fold'].get(str(f))))}</td>"
+                      for f in folds) + "</tr>" for r in table)
+        parts.append("<p>The grid: HR@10 of every setting (in-sample, for comparison only).</p>"
+                     "<table><thead><tr><th>setting</th><th>HR@10 (A+B)</th><th>NDCG@10 (A+B)</th>"
+                     f"<th>HR@10 A</th><th>HR@10 B</th>{head}</tr></thead><tbody>{body}</tbody>"
+                     "</table>")
+    return "".join(parts)
+
+
+def _references_html(references: Mapping[str, Mapping[str, Any]]) -> str:
+    """The ten against each plain 5 + 5 reference, paired per user, per variant."""
+    if not references:
+        return ""
+    keys = [("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10"),
+            ("less_known_hr_at_5", "less-known HR@5")]
+    header = "".join(f"<th>{label}: difference &plusmn; SE (z)</th>" for _, label in keys)
+    parts = ["<h2>The ten against the 5 + 5 references</h2><p>The ten minus the reference, per "
+             "simulated user (paired); positive = the ten are better. |z| &ge; 2 is beyond "
+             "noise.</p>"]
+    for variant, ref in references.items():
+        body = "".join(
+            f"<tr><td>{html.escape(name)}{' (best)' if name == ref.get('best') else ''}</td>"
+            + "".join(f"<td>{d[k]['diff']:+.3f} &plusmn; {d[k]['se']:.3f} ({d[k]['z']:+.1f})</td>"
+                      for k, _ in keys) + "</tr>"
+            for name, d in ref.get("paired", {}).items())
+        parts.append(f"<p>Variant {html.escape(variant)}.</p><table><thead><tr><th>reference"
+                     f"</th>{header}</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(parts)
 
 
 def _short(value: Any) -> str:
@@ -298,6 +392,13 @@ def _themed_plots(report: Mapping[str, Any]) -> list[str]:
         figures.append(_figure(_long_tail_plot(report["long_tail"]),
                                "Long tail: rating count by popularity rank, and where the "
                                "recommender's popular and less-known halves fall"))
+    curve = report.get("cold_start", {})
+    if curve.get("picks"):
+        users = ", ".join(f"{n}: {curve['users'][str(n)]}" for n in curve["picks"])
+        for key, label in (("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10")):
+            figures.append(_figure(_curve_plot(curve, key, label, report.get("main_method")),
+                                   f"Cold start: {label} by number of picks (variant A; users "
+                                   f"per point: {users})"))
     rating = rating_rows(report.get("rating_prediction", {}))
     if rating:
         figures.append(_figure(_rmse_plot(rating), "Test RMSE by rating model"))
@@ -379,4 +480,29 @@ def _rmse_plot(rows: Sequence[Mapping[str, Any]]) -> str:
         ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
     ax.set_xlabel("test RMSE (lower is better)")
     ax.margins(x=0.15)
+    return _svg(fig)
+
+
+def _curve_plot(curve: Mapping[str, Any], key: str, label: str, main: Any) -> str:
+    """One line per method: a figure against the number of picks."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    palette = [OTHER_COLOR, POPULAR_COLOR, THEME["ok"], THEME["no"], BASE_COLOR]
+    others = 0
+    for name, values in curve.get("methods", {}).items():
+        points = [(n, v) for n, v in zip(curve["picks"], values[key]) if v is not None]
+        if not points:
+            continue
+        xs, ys = zip(*points)
+        if name == main:
+            color, width = MAIN_COLOR, 2.5
+        else:
+            color, width = palette[others % len(palette)], 1.5
+            others += 1
+        ax.plot(xs, ys, marker="o", color=color, linewidth=width, label=name)
+    ax.set_xticks(curve["picks"])
+    ax.set_xlabel("number of picks")
+    ax.set_ylabel(label)
+    ax.legend(fontsize=8, loc="lower right")
     return _svg(fig)

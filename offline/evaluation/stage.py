@@ -8,6 +8,12 @@ a seed derived from the user id (variant A: any liked movie; variant B: liked mo
 picker catalog), and the ten are exactly what `webapp.recommend.Recommender.recommend_for_picks`
 returns over the fold's tables. Baselines and ablations run on the same cases.
 
+Nested tuning (offline/evaluation/tuning.py): every fold's cases are first shown the ten at each
+setting of a small grid of blend weights; each fold's reported figures are then those at the
+setting that scored best on the other folds' cases, and the setting best on all folds is the web
+app's default. EASE's lambda (the EASE 5 + 5 reference, offline/evaluation/ease.py) is chosen the
+same way. The cold-start curve (offline/evaluation/coldstart.py) scores 1 to 10 picks.
+
 Bounded at full size: above `eval_full_size_ratings` ratings only the first fold is evaluated and
 at most `eval_max_test_users` of its users (a seeded sample) are simulated, because retraining
 every stage per fold dominates; the report's protocol says what was sampled. The Spark stages of a
@@ -19,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,14 +33,27 @@ import numpy as np
 import pandas as pd
 
 from offline.config import BuildConfig
-from offline.evaluation.cases import LIKED_RATING, MAIN, VARIANTS, K, assign_folds, build_cases
+from offline.evaluation.cases import LIKED_RATING, MAIN, VARIANTS, Case, K, assign_folds, build_cases
+from offline.evaluation.coldstart import PICK_COUNTS, cold_start_cases, curve_summary, score_curve
+from offline.evaluation.ease import EASE_LAMBDAS, EASE_MAX_MOVIES, EASE_MIN_SUPPORT, Ease
 from offline.evaluation.folds import FoldStages, default_stages, explicit_params, train_fold_tables
 from offline.evaluation.goals import check_goals
-from offline.evaluation.methods import baseline_methods, fold_view, model_methods
+from offline.evaluation.methods import (
+    EASE,
+    REFERENCES,
+    FoldView,
+    Shown,
+    baseline_methods,
+    ease_method,
+    fold_view,
+    model_methods,
+    recommender_method,
+)
 from offline.evaluation.rating import rating_prediction
 from offline.evaluation.report import report_files, summary_rows
 from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, NEXT_TEN, SECOND_ROUND, second_round
-from offline.evaluation.scoring import Tally, ablation_table
+from offline.evaluation.scoring import Tally, ablation_table, paired_differences, score_case
+from offline.evaluation.tuning import Setting, blend_grid, choose_held_out, grid_table, tuning_summary
 from webapp.recommend import PICKS_REQUIRED, Recommender
 
 if TYPE_CHECKING:
@@ -47,14 +67,18 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
                    progress: Progress | None = None, *, stages: FoldStages | None = None,
                    stage_metrics: Mapping[str, Mapping[str, Any]] | None = None,
                    explicit_als: bool = True, rating_models: bool = True,
-                   ratings_df: Any = None) -> dict[str, Any]:
-    """The whole evaluation: k-fold three-pick protocol, baselines, ablations, rating error.
+                   ratings_df: Any = None, grid: Sequence[Setting] | None = None,
+                   pick_counts: Sequence[int] = PICK_COUNTS) -> dict[str, Any]:
+    """The whole evaluation: k-fold three-pick protocol with held-out tuning of the blend,
+    references, baselines, ablations, the cold-start curve, rating error.
 
     `ratings_df`: the ratings as a Spark DataFrame (the build's Parquet table), for the Spark
-    stages; without it they get pandas frames (small data, tests).
+    stages; without it they get pandas frames (small data, tests). `grid`: the blend settings
+    tuned over (default tuning.blend_grid()).
     """
     say = progress or (lambda _msg: None)
     stages = stages or default_stages()
+    grid = list(grid or blend_grid())
     start = time.perf_counter()
     rating_input = ratings_df if ratings_df is not None else dataset.ratings
     rating = (rating_prediction(dataset, cfg, spark, stages, stage_metrics, rating_input)
@@ -64,28 +88,58 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
                          cfg.seed_for("evaluate:folds"))
     bounded = len(dataset.ratings) > cfg.eval_full_size_ratings
     fold_ids = [0] if bounded else list(range(cfg.eval_folds))
+    # one fold evaluated: nothing to choose on, so only the first setting and lambda are run
+    lambdas = EASE_LAMBDAS if len(fold_ids) > 1 else EASE_LAMBDAS[:1]
+    grid = grid if len(fold_ids) > 1 else grid[:1]
+    prepared = [prepare_fold(fold, folds, dataset, cfg, spark, stages, explicit, grid, say,
+                             ratings_df=ratings_df,
+                             max_users=cfg.eval_max_test_users if bounded else None,
+                             ease_lambdas=lambdas)
+                for fold in fold_ids]
+    grid_rows = pd.DataFrame([row for p in prepared for row in p.grid_rows])
+    tuning = tuning_summary(grid_rows, grid)
+    ease_rows = pd.DataFrame([row for p in prepared for row in p.ease_rows])
+    ease_names = [ease_name(lam) for lam in EASE_LAMBDAS]
+    ease_choice = choose_held_out(ease_rows, ease_names)
+    tuning["ease"] = {"lambdas": list(EASE_LAMBDAS), "tuned": ease_choice["tuned"],
+                      "per_fold": [{"fold": k, "lambda": name}
+                                   for k, name in ease_choice["per_fold"].items()],
+                      "all_folds": ease_choice["all_folds"],
+                      "table": grid_table(ease_rows, ease_names)}
+    for p in prepared:
+        p.ease = p.ease_models[ease_choice["per_fold"][p.fold]]
+        p.ease_models = {}
+    chosen = {entry["fold"]: entry["setting"] for entry in tuning["per_fold"]}
+    by_name = {s.name: s for s in grid}
     tally = Tally()
-    fold_info = [evaluate_fold(fold, folds, dataset, cfg, spark, stages, explicit, tally, say,
-                               ratings_df=ratings_df, max_users=cfg.eval_max_test_users
-                               if bounded else None)
-                 for fold in fold_ids]
+    curve_rows: list[dict[str, Any]] = []
+    fold_info = [evaluate_fold(p, by_name[chosen[p.fold]], tally, curve_rows, cfg, say,
+                               pick_counts=pick_counts)
+                 for p in prepared]
     summary = tally.summary()
-    ablations = ablation_table(tally.frame())
+    rows = tally.frame()
+    ablations = ablation_table(rows)
+    references = reference_table(rows, summary)
     protocol = protocol_description(cfg)
     protocol["sampled"] = ({"folds_evaluated": len(fold_ids), "of_folds": cfg.eval_folds,
                             "test_users": sum(f["simulated_users"] for f in fold_info),
                             "of_test_users": sum(f["test_users"] for f in fold_info),
                             "why": f"more than {cfg.eval_full_size_ratings:,} ratings"}
                            if bounded else None)
+    protocol["ease"] = {"lambdas": list(EASE_LAMBDAS), "min_support": EASE_MIN_SUPPORT,
+                        "max_movies": EASE_MAX_MOVIES}
     report = {
         "protocol": protocol,
         "methods": summary,
         "main_method": MAIN,
+        "tuning": tuning,
+        "references": references,
         "ablations": ablations,
         "folds": fold_info,
         "rating_prediction": rating,
         "long_tail": long_tail_curve(dataset.ratings, tally.placements),
-        "goals": check_goals(summary, ablations),
+        "cold_start": curve_summary(curve_rows),
+        "goals": check_goals(summary, ablations, references),
         "second_round": second_round_summary(summary),
         "seconds": round(time.perf_counter() - start, 1),
     }
@@ -93,11 +147,53 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
     return report
 
 
-def evaluate_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConfig, spark: Any,
-                  stages: FoldStages, explicit: tuple[int, float] | None, tally: Tally,
-                  say: Progress, *, ratings_df: Any = None,
-                  max_users: int | None = None) -> dict[str, Any]:
-    """Train one fold's tables on the other folds' users, simulate its users, tally every method.
+@dataclass
+class PreparedFold:
+    """One fold after training and the grid pass: what evaluate_fold needs."""
+
+    fold: int
+    train_users: int
+    test_users: int
+    test: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    view: FoldView
+    cases: list[Case]
+    rec: Recommender
+    ease_models: dict[str, Ease]
+    ease_rows: list[dict[str, Any]]
+    grid_shown: dict[str, dict[tuple[str, int], Shown]]
+    grid_rows: list[dict[str, Any]]
+    seconds: dict[str, float]
+    start: float
+    ease: Ease | None = None  # the held-out choice of lambda, set once chosen
+
+
+def ease_name(lam: float) -> str:
+    return f"lambda = {lam:g}"
+
+
+def _score_rows(name: str, cases: Sequence[Case], method: Any, fold: int,
+                keep: dict[tuple[str, int], Shown] | None = None) -> list[dict[str, Any]]:
+    """HR@10 / NDCG@10 per case of one candidate setting (the tuning's rows)."""
+    rows = []
+    for case in cases:
+        result = method(case)
+        if keep is not None:
+            keep[(case.variant, case.user_id)] = result
+        figures = score_case(result, case)
+        rows.append({"setting": name, "fold": fold, "variant": case.variant,
+                     "user_id": case.user_id, "hr_at_10": figures["hr_at_10"],
+                     "ndcg_at_10": figures["ndcg_at_10"]})
+    return rows
+
+
+def prepare_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConfig, spark: Any,
+                 stages: FoldStages, explicit: tuple[int, float] | None,
+                 grid: Sequence[Setting], say: Progress, *, ratings_df: Any = None,
+                 max_users: int | None = None,
+                 ease_lambdas: Sequence[float] = EASE_LAMBDAS) -> PreparedFold:
+    """Train one fold's tables on the other folds' users, simulate its users, and show them the
+    ten at every grid setting (HR@10 / NDCG@10 per case, for the held-out choice).
 
     With `max_users`, a seeded sample of at most that many of the fold's users is simulated (the
     others stay out of training all the same, so the tables are the full protocol's).
@@ -114,37 +210,102 @@ def evaluate_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildCon
     say(f"fold {fold + 1}/{cfg.eval_folds}: training on {train['user_id'].nunique()} users")
     tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit,
                                         spark_train=spark_train)
+    ease_start = time.perf_counter()
+    first = Ease(train, lam=ease_lambdas[0])
+    ease_models = {ease_name(lam): first if lam == ease_lambdas[0] else first.with_lambda(lam)
+                   for lam in ease_lambdas}
+    first.gram = None  # only needed for the other lambdas
+    seconds["ease"] = round(time.perf_counter() - ease_start, 2)
     if max_users is not None and test_users.size > max_users:
         rng = np.random.default_rng(cfg.seed_for(f"evaluate:sample:{fold}"))
         keep = np.sort(rng.choice(test_users, max_users, replace=False))
         test = test[test["user_id"].isin(keep)]
     view = fold_view(tables, cfg)
     cases = build_cases(test, fold, set(view.catalog), set(view.most_rated_less_known), cfg)
-    methods = {**model_methods(tables, cfg), **baseline_methods(view, tables, cfg)}
-    say(f"fold {fold + 1}/{cfg.eval_folds}: {len(cases)} cases x {len(methods)} methods")
+    rec = Recommender.from_tables(tables, less_known_min_count=cfg.pools.less_known_min_count)
+    grid_start = time.perf_counter()
+    grid_shown: dict[str, dict[tuple[str, int], Shown]] = {}
+    grid_rows: list[dict[str, Any]] = []
+    for setting in grid:
+        grid_rows += _score_rows(setting.name, cases,
+                                 recommender_method(rec.with_weights(setting.weights)), fold,
+                                 grid_shown.setdefault(setting.name, {}))
+    ease_rows = [row for name, model in ease_models.items()
+                 for row in _score_rows(name, cases, ease_method(model, view), fold)]
+    seconds["grid"] = round(time.perf_counter() - grid_start, 2)
+    say(f"fold {fold + 1}/{cfg.eval_folds}: {len(cases)} cases x {len(grid)} blend settings")
+    return PreparedFold(fold, int(train["user_id"].nunique()), int(test_users.size), test,
+                        tables, view, cases, rec, ease_models, ease_rows, grid_shown,
+                        grid_rows, seconds, start)
+
+
+def evaluate_fold(p: PreparedFold, setting: Setting, tally: Tally,
+                  curve_rows: list[dict[str, Any]], cfg: BuildConfig, say: Progress, *,
+                  pick_counts: Sequence[int] = PICK_COUNTS) -> dict[str, Any]:
+    """Tally every method on one fold's cases, the product at the fold's held-out setting (its
+    ten are the grid pass's, not recomputed), and add the fold's cold-start rows."""
+    seconds = dict(p.seconds)
+    weights = setting.weights
+    assert p.ease is not None  # chosen before the folds are tallied
+    methods = {**model_methods(p.tables, cfg, weights=weights, base=p.rec),
+               EASE: ease_method(p.ease, p.view),
+               **baseline_methods(p.view, p.tables, cfg)}
+    stored = p.grid_shown[setting.name]
+    methods[MAIN] = lambda case: stored[(case.variant, case.user_id)]
+    say(f"fold {p.fold + 1}/{cfg.eval_folds}: {len(p.cases)} cases x {len(methods)} methods "
+        f"(weights: {setting.name})")
     sim_start = time.perf_counter()
     for name, method in methods.items():
-        for case in cases:
-            tally.add(name, case, method(case), view)
+        for case in p.cases:
+            tally.add(name, case, method(case), p.view)
     seconds["simulate"] = round(time.perf_counter() - sim_start, 2)
     rounds_start = time.perf_counter()
-    rec = Recommender.from_tables(tables, less_known_min_count=cfg.pools.less_known_min_count)
+    rec = p.rec.with_weights(weights)
     hits: dict[str, list[float]] = {}
-    for case in cases:
+    for case in p.cases:
         found = second_round(rec, case)
         if found is not None:
             for name, (scored_on, shown) in found[1].items():
-                tally.add(name, scored_on, shown, view)
+                tally.add(name, scored_on, shown, p.view)
                 if case.variant == "A":
                     hits.setdefault(name, []).append(float(bool(set(shown.ten) & scored_on.relevant)))
     seconds["second_round"] = round(time.perf_counter() - rounds_start, 2)
+    curve_start = time.perf_counter()
+    curve_cases = cold_start_cases(p.test, p.fold, set(p.view.most_rated_less_known), cfg,
+                                   pick_counts)
+    curve_methods = {MAIN: recommender_method(rec),
+                     **{name: methods[name] for name in REFERENCES if name in methods}}
+    curve_rows.extend(score_curve(curve_cases, curve_methods))
+    seconds["cold_start"] = round(time.perf_counter() - curve_start, 2)
     rounds = {name: round(float(np.mean(v)), 4) for name, v in hits.items()}
-    return {"fold": fold, "train_users": int(train["user_id"].nunique()),
-            "test_users": int(test_users.size),
-            "simulated_users": int(test["user_id"].nunique()),
-            "cases": {v: sum(c.variant == v for c in cases) for v in VARIANTS},
+    main_hr = [r["hr_at_10"] for r in p.grid_rows if r["setting"] == setting.name]
+    return {"fold": p.fold, "train_users": p.train_users, "test_users": p.test_users,
+            "simulated_users": int(p.test["user_id"].nunique()),
+            "cases": {v: sum(c.variant == v for c in p.cases) for v in VARIANTS},
+            "weights": setting.name,
+            "hr_at_10": round(float(np.mean(main_hr)), 4) if main_hr else None,  # A and B
             "second_round_hr_at_10": rounds,  # variant A, this fold's users
-            "seconds": seconds, "total_seconds": round(time.perf_counter() - start, 2)}
+            "seconds": seconds, "total_seconds": round(time.perf_counter() - p.start, 2)}
+
+
+def reference_table(rows: pd.DataFrame, summary: Sequence[Mapping[str, Any]]
+                    ) -> dict[str, dict[str, Any]]:
+    """Per variant: the product against each plain 5 + 5 reference, paired per user, and which
+    reference is best by HR@10."""
+    out: dict[str, dict[str, Any]] = {}
+    if rows.empty:
+        return out
+    present = set(rows["method"])
+    for variant in VARIANTS:
+        by = {r["method"]: r for r in summary if r["variant"] == variant}
+        refs = [name for name in REFERENCES if name in present and name in by]
+        if MAIN not in by or not refs:
+            continue
+        best = max(refs, key=lambda name: (by[name]["hr_at_10"], -refs.index(name)))
+        out[variant] = {"best": best,
+                        "paired": {name: paired_differences(rows, MAIN, name, variant)
+                                   for name in refs}}
+    return out
 
 
 def second_round_summary(summary: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

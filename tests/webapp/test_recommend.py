@@ -556,3 +556,35 @@ def test_after_feedback_the_popular_half_leans_on_knn(rec: Recommender) -> None:
     # plain picks keep the three-pick weights; a profile with feedback gets the others
     plain = rec.recommend(Profile(PICKS))
     assert plain == rec.with_weights(BlendWeights(after_feedback={})).recommend(Profile(PICKS))
+
+
+def test_recommend_ids_are_the_recommendations_movies(rec: Recommender) -> None:
+    """The evaluation's ids-only path gives the same movies, in the same order, as recommend."""
+    for liked in [PICKS, (5,), (1, 2, 3, 4, 5, 6, 7, 8, 9, 10), (12, 20)]:
+        full = rec.recommend(Profile(liked))
+        popular, less_known = rec.recommend_ids(Profile(liked))
+        assert [r.movie_id for r in full.popular] == list(popular)
+        assert [r.movie_id for r in full.less_known] == list(less_known)
+
+
+def test_popular_picks_prior_applies_only_when_every_pick_is_popular(rec: Recommender) -> None:
+    """The situation (every liked movie in the popular pool) may change the prior; one less-known
+    pick and the weights are the ordinary ones. Nothing else changes: not the models' weights."""
+    weights = BlendWeights(popular_picks_prior={"popular": 0.0})
+    assert weights.for_section("popular", popular_picks=True)["popularity"] == 0.0
+    assert weights.for_section("popular")["popularity"] == BlendWeights().popular["popularity"] > 0
+    assert weights.for_section("less_known", popular_picks=True) == weights.less_known
+    assert weights.without("popularity").popular_picks_prior == {"popular": 0.0}
+    plain = rec.with_weights(BlendWeights(popular_picks_prior=None))
+    adaptive = rec.with_weights(weights)
+    no_prior = rec.with_weights(BlendWeights(popular={**BlendWeights().popular, "popularity": 0.0},
+                                             popular_picks_prior=None))
+    all_popular, mixed = (1, 2, 3), (1, 2, 12)
+    # every pick popular: as if the prior were off; a mixed profile: the ordinary weights
+    assert adaptive.recommend_ids(Profile(all_popular)) == no_prior.recommend_ids(Profile(all_popular))
+    assert adaptive.recommend_ids(Profile(mixed)) == plain.recommend_ids(Profile(mixed))
+    # and the prior matters on these tables, so the two checks above can fail
+    assert plain.recommend_ids(Profile(all_popular)) != no_prior.recommend_ids(Profile(all_popular))
+    # the web app's defaults adapt this way
+    assert BlendWeights().popular_picks_prior == {"popular": 0.0}
+    assert rec.recommend_ids(Profile(all_popular)) == adaptive.recommend_ids(Profile(all_popular))

@@ -199,3 +199,28 @@ def test_recommendation_evidence_is_counted_and_is_the_sentence(client) -> None:
             else:
                 assert source == "als" and set(ev) == {"pick_id"} and not numbers
     assert {"knn", "als", "neumf"} <= seen, seen  # content reasons: tests/webapp/test_recommend.py
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 10])
+def test_recommendations_for_one_to_ten_picks(client, count: int) -> None:
+    """The API takes 1 to 10 picks (the cold-start curve's counts): ten movies, none a pick."""
+    picks = list(range(1, count + 1))
+    response = client.post("/api/recommendations", json={"movie_ids": picks})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert [m["movie_id"] for m in body["picks"]] == picks
+    shown = [m["movie_id"] for m in body["popular"] + body["less_known"]]
+    assert len(shown) == len(set(shown)) and not set(shown) & set(picks)
+    assert body["popular"] and body["less_known"]
+
+
+def test_too_many_movie_ids_is_a_clear_400(client) -> None:
+    """More liked ids than a profile holds is refused with a message that says the limit."""
+    from webapp.recommend import MAX_PROFILE
+
+    response = client.post("/api/recommendations",
+                           json={"movie_ids": list(range(1, MAX_PROFILE + 2))})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "invalid_picks"
+    assert f"at most {MAX_PROFILE}" in body["message"]

@@ -1,0 +1,160 @@
+"""Honest tuning: the blend weights of each reported fold are chosen on the other folds' users.
+
+Every fold's simulated users (both variants) are shown the ten at each setting of a small grid
+(GRID, today's defaults first). For fold k the setting with the best HR@10 over the cases of the
+*other* folds wins (ties: NDCG@10, then grid order); fold k's figures are then those at that
+setting. Each other fold's users were scored with models trained without them, and fold k's users
+never take part in choosing fold k's weights, so every reported figure is held out twice: from
+training and from tuning. The setting chosen on all folds together is the one the web app uses
+(`webapp.recommend.BlendWeights`' defaults).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from webapp.recommend import BlendWeights
+from webapp.schema import LESS_KNOWN, POPULAR
+
+# Today's (before issue 8) weights, the grid's first setting.
+TODAY_POPULAR = {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0}
+TODAY_LESS_KNOWN = {"knn": 0.5, "als": 1.0, "neumf": 0.3, "popularity": 0.1}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of the grid: a name for the report and the weights."""
+
+    name: str
+    weights: BlendWeights
+
+    def describe(self) -> dict[str, Any]:
+        w = self.weights
+        return {"name": self.name, "popular": dict(w.popular), "less_known": dict(w.less_known),
+                "popular_picks_prior": None if w.popular_picks_prior is None
+                else dict(w.popular_picks_prior)}
+
+
+def _weights(popular: Mapping[str, float] | None = None,
+             less_known: Mapping[str, float] | None = None,
+             popular_picks_prior: Mapping[str, float] | None = None) -> BlendWeights:
+    return BlendWeights(popular={**TODAY_POPULAR, **(popular or {})},
+                        less_known={**TODAY_LESS_KNOWN, **(less_known or {})},
+                        popular_picks_prior=popular_picks_prior)
+
+
+# The grid: every combination of these (today's weights first). Each setting costs one
+# recommend pass over every case (about 0.1 s a fold on ml-latest-small), so 36 of them add
+# about 15 s to `evaluate`. Not blind: a first 72-setting grid also tried popular kNN 0.3 and a
+# popular-half prior of 0.5 (never among the best dozen, dropped to keep `evaluate` within 5
+# minutes), and less-known kNN 0.25 was added after an exploratory run on the same folds.
+POPULAR_KNN = (0.1,)
+POPULAR_PRIOR = (1.0,)
+LESS_KNOWN_KNN = (0.5, 0.25)
+LESS_KNOWN_PRIOR = (0.1, 0.3, 0.6)
+LESS_KNOWN_NEUMF = (0.3, 0.6)
+# the situation "every pick is popular": no change, no popular-half prior, no prior at all
+POPULAR_PICKS = (None, {POPULAR: 0.0}, {POPULAR: 0.0, LESS_KNOWN: 0.0})
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def blend_grid() -> list[Setting]:
+    """The candidate settings: today's weights first, then the rest of the factorial grid."""
+    out = []
+    for pk, pp, lk, lp, ln, situation in itertools.product(
+            POPULAR_KNN, POPULAR_PRIOR, LESS_KNOWN_KNN, LESS_KNOWN_PRIOR, LESS_KNOWN_NEUMF,
+            POPULAR_PICKS):
+        name = (f"popular kNN {_fmt(pk)}, prior {_fmt(pp)}; less known kNN {_fmt(lk)}, "
+                f"prior {_fmt(lp)}, NeuMF {_fmt(ln)}")
+        if situation:
+            name += "; every pick popular: " + ", ".join(
+                f"{section.replace('_', ' ')} prior {_fmt(v)}" for section, v in situation.items())
+        out.append(Setting(name, _weights(
+            popular={"knn": pk, "popularity": pp},
+            less_known={"knn": lk, "popularity": lp, "neumf": ln},
+            popular_picks_prior=situation)))
+    today = _weights()
+    first = next(s for s in out if s.weights == today)
+    return [Setting("today's weights", today)] + [s for s in out if s is not first]
+
+
+def _ranked(rows: pd.DataFrame, order: Sequence[str]) -> list[str]:
+    """Setting names, best first: mean HR@10, then mean NDCG@10, then grid order."""
+    means = rows.groupby("setting")[["hr_at_10", "ndcg_at_10"]].mean()
+    position = {name: i for i, name in enumerate(order)}
+    return sorted(means.index, key=lambda s: (-round(float(means.at[s, "hr_at_10"]), 12),
+                                              -round(float(means.at[s, "ndcg_at_10"]), 12),
+                                              position[s]))
+
+
+def choose_held_out(rows: pd.DataFrame, order: Sequence[str]) -> dict[str, Any]:
+    """The held-out choice per fold and the choice on all folds.
+
+    rows: one per (setting, fold, variant, user) with hr_at_10 and ndcg_at_10. For each fold k,
+    only the rows of the other folds decide. With one fold there is nothing to tune on: it keeps
+    the grid's first setting (and `tuned` says so).
+    """
+    folds = sorted(int(f) for f in rows["fold"].unique())
+    per_fold: dict[int, str] = {}
+    tuned = len(folds) > 1
+    for k in folds:
+        others = rows[rows["fold"] != k]
+        per_fold[k] = _ranked(others, order)[0] if tuned else order[0]
+    return {"per_fold": per_fold, "all_folds": _ranked(rows, order)[0], "tuned": tuned}
+
+
+def grid_table(rows: pd.DataFrame, order: Sequence[str]) -> list[dict[str, Any]]:
+    """Per setting: HR@10 and NDCG@10 per fold and over all (both variants together), and per
+    variant over all folds (for the report's tuning table)."""
+    out = []
+    for name in order:
+        mine = rows[rows["setting"] == name]
+        if mine.empty:
+            continue
+        out.append({
+            "setting": name,
+            "hr_at_10": float(mine["hr_at_10"].mean()),
+            "ndcg_at_10": float(mine["ndcg_at_10"].mean()),
+            "by_variant": {v: float(g["hr_at_10"].mean()) for v, g in mine.groupby("variant")},
+            "by_fold": {int(f): float(g["hr_at_10"].mean()) for f, g in mine.groupby("fold")},
+        })
+    return out
+
+
+def tuning_summary(rows: pd.DataFrame, grid: Sequence[Setting]) -> dict[str, Any]:
+    """What the report states: the grid, the choice per fold (with its weights), the choice on
+    all folds, and how much the per-fold choices vary."""
+    order = [s.name for s in grid]
+    choice = choose_held_out(rows, order)
+    by_name = {s.name: s for s in grid}
+    chosen = list(choice["per_fold"].values())
+    weights = [by_name[name].weights for name in chosen]
+    spread: dict[str, Any] = {}
+    for section in ("popular", "less_known"):
+        for source in ("knn", "als", "neumf", "popularity"):
+            values = [float(getattr(w, section).get(source, 0.0)) for w in weights]
+            spread[f"{section}.{source}"] = {"min": min(values), "max": max(values)}
+    priors = [None if w.popular_picks_prior is None else w.popular_picks_prior.get(POPULAR)
+              for w in weights]
+    spread["popular_picks_prior.popular"] = sorted({p for p in priors if p is not None}) + (
+        ["none"] if None in priors else [])
+    return {
+        "criterion": "HR@10, variants A and B together, "
+                     "ties by NDCG@10, then grid order",
+        "tuned": choice["tuned"],
+        "grid": [by_name[n].describe() for n in order],
+        "per_fold": [{"fold": k, "setting": name, "weights": by_name[name].describe()}
+                     for k, name in choice["per_fold"].items()],
+        "distinct_choices": len(set(chosen)),
+        "spread": spread,
+        "all_folds": by_name[choice["all_folds"]].describe(),
+        "table": grid_table(rows, order),
+    }
+

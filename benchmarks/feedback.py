@@ -18,6 +18,7 @@ SQLite file in a temporary folder (WAL, synchronous=FULL: every acknowledged mar
 Goal: the result page keeps at least 90% of its requests/s while the steady stream is written
 (3 against 2). A script, not a test: exit status 0 unless --strict and the goal is missed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,10 @@ def session_form(base: str, page: str) -> tuple[str, str, list[int]]:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(base + page).read().decode()
     form = html.split('<form id="feedback"', 1)[1].split("</form>", 1)[0]
-    fields = [(unescape(n), unescape(v)) for n, v in
-              re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)]
+    fields = [
+        (unescape(n), unescape(v))
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    ]
     movies = [int(m) for m in re.findall(r'value="loved:(\d+)"', html)]
     # one mark first, so that the session holds a visitor id: every post below is then the same
     # visitor's (its picks stored once), as when one person clicks through the page
@@ -76,8 +79,12 @@ def session_form(base: str, page: str) -> tuple[str, str, list[int]]:
 def posts_script(path: Path, cookie: str, body: str, movies: list[int], pace_ms: int = 0) -> Path:
     kinds = ("loved", "not_for_me", "not_interested", "more")
     marks = [f"{k}%3A{m}" for m in movies for k in kinds]
-    lua = LUA_POSTS % {"cookie": json.dumps(cookie), "base": json.dumps(body),
-                       "marks": "{" + ",".join(json.dumps(m) for m in marks) + "}", "pace": pace_ms}
+    lua = LUA_POSTS % {
+        "cookie": json.dumps(cookie),
+        "base": json.dumps(body),
+        "marks": "{" + ",".join(json.dumps(m) for m in marks) + "}",
+        "pace": pace_ms,
+    }
     path.write_text(lua + LUA_DONE)
     return path
 
@@ -87,16 +94,20 @@ def stored_marks(database: Path) -> int:
         return conn.execute("SELECT count(*) FROM feedback WHERE kind <> 'pick'").fetchone()[0]
 
 
-def wrk_background(name: str, url: str, script: Path, args: argparse.Namespace,
-                   connections: int) -> subprocess.Popen:
-    return subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{args.duration}s", "--timeout", "5s",
-                             "-s", str(script), url], stdout=subprocess.PIPE, text=True)
+def wrk_background(
+    name: str, url: str, script: Path, args: argparse.Namespace, connections: int
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["wrk", "-t1", f"-c{connections}", f"-d{args.duration}s", "--timeout", "5s", "-s", str(script), url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(name: str, proc: subprocess.Popen) -> Run:
     out, _ = proc.communicate(timeout=120)
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    r = json.loads(line[len("RESULT "):])
+    r = json.loads(line[len("RESULT ") :])
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     return Run(name, r["requests"], r["requests"] / r["seconds"], r["p50_ms"], r["p99_ms"], errors)
 
@@ -117,10 +128,18 @@ def main() -> int:
         raise SystemExit(f"no trained data in {args.trained_data}: run `make build` first")
     work = Path(tempfile.mkdtemp(prefix="bench-feedback-"))
     database = work / "feedback.sqlite3"
-    os.environ.update({"MOVIEREC_DATABASE_PATH": str(database), "MOVIEREC_ACCESS_LOG": "",
-                       "MOVIEREC_RATE_LIMIT_VISITOR": "0", "MOVIEREC_RATE_LIMIT_ADDRESS": "0"})
-    print(f"gunicorn: {args.workers} sync workers; wrk: {args.connections} connections, "
-          f"{args.duration} s per run; SQLite {database} (WAL, synchronous=FULL); {os.cpu_count()} CPUs")
+    os.environ.update(
+        {
+            "MOVIEREC_DATABASE_PATH": str(database),
+            "MOVIEREC_ACCESS_LOG": "",
+            "MOVIEREC_RATE_LIMIT_VISITOR": "0",
+            "MOVIEREC_RATE_LIMIT_ADDRESS": "0",
+        }
+    )
+    print(
+        f"gunicorn: {args.workers} sync workers; wrk: {args.connections} connections, "
+        f"{args.duration} s per run; SQLite {database} (WAL, synchronous=FULL); {os.cpu_count()} CPUs"
+    )
     app = Server("webapp:create_app()", args, work / "app.log")
     try:
         ids = catalog_ids(app.base)
@@ -132,10 +151,19 @@ def main() -> int:
         stored = stored_marks(database) - before
         alone = run_wrk("result page, alone", app.base + page, lua_script(work / "page.lua"), args)
         pace = max(1, int(2 * 1000 / max(args.stream_rate, 1)))  # two connections
-        stream = wrk_background("stream", app.base + "/feedback",
-                                posts_script(work / "stream.lua", cookie, body, movies, pace), args, 2)
-        during = run_wrk(f"result page, {args.stream_rate}/s marks written", app.base + page,
-                         lua_script(work / "page2.lua"), args)
+        stream = wrk_background(
+            "stream",
+            app.base + "/feedback",
+            posts_script(work / "stream.lua", cookie, body, movies, pace),
+            args,
+            2,
+        )
+        during = run_wrk(
+            f"result page, {args.stream_rate}/s marks written",
+            app.base + page,
+            lua_script(work / "page2.lua"),
+            args,
+        )
         streamed = finish("steady feedback stream", stream)
     finally:
         app.stop()
@@ -143,11 +171,14 @@ def main() -> int:
     limited = Server("webapp:create_app()", args, work / "limited.log")
     try:
         cookie, body, movies = session_form(limited.base, page)
-        flooder = wrk_background("flood", limited.base + "/feedback",
-                                 posts_script(work / "flood.lua", cookie, body, movies), args,
-                                 args.connections)
-        flooded = run_wrk("result page, 429 flood", limited.base + page,
-                          lua_script(work / "page3.lua"), args)
+        flooder = wrk_background(
+            "flood",
+            limited.base + "/feedback",
+            posts_script(work / "flood.lua", cookie, body, movies),
+            args,
+            args.connections,
+        )
+        flooded = run_wrk("result page, 429 flood", limited.base + page, lua_script(work / "page3.lua"), args)
         flood_run = finish("feedback flood (rate-limited)", flooder)
     finally:
         limited.stop()
@@ -155,14 +186,19 @@ def main() -> int:
     print(f"\n{'run':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx/3xx':>12}")
     for run in (flood, alone, during, streamed, flooded, flood_run):
         print(f"{run.name:36} {run.rps:9.0f} {run.p50_ms:8.1f} {run.p99_ms:8.1f} {run.errors:12d}")
-    print(f"\nfeedback posts answered: {flood.requests:,} (errors {flood.errors}); marks in the "
-          f"database: {stored:,} {'(all there)' if stored >= flood.requests - flood.errors else '(MISSING ROWS)'}")
+    complete = "(all there)" if stored >= flood.requests - flood.errors else "(MISSING ROWS)"
+    print(
+        f"\nfeedback posts answered: {flood.requests:,} (errors {flood.errors}); marks in the "
+        f"database: {stored:,} {complete}"
+    )
     share = during.rps / alone.rps
     flood_share = flooded.rps / alone.rps
     ok = share >= GOAL_SHARE and stored >= flood.requests - flood.errors
-    print(f"result page while {streamed.rps:.0f} marks/s were written: {share:.0%} of its "
-          f"requests/s alone (goal >= {GOAL_SHARE:.0%}: {'met' if share >= GOAL_SHARE else 'MISSED'}); "
-          f"under a rate-limited flood of {flood_run.rps:.0f} posts/s (mostly 429): {flood_share:.0%}")
+    print(
+        f"result page while {streamed.rps:.0f} marks/s were written: {share:.0%} of its "
+        f"requests/s alone (goal >= {GOAL_SHARE:.0%}: {'met' if share >= GOAL_SHARE else 'MISSED'}); "
+        f"under a rate-limited flood of {flood_run.rps:.0f} posts/s (mostly 429): {flood_share:.0%}"
+    )
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok or not args.strict else 1
 

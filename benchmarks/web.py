@@ -20,6 +20,7 @@ at least 40% of the hello app's requests/s, p99 at most 50 ms at 64 connections,
 worker memory at most 300 MB. A script, not a test: exit status 0 unless --strict and a goal fails.
 Needs `wrk` (apt-get install wrk) and a trained_data/ folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def lua_script(path: Path, *, method: str = "GET", urls: list[str] | None = None,
-               body: str | None = None, bodies: list[str] | None = None) -> Path:
+def lua_script(
+    path: Path,
+    *,
+    method: str = "GET",
+    urls: list[str] | None = None,
+    body: str | None = None,
+    bodies: list[str] | None = None,
+) -> Path:
     """A wrk script: fixed or rotating request, and a JSON summary line at the end."""
     lines = [f'wrk.method = "{method}"']
     if method == "POST":
@@ -80,23 +87,39 @@ def lua_script(path: Path, *, method: str = "GET", urls: list[str] | None = None
         lines.append(f"wrk.body = {json.dumps(body)}")
     if urls:
         lines.append("local urls = {" + ",".join(json.dumps(u) for u in urls) + "}")
-        lines.append("local n = 0\nrequest = function()\n  n = n + 1\n"
-                     "  return wrk.format(nil, urls[(n % #urls) + 1])\nend")
+        lines.append(
+            "local n = 0\nrequest = function()\n  n = n + 1\n"
+            "  return wrk.format(nil, urls[(n % #urls) + 1])\nend"
+        )
     if bodies:
         lines.append("local bodies = {" + ",".join(json.dumps(b) for b in bodies) + "}")
-        lines.append("local n = 0\nrequest = function()\n  n = n + 1\n"
-                     "  return wrk.format(nil, nil, nil, bodies[(n % #bodies) + 1])\nend")
+        lines.append(
+            "local n = 0\nrequest = function()\n  n = n + 1\n"
+            "  return wrk.format(nil, nil, nil, bodies[(n % #bodies) + 1])\nend"
+        )
     path.write_text("\n".join(lines) + "\n" + LUA_DONE)
     return path
 
 
 def run_wrk(name: str, url: str, script: Path, args: argparse.Namespace) -> Run:
     out = subprocess.run(
-        ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-         "--timeout", "5s", "-s", str(script), url],
-        capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            f"-t{args.threads}",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    r = json.loads(line[len("RESULT "):])
+    r = json.loads(line[len("RESULT ") :])
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     return Run(name, r["requests"], r["requests"] / r["seconds"], r["p50_ms"], r["p99_ms"], errors)
 
@@ -106,14 +129,23 @@ class Server:
 
     def __init__(self, app: str, args: argparse.Namespace, log: Path) -> None:
         self.port = free_port()
-        env = {**os.environ, "MOVIEREC_PORT": str(self.port), "MOVIEREC_WORKERS": str(args.workers),
-               "MOVIEREC_TRAINED_DATA": str(args.trained_data), "MOVIEREC_SECRET_KEY": "bench",
-               "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "MOVIEREC_PORT": str(self.port),
+            "MOVIEREC_WORKERS": str(args.workers),
+            "MOVIEREC_TRAINED_DATA": str(args.trained_data),
+            "MOVIEREC_SECRET_KEY": "bench",
+            "PYTHONPATH": str(ROOT),
+        }
         self.log = log.open("w")
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(CONF), app], cwd=ROOT, env=env,
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "gunicorn", "-c", str(CONF), app],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.wait_ready()
         self.startup_s = time.perf_counter() - started
 
@@ -171,8 +203,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--varied", type=int, default=50_000, help="distinct pick triples")
-    parser.add_argument("--varied-movies", type=int, default=5_000,
-                        help="distinct movie pages (each worker caches PAGE_CACHE_SIZE pages)")
+    parser.add_argument(
+        "--varied-movies",
+        type=int,
+        default=5_000,
+        help="distinct movie pages (each worker caches PAGE_CACHE_SIZE pages)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -186,8 +222,10 @@ def main() -> int:
     calls_ok = web_calls.goals_met(web_calls.measure(args.trained_data))
     print()
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    print(f"gunicorn: {args.workers} sync workers, wrk: {args.threads} threads, "
-          f"{args.connections} connections, {args.duration} s per run, {os.cpu_count()} CPUs")
+    print(
+        f"gunicorn: {args.workers} sync workers, wrk: {args.threads} threads, "
+        f"{args.connections} connections, {args.duration} s per run, {os.cpu_count()} CPUs"
+    )
 
     hello = Server("benchmarks.hello_app:app", args, work / "hello.log")
     try:
@@ -206,18 +244,39 @@ def main() -> int:
         page = "/recommendations?" + "&".join(f"movie_ids={m}" for m in ids[:3])
         runs = [
             run_wrk("result page", app.base + page, lua_script(work / "page.lua"), args),
-            run_wrk("result page, varied picks", app.base + "/",
-                    lua_script(work / "pages.lua", urls=[
-                        "/recommendations?" + "&".join(f"movie_ids={m}" for m in t) for t in triples]), args),
-            run_wrk("API", app.base + "/api/recommendations",
-                    lua_script(work / "api.lua", method="POST", body=json.dumps({"movie_ids": ids[:3]})), args),
-            run_wrk("API, varied picks", app.base + "/api/recommendations",
-                    lua_script(work / "apis.lua", method="POST", bodies=[
-                        json.dumps({"movie_ids": t}) for t in triples[: min(len(triples), 20_000)]]), args),
+            run_wrk(
+                "result page, varied picks",
+                app.base + "/",
+                lua_script(
+                    work / "pages.lua",
+                    urls=["/recommendations?" + "&".join(f"movie_ids={m}" for m in t) for t in triples],
+                ),
+                args,
+            ),
+            run_wrk(
+                "API",
+                app.base + "/api/recommendations",
+                lua_script(work / "api.lua", method="POST", body=json.dumps({"movie_ids": ids[:3]})),
+                args,
+            ),
+            run_wrk(
+                "API, varied picks",
+                app.base + "/api/recommendations",
+                lua_script(
+                    work / "apis.lua",
+                    method="POST",
+                    bodies=[json.dumps({"movie_ids": t}) for t in triples[: min(len(triples), 20_000)]],
+                ),
+                args,
+            ),
             run_wrk("insights page", app.base + "/insights", lua_script(work / "insights.lua"), args),
             run_wrk("movie page", app.base + f"/movies/{ids[0]}", lua_script(work / "movie.lua"), args),
-            run_wrk("movie pages, varied ids", app.base + "/",
-                    lua_script(work / "movies.lua", urls=[f"/movies/{m}" for m in varied_movies]), args),
+            run_wrk(
+                "movie pages, varied ids",
+                app.base + "/",
+                lua_script(work / "movies.lua", urls=[f"/movies/{m}" for m in varied_movies]),
+                args,
+            ),
         ]
         rss, pss = app.worker_memory_mb()
         startup = app.startup_s
@@ -228,20 +287,40 @@ def main() -> int:
     ok = True
     for run in [baseline] + runs:
         share = run.rps / baseline.rps
-        missed = [] if run is baseline else [
-            name for name, good in (("req/s", share >= GOAL_SHARE), ("p99", run.p99_ms <= GOAL_P99_MS),
-                                    ("errors", run.errors == 0)) if not good]
+        missed = (
+            []
+            if run is baseline
+            else [
+                name
+                for name, good in (
+                    ("req/s", share >= GOAL_SHARE),
+                    ("p99", run.p99_ms <= GOAL_P99_MS),
+                    ("errors", run.errors == 0),
+                )
+                if not good
+            ]
+        )
         ok &= not missed
-        print(f"{run.name:28} {run.rps:9.0f} {share:8.0%} {run.p50_ms:8.1f} {run.p99_ms:8.1f} "
-              f"{run.errors:7d}  {', '.join(missed) or '-'}")
-    print(f"\nworker memory: app max RSS {rss:.0f} MB (PSS {pss:.0f} MB); "
-          f"hello max RSS {hello_rss:.0f} MB (PSS {hello_pss:.0f} MB)"
-          f"{'' if rss <= GOAL_MEMORY_MB else '  (over the goal)'}")
+        print(
+            f"{run.name:28} {run.rps:9.0f} {share:8.0%} {run.p50_ms:8.1f} {run.p99_ms:8.1f} "
+            f"{run.errors:7d}  {', '.join(missed) or '-'}"
+        )
+    print(
+        f"\nworker memory: app max RSS {rss:.0f} MB (PSS {pss:.0f} MB); "
+        f"hello max RSS {hello_rss:.0f} MB (PSS {hello_pss:.0f} MB)"
+        f"{'' if rss <= GOAL_MEMORY_MB else '  (over the goal)'}"
+    )
     print(f"gunicorn start to first answer (app): {startup:.2f} s")
     ok &= rss <= GOAL_MEMORY_MB and calls_ok
-    print(f"goals (>= {GOAL_SHARE:.0%} of hello req/s, p99 <= {GOAL_P99_MS:.0f} ms, no errors, "
-          f"RSS <= {GOAL_MEMORY_MB:.0f} MB): {'all met' if ok else 'NOT all met'}"
-          f"{'' if baseline.p99_ms <= GOAL_P99_MS else ' (the bare hello app misses the p99 goal too: the machine, not the app)'}")
+    machine = (
+        ""
+        if baseline.p99_ms <= GOAL_P99_MS
+        else (" (the bare hello app misses the p99 goal too: the machine, not the app)")
+    )
+    print(
+        f"goals (>= {GOAL_SHARE:.0%} of hello req/s, p99 <= {GOAL_P99_MS:.0f} ms, no errors, "
+        f"RSS <= {GOAL_MEMORY_MB:.0f} MB): {'all met' if ok else 'NOT all met'}{machine}"
+    )
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok or not args.strict else 1
 

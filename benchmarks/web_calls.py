@@ -14,6 +14,7 @@ Goals (they were timed asserts in the tests, which flake on a loaded machine): a
 most 5 ms on average, loading at most 2 s. A script, not a test: exit status 0 unless --strict and
 a goal is missed. `python benchmarks/web.py` runs it before its load test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,14 @@ def measure(directory: Path, calls: int = 300, loads: int = 3) -> dict[str, floa
     profiles = []
     for picks in triples:  # feedback on the ten each triple gets, as a visitor would give it
         ten = rec.recommend_for_picks(picks).movie_ids()
-        profiles.append(Profile(tuple(picks) + tuple(ten[:3]) + (ten[9],), tuple(ten[3:8]),
-                                ((ten[3], 1.5), (ten[4], 1.5), (ten[9], 4.0)), focus=ten[0]))
+        profiles.append(
+            Profile(
+                tuple(picks) + tuple(ten[:3]) + (ten[9],),
+                tuple(ten[3:8]),
+                ((ten[3], 1.5), (ten[4], 1.5), (ten[9], 4.0)),
+                focus=ten[0],
+            )
+        )
 
     def profiles_all() -> None:
         for profile in profiles:
@@ -100,23 +107,38 @@ def measure(directory: Path, calls: int = 300, loads: int = 3) -> dict[str, floa
 
     print(f"trained data {directory} ({len(store.movies)} movies, catalog {len(store.catalog)})")
     print(f"{'':34} {'time':>10} {'baseline':>10} {'x baseline':>11}  goal")
-    print(f"{'load_store':34} {load_s:9.2f}s {csv_s:9.2f}s {load_s / csv_s:10.1f}x  "
-          f"<= {GOAL_LOAD_S:.0f} s: {'met' if load_s <= GOAL_LOAD_S else 'MISSED'}")
-    print(f"{'recommend_for_picks (mean)':34} {call_ms:8.2f}ms {fold_in_ms:8.2f}ms "
-          f"{call_ms / fold_in_ms:10.1f}x  <= {GOAL_CALL_MS:.0f} ms: "
-          f"{'met' if call_ms <= GOAL_CALL_MS else 'MISSED'}")
+    print(
+        f"{'load_store':34} {load_s:9.2f}s {csv_s:9.2f}s {load_s / csv_s:10.1f}x  "
+        f"<= {GOAL_LOAD_S:.0f} s: {'met' if load_s <= GOAL_LOAD_S else 'MISSED'}"
+    )
+    print(
+        f"{'recommend_for_picks (mean)':34} {call_ms:8.2f}ms {fold_in_ms:8.2f}ms "
+        f"{call_ms / fold_in_ms:10.1f}x  <= {GOAL_CALL_MS:.0f} ms: "
+        f"{'met' if call_ms <= GOAL_CALL_MS else 'MISSED'}"
+    )
     print(f"{'recommend_for_picks (p99 of 100)':34} {p99:8.2f}ms")
-    print(f"{'recommend, 13-movie profile (mean)':34} {profile_ms:8.2f}ms {call_ms:8.2f}ms "
-          f"{profile_ms / call_ms:10.1f}x  <= {GOAL_CALL_MS:.0f} ms: "
-          f"{'met' if profile_ms <= GOAL_CALL_MS else 'MISSED'}  (baseline: three picks)")
+    print(
+        f"{'recommend, 13-movie profile (mean)':34} {profile_ms:8.2f}ms {call_ms:8.2f}ms "
+        f"{profile_ms / call_ms:10.1f}x  <= {GOAL_CALL_MS:.0f} ms: "
+        f"{'met' if profile_ms <= GOAL_CALL_MS else 'MISSED'}  (baseline: three picks)"
+    )
     print("baselines: reading the same CSVs with pandas alone; the ALS fold-in alone")
-    return {"load_s": load_s, "csv_s": csv_s, "call_ms": call_ms, "fold_in_ms": fold_in_ms,
-            "call_p99_ms": p99, "profile_ms": profile_ms}
+    return {
+        "load_s": load_s,
+        "csv_s": csv_s,
+        "call_ms": call_ms,
+        "fold_in_ms": fold_in_ms,
+        "call_p99_ms": p99,
+        "profile_ms": profile_ms,
+    }
 
 
 def goals_met(figures: dict[str, float]) -> bool:
-    return (figures["load_s"] <= GOAL_LOAD_S and figures["call_ms"] <= GOAL_CALL_MS
-            and figures["profile_ms"] <= GOAL_CALL_MS)
+    return (
+        figures["load_s"] <= GOAL_LOAD_S
+        and figures["call_ms"] <= GOAL_CALL_MS
+        and figures["profile_ms"] <= GOAL_CALL_MS
+    )
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ wall time and peak. Synthetic releases are generated once into the work folder a
 Figures, not assertions: the machine is shared and noisy, so the large sizes are run by hand
 (never in CI) and compared in the same run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -109,39 +110,58 @@ class MemorySampler:
             self._stop.wait(self.interval)
 
 
-def measure_build(config: BuildConfig, data_dir: Path, label: str, ratings: int,
-                  console: Console, stages: list[str] | None = None,
-                  keep: Path | None = None) -> Run:
+def measure_build(
+    config: BuildConfig,
+    data_dir: Path,
+    label: str,
+    ratings: int,
+    console: Console,
+    stages: list[str] | None = None,
+    keep: Path | None = None,
+) -> Run:
     """Build `data_dir` in a child process; per-stage seconds and peak PSS. With `keep`, the
     built tables are moved there (e.g. to serve them in a web benchmark)."""
     run = Run(label, ratings)
     with tempfile.TemporaryDirectory(prefix="offline-bench-") as tmp:
         events = Path(tmp) / "events.jsonl"
         # a fresh work folder: the ratings conversion is measured, not reused from a cache
-        command = [sys.executable, "-m", "offline", stages[0] if stages else "build",
-                   "--data-dir", str(data_dir), "--out-dir", str(Path(tmp) / "trained_data"),
-                   "--work-dir", str(Path(tmp) / "work"), "--seed", str(config.seed),
-                   "--posters", str(config.posters_path) if config.posters_path else "none"]
+        command = [
+            sys.executable,
+            "-m",
+            "offline",
+            stages[0] if stages else "build",
+            "--data-dir",
+            str(data_dir),
+            "--out-dir",
+            str(Path(tmp) / "trained_data"),
+            "--work-dir",
+            str(Path(tmp) / "work"),
+            "--seed",
+            str(config.seed),
+            "--posters",
+            str(config.posters_path) if config.posters_path else "none",
+        ]
         env = {**os.environ, EVENTS_ENV: str(events)}
         started = time.time()
         with open(Path(tmp) / "log.txt", "w") as log:
-            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
             with MemorySampler(process.pid) as sampler:
                 shown = 0
                 while process.poll() is None:
                     time.sleep(1.0)
                     boundaries = read_events(events)
                     for name, at in boundaries[shown:]:
-                        console.print(f"  {time.strftime('%H:%M:%S', time.localtime(at))} "
-                                      f"{label}: {name}")
+                        console.print(f"  {time.strftime('%H:%M:%S', time.localtime(at))} {label}: {name}")
                     shown = len(boundaries)
         run.wall = time.time() - started
         if process.returncode != 0:
             run.ok = False
             lines = (Path(tmp) / "log.txt").read_text(errors="replace").strip().splitlines()
-            run.error = next((x for x in reversed(lines) if "error" in x.lower()),
-                             lines[-1] if lines else "failed")
+            run.error = next(
+                (x for x in reversed(lines) if "error" in x.lower()), lines[-1] if lines else "failed"
+            )
         boundaries = read_events(events)
         manifest = Path(tmp) / "trained_data" / "manifest.json"
         if manifest.is_file():
@@ -160,11 +180,13 @@ def stage_details(manifest: dict) -> dict[str, float]:
     """The parts of the long stages, as their metrics record them."""
     metrics = manifest.get("metrics", {})
     neumf, knn = metrics.get("neumf", {}), metrics.get("knn", {})
-    picked = {"neumf candidates s": neumf.get("candidate_seconds"),
-              "neumf training s": neumf.get("train_seconds"),
-              "neumf train examples": neumf.get("train_examples"),
-              "knn movies (cf)": knn.get("movies_cf"),
-              **{f"als {k} s": v for k, v in metrics.get("als", {}).get("seconds", {}).items()}}
+    picked = {
+        "neumf candidates s": neumf.get("candidate_seconds"),
+        "neumf training s": neumf.get("train_seconds"),
+        "neumf train examples": neumf.get("train_examples"),
+        "knn movies (cf)": knn.get("movies_cf"),
+        **{f"als {k} s": v for k, v in metrics.get("als", {}).get("seconds", {}).items()},
+    }
     return {k: v for k, v in picked.items() if v is not None}
 
 
@@ -179,15 +201,15 @@ def read_events(path: Path) -> list[tuple[str, float]]:
     return out
 
 
-def assign(run: Run, boundaries: list[tuple[str, float]], samples: list[tuple[float, int]],
-           started: float) -> None:
+def assign(
+    run: Run, boundaries: list[tuple[str, float]], samples: list[tuple[float, int]], started: float
+) -> None:
     """Per stage: seconds between its boundaries and the peak of the samples inside them."""
     marks = [("start-up", started), *boundaries]
     for (name, t0), (_, t1) in zip(marks, marks[1:]):
         inside = [b for t, b in samples if t0 <= t <= t1]
         run.seconds[name] = round(run.seconds.get(name, 0.0) + t1 - t0, 1)
-        run.peak_gb[name] = round(max([run.peak_gb.get(name, 0.0)] +
-                                      [b / 2**30 for b in inside]), 2)
+        run.peak_gb[name] = round(max([run.peak_gb.get(name, 0.0)] + [b / 2**30 for b in inside]), 2)
     run.peak_total_gb = round(max([b for _, b in samples], default=0) / 2**30, 2)
 
 
@@ -202,8 +224,9 @@ def synthetic_release(config: BuildConfig, ratings: int, console: Console) -> Pa
     return folder
 
 
-def run_benchmark(config: BuildConfig, with_evaluate: bool = False,
-                  synth: list[int] | None = None, keep: Path | None = None) -> int:
+def run_benchmark(
+    config: BuildConfig, with_evaluate: bool = False, synth: list[int] | None = None, keep: Path | None = None
+) -> int:
     """Measure the build at each size; print per-stage seconds and peak memory."""
     console = Console()
     runs = []
@@ -215,8 +238,7 @@ def run_benchmark(config: BuildConfig, with_evaluate: bool = False,
             runs.append(measure_build(cfg, data, f"synthetic {human(n)}", n, console, keep=keep))
             print_run(console, runs[-1])
     else:
-        runs.append(measure_build(config, Path(config.data_dir), Path(config.data_dir).name,
-                                  0, console))
+        runs.append(measure_build(config, Path(config.data_dir), Path(config.data_dir).name, 0, console))
         print_run(console, runs[-1])
         if with_evaluate:
             runs.append(evaluate_run(config, console))
@@ -229,13 +251,25 @@ def evaluate_run(config: BuildConfig, console: Console) -> Run:
     """The evaluation's wall time and peak memory (into a throwaway folder, after a build)."""
     with tempfile.TemporaryDirectory(prefix="offline-bench-eval-") as tmp:
         out = Path(tmp) / "trained_data"
-        subprocess.run([sys.executable, "-m", "offline", "build", "--data-dir",
-                        str(config.data_dir), "--out-dir", str(out), "--work-dir",
-                        str(config.work_dir)], cwd=PROJECT_ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "offline",
+                "build",
+                "--data-dir",
+                str(config.data_dir),
+                "--out-dir",
+                str(out),
+                "--work-dir",
+                str(config.work_dir),
+            ],
+            cwd=PROJECT_ROOT,
+            check=True,
+            capture_output=True,
+        )
         cfg = dataclasses.replace(config, out_dir=out)
-        return measure_build(cfg, Path(config.data_dir), "evaluate", 0, console,
-                             stages=["evaluate"])
+        return measure_build(cfg, Path(config.data_dir), "evaluate", 0, console, stages=["evaluate"])
 
 
 def human(n: int) -> str:
@@ -243,8 +277,10 @@ def human(n: int) -> str:
 
 
 def print_run(console: Console, run: Run) -> None:
-    table = Table(title=f"{run.label}: {run.wall:.0f} s wall, peak {run.peak_total_gb:.2f} GB"
-                        + ("" if run.ok else f" - FAILED: {run.error}"))
+    table = Table(
+        title=f"{run.label}: {run.wall:.0f} s wall, peak {run.peak_total_gb:.2f} GB"
+        + ("" if run.ok else f" - FAILED: {run.error}")
+    )
     for col in ("stage", "seconds", "peak GB"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for name, seconds in run.seconds.items():
@@ -259,13 +295,16 @@ def print_summary(console: Console, runs: list[Run], config: BuildConfig) -> Non
     sized = [r for r in runs if r.ratings]
     if not sized:
         wall = runs[0].wall
-        console.print(f"whole build wall: {wall:.1f} s (goal <= {BUILD_GOAL_S:.0f} s on "
-                      f"ml-latest-small, 2 cores)")
+        console.print(
+            f"whole build wall: {wall:.1f} s (goal <= {BUILD_GOAL_S:.0f} s on ml-latest-small, 2 cores)"
+        )
         return
     if len(sized) >= 2:
         a, b = sized[-2], sized[-1]
-        growth = Table(title=f"growth from {human(a.ratings)} to {human(b.ratings)} "
-                             f"(x{b.ratings / a.ratings:g} ratings; linear = 1.00)")
+        growth = Table(
+            title=f"growth from {human(a.ratings)} to {human(b.ratings)} "
+            f"(x{b.ratings / a.ratings:g} ratings; linear = 1.00)"
+        )
         for col in ("stage", "time ratio / data ratio"):
             growth.add_column(col, justify="left" if col == "stage" else "right")
         for name in b.seconds:
@@ -274,6 +313,8 @@ def print_summary(console: Console, runs: list[Run], config: BuildConfig) -> Non
         console.print(growth)
     for run in sized:
         if run.ratings >= 25_000_000:
-            console.print(f"{human(run.ratings)}: {run.wall / 60:.1f} min (goal <= "
-                          f"{FULL_GOAL_S / 60:.0f}), peak {run.peak_total_gb:.1f} GB (goal <= "
-                          f"{FULL_GOAL_GB:.0f})")
+            console.print(
+                f"{human(run.ratings)}: {run.wall / 60:.1f} min (goal <= "
+                f"{FULL_GOAL_S / 60:.0f}), peak {run.peak_total_gb:.1f} GB (goal <= "
+                f"{FULL_GOAL_GB:.0f})"
+            )

@@ -1,4 +1,5 @@
 """The build: one context (data, split, pools, Spark), a registry of stages, atomic publishing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -51,19 +52,35 @@ class Stage:
         return importlib.import_module(self.module).run(ctx)
 
 
-STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("movies", "offline.stages.movies", description="movie metadata, links and posters"),
-    Stage("popular", "offline.stages.popular", description="weighted-average catalog (Spark)",
-          uses_spark=True),
-    # right after `popular`: the JVM stays up for it and is stopped after `als`, the last Spark stage
-    Stage("insights", "offline.stages.insights", description="what is in the data, for /insights "
-          "and the movie pages (Spark)", uses_spark=True),
-    Stage("als", "offline.stages.als", description="ALS factors (Spark ML)", uses_spark=True),
-    Stage("knn", "offline.stages.knn", description="item neighbours (scikit-learn)"),
-    Stage("neumf", "offline.stages.neumf", description="neural MF (Keras)"),
-    Stage("evaluate", "offline.evaluation.stage", in_build=False,
-          description="three-pick protocol report", uses_spark=True),
-)}
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage("movies", "offline.stages.movies", description="movie metadata, links and posters"),
+        Stage(
+            "popular",
+            "offline.stages.popular",
+            description="weighted-average catalog (Spark)",
+            uses_spark=True,
+        ),
+        # right after `popular`: the JVM stays up for it and is stopped after `als`, the last Spark stage
+        Stage(
+            "insights",
+            "offline.stages.insights",
+            description="what is in the data, for /insights and the movie pages (Spark)",
+            uses_spark=True,
+        ),
+        Stage("als", "offline.stages.als", description="ALS factors (Spark ML)", uses_spark=True),
+        Stage("knn", "offline.stages.knn", description="item neighbours (scikit-learn)"),
+        Stage("neumf", "offline.stages.neumf", description="neural MF (Keras)"),
+        Stage(
+            "evaluate",
+            "offline.evaluation.stage",
+            in_build=False,
+            description="three-pick protocol report",
+            uses_spark=True,
+        ),
+    )
+}
 BUILD_STAGES = [name for name, s in STAGES.items() if s.in_build]
 
 
@@ -75,8 +92,9 @@ class BuildContext:
     `data.ratings`, a pandas frame on the driver for the stages that run there (kNN, NeuMF).
     """
 
-    def __init__(self, config: BuildConfig, progress: ProgressFn | None = None,
-                 data: Dataset | None = None) -> None:
+    def __init__(
+        self, config: BuildConfig, progress: ProgressFn | None = None, data: Dataset | None = None
+    ) -> None:
         self.config = config
         self._progress = progress
         self._data = data
@@ -93,14 +111,21 @@ class BuildContext:
         if self._data is None:
             from offline.data.loader import check_local_inputs
 
-            check_local_inputs(self.config.data_dir, self.config.posters_path,  # before the JVM
-                               self.config.feedback_ratings)
+            check_local_inputs(
+                self.config.data_dir,
+                self.config.posters_path,  # before the JVM
+                self.config.feedback_ratings,
+            )
             spark = self.spark
             self.progress("reading and checking the input (Spark)")
-            self._data = load_dataset(self.config.data_dir, self.config.posters_path,
-                                      self.config.max_bad_share, spark=spark,
-                                      work_dir=self.config.work_dir,
-                                      feedback_path=self.config.feedback_ratings)
+            self._data = load_dataset(
+                self.config.data_dir,
+                self.config.posters_path,
+                self.config.max_bad_share,
+                spark=spark,
+                work_dir=self.config.work_dir,
+                feedback_path=self.config.feedback_ratings,
+            )
         return self._data
 
     @property
@@ -114,8 +139,7 @@ class BuildContext:
 
     @cached_property
     def split(self) -> pd.Series:
-        return split_ratings(self.data.ratings, self.config.split_fractions,
-                             self.config.seed_for("split"))
+        return split_ratings(self.data.ratings, self.config.split_fractions, self.config.seed_for("split"))
 
     @cached_property
     def movie_counts(self) -> pd.Series:
@@ -129,8 +153,13 @@ class BuildContext:
     @cached_property
     def pools(self) -> pd.DataFrame:
         counts = self.movie_counts
-        return pd.DataFrame({"movie_id": counts.index, "vote_count": counts.to_numpy(),
-                             "pool": assign_pools(counts, self.config.pools).to_numpy()})
+        return pd.DataFrame(
+            {
+                "movie_id": counts.index,
+                "vote_count": counts.to_numpy(),
+                "pool": assign_pools(counts, self.config.pools).to_numpy(),
+            }
+        )
 
     @property
     def spark(self):  # -> SparkSession; typed loosely so this module stays free of pyspark
@@ -151,8 +180,11 @@ class BuildContext:
         """
         if self._spark is None:
             return
-        if self._data is not None and self._data.ratings_path is not None \
-                and storage.is_uri(self._data.ratings_path):
+        if (
+            self._data is not None
+            and self._data.ratings_path is not None
+            and storage.is_uri(self._data.ratings_path)
+        ):
             self._data.ratings  # noqa: B018 (read them while Spark is there)
         self.close()
 
@@ -201,8 +233,11 @@ def input_fingerprint_of(config: BuildConfig) -> str:
         from offline.sparkctx import spark_session
 
         spark = spark_session(config)[0]  # the build reuses this session (getOrCreate)
-    keys = {name: file_key(spark, path) for name, path in paths.items()
-            if storage.is_uri(path) or Path(path).is_file()}
+    keys = {
+        name: file_key(spark, path)
+        for name, path in paths.items()
+        if storage.is_uri(path) or Path(path).is_file()
+    }
     return input_fingerprint(keys)["fingerprint"]
 
 
@@ -242,11 +277,16 @@ def stale_reason(config: BuildConfig) -> str | None:
     missing = [s for s in BUILD_STAGES if s not in manifest.get("stages", {})]
     if missing:
         return f"stages never built: {', '.join(missing)}"
-    current = {"input data": input_fingerprint_of(config), "code": code_fingerprint(),
-               "configuration": config_fingerprint(config)}
-    top = {"input data": manifest.get("input", {}).get("fingerprint"),
-           "code": manifest.get("code_fingerprint"),
-           "configuration": manifest.get("config_fingerprint")}
+    current = {
+        "input data": input_fingerprint_of(config),
+        "code": code_fingerprint(),
+        "configuration": config_fingerprint(config),
+    }
+    top = {
+        "input data": manifest.get("input", {}).get("fingerprint"),
+        "code": manifest.get("code_fingerprint"),
+        "configuration": manifest.get("config_fingerprint"),
+    }
     # Each stage records what it was built from: a one-stage rebuild from other data or code
     # leaves the other stages' tables built from the old, and the whole is then not current.
     behind: dict[str, list[str]] = {}
@@ -259,8 +299,9 @@ def stale_reason(config: BuildConfig) -> str | None:
         return None
     if all(len(stages) == len(BUILD_STAGES) for stages in behind.values()):
         return f"{' and '.join(behind)} changed since the last build"
-    return "; ".join(f"{what} changed since stage(s) {', '.join(stages)} were built"
-                     for what, stages in behind.items())
+    return "; ".join(
+        f"{what} changed since stage(s) {', '.join(stages)} were built" for what, stages in behind.items()
+    )
 
 
 @dataclass
@@ -270,8 +311,12 @@ class StageRun:
     seconds: float
 
 
-def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | None = None,
-               on_stage: Callable[[str], None] | None = None) -> tuple[list[StageRun], dict]:
+def run_stages(
+    config: BuildConfig,
+    names: list[str],
+    progress: ProgressFn | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> tuple[list[StageRun], dict]:
     """Run stages, write their tables into a staging folder, then publish it atomically.
 
     A full build starts from an empty folder; a partial one starts from a copy of the
@@ -283,8 +328,7 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
     ctx = BuildContext(config, progress)
     runs: list[StageRun] = []
     try:
-        with publish.build_lock(out_dir), \
-                publish.staging_dir(out_dir, keep_previous=partial) as staging:
+        with publish.build_lock(out_dir), publish.staging_dir(out_dir, keep_previous=partial) as staging:
             # read under the lock: the previous build is complete and nobody else is writing
             previous = (publish.read_manifest(out_dir) or {}) if partial else {}
             tables = dict(previous.get("tables", {}))
@@ -294,8 +338,11 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
             started = time.perf_counter()
             ctx.data  # noqa: B018 (read and checked once, before the stages)
             input_seconds = round(time.perf_counter() - started, 2)
-            built_from = {"input data": input_fingerprint(ctx.data.file_keys or {})["fingerprint"],
-                          "code": code_fingerprint(), "configuration": config_fingerprint(config)}
+            built_from = {
+                "input data": input_fingerprint(ctx.data.file_keys or {})["fingerprint"],
+                "code": code_fingerprint(),
+                "configuration": config_fingerprint(config),
+            }
             for position, name in enumerate(names):
                 if on_stage:
                     on_stage(name)
@@ -312,8 +359,7 @@ def run_stages(config: BuildConfig, names: list[str], progress: ProgressFn | Non
                     (staging / file_name).write_bytes(content)
                 seconds = round(time.perf_counter() - start, 2)
                 rows = sum(len(f) for f in result.tables.values())
-                stages_meta[name] = {"seconds": seconds, "rows": rows,
-                                     "fingerprints": built_from}
+                stages_meta[name] = {"seconds": seconds, "rows": rows, "fingerprints": built_from}
                 metrics[name] = result.metrics
                 runs.append(StageRun(name, rows, seconds))
             emit_event("publish")
@@ -345,12 +391,16 @@ def make_manifest(ctx: BuildContext, tables: dict, stages: dict, metrics: dict) 
         "seed": ctx.config.seed,
         "config": ctx.config.to_dict(),
         "config_fingerprint": config_fingerprint(ctx.config),
-        "pools": {"popular_share": ctx.config.pools.popular_share,
-                  "less_known_min_count": ctx.config.pools.less_known_min_count,
-                  "counts": ctx.pools["pool"].value_counts().sort_index().to_dict()},
-        "input": {"data_dir": str(ctx.config.data_dir), **input_fingerprint(data.file_keys or {}),
-                  "rows": {"ratings": data.ratings_count, "movies": len(data.movies),
-                           "users": data.users_count}},
+        "pools": {
+            "popular_share": ctx.config.pools.popular_share,
+            "less_known_min_count": ctx.config.pools.less_known_min_count,
+            "counts": ctx.pools["pool"].value_counts().sort_index().to_dict(),
+        },
+        "input": {
+            "data_dir": str(ctx.config.data_dir),
+            **input_fingerprint(data.file_keys or {}),
+            "rows": {"ratings": data.ratings_count, "movies": len(data.movies), "users": data.users_count},
+        },
         "bad_rows": data.bad_rows.to_dict(),
         "code_fingerprint": code_fingerprint(),
         "versions": package_versions(),

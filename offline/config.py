@@ -1,4 +1,5 @@
 """Every setting of an offline build, in one frozen dataclass that goes into the manifest."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -125,6 +126,7 @@ class BuildConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings; paths as strings."""
+
         def convert(value: Any) -> Any:
             if isinstance(value, Path):
                 return str(value)
@@ -139,8 +141,14 @@ class BuildConfig:
     def model_dict(self) -> dict[str, Any]:
         """The settings that change the tables (no paths, no Spark master)."""
         d = self.to_dict()
-        for key in ("data_dir", "posters_path", "out_dir", "spark_master", "work_dir",
-                    "feedback_ratings"):  # paths: their content is in the input fingerprint
+        for key in (
+            "data_dir",
+            "posters_path",
+            "out_dir",
+            "spark_master",
+            "work_dir",
+            "feedback_ratings",
+        ):  # paths: their content is in the input fingerprint
             d.pop(key)
         return d
 

@@ -27,6 +27,7 @@ User ids: visitors are numbered from the first power of ten above the data set's
 (ml-latest-small's 610 -> 1000, 1001, ...; ml-32m's 200,948 -> 1,000,000, ...), in the order they
 first gave feedback, so they can never be a MovieLens user's id (the build checks this again).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,8 +51,9 @@ def export_rating(kind: str, rating: float | None) -> float | None:
     from webapp.marks import NOT_FOR_ME_RATING
     from webapp.recommend import LOVED_RATING
 
-    return {"pick": PICK_RATING, "loved": LOVED_RATING, "rated": rating,
-            "not_for_me": NOT_FOR_ME_RATING}.get(kind)
+    return {"pick": PICK_RATING, "loved": LOVED_RATING, "rated": rating, "not_for_me": NOT_FOR_ME_RATING}.get(
+        kind
+    )
 
 
 @dataclass
@@ -100,14 +102,19 @@ def data_set_max_user_id(data_dir: Path | str) -> int:
     """The largest userId in the data set's ratings.csv (one column read)."""
     path = Path(data_dir) / "ratings.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; pass the --data-dir the build uses "
-                                f"(or --user-id-base)")
+        raise FileNotFoundError(f"{path}: not found; pass the --data-dir the build uses (or --user-id-base)")
     ids = pd.read_csv(path, usecols=["userId"], dtype={"userId": "int64"})["userId"]
     return int(ids.max()) if len(ids) else 0
 
 
-def export(database_url: str, out: Path, *, data_dir: Path | str | None = None,
-           base: int | None = None, min_signals: int = MIN_SIGNALS) -> dict[str, Any]:
+def export(
+    database_url: str,
+    out: Path,
+    *,
+    data_dir: Path | str | None = None,
+    base: int | None = None,
+    min_signals: int = MIN_SIGNALS,
+) -> dict[str, Any]:
     """Write the ratings file and its note; return the note."""
     from webapp.db import current_revision, describe, make_engine
     from webapp.feedback_store import iter_marks
@@ -121,24 +128,35 @@ def export(database_url: str, out: Path, *, data_dir: Path | str | None = None,
     engine = make_engine(database_url, writes=False)
     try:
         if current_revision(engine) is None:
-            raise RuntimeError(f"database {describe(database_url)} holds no feedback tables: "
-                               f"point --database-url (or MOVIEREC_DATABASE_URL / _PATH) at the "
-                               f"web app's database")
+            raise RuntimeError(
+                f"database {describe(database_url)} holds no feedback tables: "
+                f"point --database-url (or MOVIEREC_DATABASE_URL / _PATH) at the "
+                f"web app's database"
+            )
         visitors = collect(iter_marks(engine))
     finally:
         engine.dispose()
-    kept = sorted((v for v in visitors.values() if v.signals() >= min_signals),
-                  key=lambda v: v.first_id)
+    kept = sorted((v for v in visitors.values() if v.signals() >= min_signals), key=lambda v: v.first_id)
     lines = [HEADER]
     for n, visitor in enumerate(kept):
         lines += [f"{base + n},{movie},{rating:g},{when}" for movie, rating, when in visitor.rows()]
-    note = {"database": describe(database_url), "user_id_base": base,
-            "data_set_max_user_id": max_user, "min_signals": min_signals,
-            "visitors": len(kept), "left_out": len(visitors) - len(kept),
-            "ratings": len(lines) - 1,
-            "mapping": {"pick": PICK_RATING, "loved": export_rating("loved", None),
-                        "rated": "the rating", "not_for_me": export_rating("not_for_me", None),
-                        "not_interested": None, "more_like_this": None}}
+    note = {
+        "database": describe(database_url),
+        "user_id_base": base,
+        "data_set_max_user_id": max_user,
+        "min_signals": min_signals,
+        "visitors": len(kept),
+        "left_out": len(visitors) - len(kept),
+        "ratings": len(lines) - 1,
+        "mapping": {
+            "pick": PICK_RATING,
+            "loved": export_rating("loved", None),
+            "rated": "the rating",
+            "not_for_me": export_rating("not_for_me", None),
+            "not_interested": None,
+            "more_like_this": None,
+        },
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(out, "\n".join(lines) + "\n")
     _write_atomically(out.with_suffix(".json"), json.dumps(note, indent=2) + "\n")

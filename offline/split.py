@@ -6,6 +6,7 @@ shuffle and no driver-side state, and numpy computes the very same labels on the
 (`hash_buckets` is a bit-exact copy of Spark's XXH64 for int columns, checked by the tests). The
 fractions hold in expectation (to about 1/sqrt(n)), not to the row.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -63,8 +64,10 @@ def spark_buckets(user_col: str, movie_col: str, seed: int) -> "Column":
     """The same bucket as a Spark column expression."""
     from pyspark.sql import functions as F
 
-    return F.pmod(F.xxhash64(F.col(user_col).cast("int"), F.col(movie_col).cast("int"),
-                             F.lit(int(seed)).cast("int")), F.lit(BUCKETS))
+    return F.pmod(
+        F.xxhash64(F.col(user_col).cast("int"), F.col(movie_col).cast("int"), F.lit(int(seed)).cast("int")),
+        F.lit(BUCKETS),
+    )
 
 
 def bounds(fractions: tuple[float, float, float]) -> tuple[int, int]:
@@ -74,22 +77,26 @@ def bounds(fractions: tuple[float, float, float]) -> tuple[int, int]:
     return int(round(fractions[0] * BUCKETS)), int(round((fractions[0] + fractions[1]) * BUCKETS))
 
 
-def split_ratings(ratings: pd.DataFrame, fractions: tuple[float, float, float],
-                  seed: int) -> pd.Series:
+def split_ratings(ratings: pd.DataFrame, fractions: tuple[float, float, float], seed: int) -> pd.Series:
     """`train` / `validation` / `test` per rating row (the same labels `spark_split` gives)."""
     train_below, validation_below = bounds(fractions)
     bucket = hash_buckets(ratings["user_id"].to_numpy(), ratings["movie_id"].to_numpy(), seed)
-    labels = np.where(bucket < train_below, TRAIN,
-                      np.where(bucket < validation_below, VALIDATION, TEST)).astype(object)
+    labels = np.where(
+        bucket < train_below, TRAIN, np.where(bucket < validation_below, VALIDATION, TEST)
+    ).astype(object)
     return pd.Series(labels, index=ratings.index, name="split")
 
 
-def spark_split(fractions: tuple[float, float, float], seed: int,
-                user_col: str = "user_id", movie_col: str = "movie_id") -> "Column":
+def spark_split(
+    fractions: tuple[float, float, float], seed: int, user_col: str = "user_id", movie_col: str = "movie_id"
+) -> "Column":
     """The split label as a Spark column (for `withColumn("split", ...)` or a filter)."""
     from pyspark.sql import functions as F
 
     train_below, validation_below = bounds(fractions)
     bucket = spark_buckets(user_col, movie_col, seed)
-    return (F.when(bucket < train_below, F.lit(TRAIN))
-            .when(bucket < validation_below, F.lit(VALIDATION)).otherwise(F.lit(TEST)))
+    return (
+        F.when(bucket < train_below, F.lit(TRAIN))
+        .when(bucket < validation_below, F.lit(VALIDATION))
+        .otherwise(F.lit(TEST))
+    )

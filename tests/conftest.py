@@ -1,4 +1,5 @@
 """Shared fixtures: one Spark session for the whole test run (JVM start costs seconds)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
     from offline.sparkctx import spark_session
 
     work = tmp_path_factory.mktemp("spark-work")
-    session, _ = spark_session(dataclasses.replace(BuildConfig(), spark_master="local[2]",
-                                                   work_dir=work))
+    session, _ = spark_session(dataclasses.replace(BuildConfig(), spark_master="local[2]", work_dir=work))
     yield session
     session.stop()
 
@@ -29,8 +29,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def config(tmp_path: Path) -> BuildConfig:
     """The default configuration writing into a temporary folder."""
-    return dataclasses.replace(BuildConfig(), out_dir=tmp_path / "trained_data",
-                               work_dir=tmp_path / "work", spark_master="local[2]")
+    return dataclasses.replace(
+        BuildConfig(), out_dir=tmp_path / "trained_data", work_dir=tmp_path / "work", spark_master="local[2]"
+    )
 
 
 # Visitors' feedback goes to a throwaway database in every test (and every app server a test
@@ -38,5 +39,6 @@ def config(tmp_path: Path) -> BuildConfig:
 import os  # noqa: E402
 import tempfile  # noqa: E402
 
-os.environ.setdefault("MOVIEREC_DATABASE_PATH",
-                      os.path.join(tempfile.mkdtemp(prefix="movierec-tests-"), "feedback.sqlite3"))
+os.environ.setdefault(
+    "MOVIEREC_DATABASE_PATH", os.path.join(tempfile.mkdtemp(prefix="movierec-tests-"), "feedback.sqlite3")
+)

@@ -1,6 +1,7 @@
 """The databases the storage tests run on: a fresh SQLite file always, and a fresh database on
 the PostgreSQL server named by MOVIEREC_TEST_POSTGRES_URL (.ci/run starts a throw-away one).
 Without that variable the PostgreSQL cases are skipped; with it they must run."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The movie picker web app: `create_app()` builds it; gunicorn serves `webapp:create_app()`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, the trained-data store (fails fast), blueprints, security."""
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
-                static_folder=str(PROJECT_ROOT / "static"))
+    app = Flask(
+        __name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=str(PROJECT_ROOT / "static")
+    )
     app.config.from_mapping(DEFAULTS)
     app.config.update(settings_from_env())
     if test_config:
@@ -36,8 +38,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         raise ValueError("this app never runs in debug mode (it would expose a code console)")
     app.debug = False
     app.url_map.converters["id"] = IdConverter  # <id:...> in routes: ASCII digits, 0..2^31-1
-    app.extensions[STORE_KEY] = StoreHolder(app.config["TRAINED_DATA"],  # fails fast, one line
-                                            check_interval=float(app.config["RELOAD_INTERVAL"]))
+    app.extensions[STORE_KEY] = StoreHolder(
+        app.config["TRAINED_DATA"],  # fails fast, one line
+        check_interval=float(app.config["RELOAD_INTERVAL"]),
+    )
     if not app.config.get("SECRET_KEY"):
         log.warning("MOVIEREC_SECRET_KEY is not set: using a random key (forms expire on restart)")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
@@ -48,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from webapp import api, errors, feedback_views, fragments, insight_pages, pages, posters, security
+
     app.register_blueprint(pages.bp)
     app.register_blueprint(insight_pages.bp)
     app.register_blueprint(api.bp)
@@ -59,8 +64,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     fragments.init_app(app)
     app.jinja_env.globals["asset_url"] = _asset_urls(app)
     app.jinja_env.globals["page_path"] = page_path
-    for name in ("picker.html", "results.html", "error.html", "poster.svg", "insights.html",
-                 "movie.html", "report_pending.html"):
+    for name in (
+        "picker.html",
+        "results.html",
+        "error.html",
+        "poster.svg",
+        "insights.html",
+        "movie.html",
+        "report_pending.html",
+    ):
         app.jinja_env.get_template(name)  # compiled once here, shared by gunicorn's forked workers
     return app
 
@@ -84,6 +96,7 @@ def _asset_urls(app: Flask):
 
     def asset_url(filename: str) -> str:
         from flask import request, url_for
+
         key = (request.script_root, filename)  # the only request state a relative URL depends on
         if key not in urls:
             if filename not in versions:

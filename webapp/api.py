@@ -1,4 +1,5 @@
 """The JSON API (docs/api.md, docs/openapi.yaml) and the health check. CSRF-exempt: JSON only."""
+
 from __future__ import annotations
 
 import json
@@ -76,10 +77,14 @@ def recommend():
     """A profile in (1..N liked movie ids, optionally disliked ids, ratings and a "more like
     this" focus; three picks are the simplest), five popular and five less-known out."""
     if not request.is_json:
-        return api_error(415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
+        return api_error(
+            415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json."
+        )
     body = _json_body()
     if not isinstance(body, dict):
-        return api_error(400, "malformed_json", 'The body must be a JSON object like {"movie_ids": [1, 2, 3]}.')
+        return api_error(
+            400, "malformed_json", 'The body must be a JSON object like {"movie_ids": [1, 2, 3]}.'
+        )
     store = current_store()
     liked = check_json_ids(store, body.get("movie_ids"), "movie_ids", minimum=1)
     disliked = check_json_ids(store, body.get("disliked_ids", []), "disliked_ids", minimum=0)
@@ -87,17 +92,22 @@ def recommend():
         if not check.ok:
             code = "unknown_movie" if check.unknown else "invalid_picks"
             return api_error(400, code, " ".join(check.errors), movie_ids=list(check.unknown))
-    profile = Profile(liked.ids, disliked.ids, _ratings(body, liked.ids + disliked.ids),
-                      focus=_focus(body, liked.ids))
+    profile = Profile(
+        liked.ids, disliked.ids, _ratings(body, liked.ids + disliked.ids), focus=_focus(body, liked.ids)
+    )
     if len(profile.ids()) > MAX_PROFILE or set(liked.ids) & set(disliked.ids):
-        return api_error(400, "invalid_picks", f"movie_ids and disliked_ids must not share ids and "
-                                               f"hold at most {MAX_PROFILE} movies together.")
+        return api_error(
+            400,
+            "invalid_picks",
+            f"movie_ids and disliked_ids must not share ids and hold at most {MAX_PROFILE} movies together.",
+        )
     min_count = _min_count(body, dict(store.levels))
     try:
         # no script root in the key: the body holds no links to the app (only TMDB and IMDb's)
         body_json = current_app.extensions[PAGES_KEY].get_or_make(
             ("api", store.build_id, profile, min_count),
-            lambda: _recommendations_json(store, profile, min_count))
+            lambda: _recommendations_json(store, profile, min_count),
+        )
     except InvalidPicksError as exc:  # the recommender's own check, should the two ever differ
         return api_error(400, "invalid_picks", str(exc))
     return current_app.response_class(body_json, mimetype="application/json")
@@ -116,8 +126,11 @@ def _ratings(body: dict[str, Any], ids: tuple[int, ...]) -> tuple[tuple[int, flo
         movie_id = parse_int(key, 0, MAX_MOVIE_ID)
         if movie_id is None or movie_id not in ids:
             raise ParameterError("ratings may only rate movies of movie_ids or disliked_ids.")
-        if isinstance(stars, bool) or not isinstance(stars, (int, float)) or parse_stars(
-                repr(float(stars)) if isinstance(stars, float) else str(stars)) is None:
+        if (
+            isinstance(stars, bool)
+            or not isinstance(stars, (int, float))
+            or parse_stars(repr(float(stars)) if isinstance(stars, float) else str(stars)) is None
+        ):
             raise ParameterError("ratings must be numbers from 0.5 to 5 in half stars.")
         out.append((movie_id, float(stars)))
     return tuple(sorted(out))
@@ -134,13 +147,21 @@ def _focus(body: dict[str, Any], liked: tuple[int, ...]) -> int | None:
 def _recommendations_json(store: Store, profile: Profile, min_count: int) -> str:
     """The response body of POST /api/recommendations (memoised per build, profile and setting)."""
     result = store.recommend_profile(profile, min_count)
-    return current_app.json.dumps({
-        "picks": [movie_json(store.movies[m]) for m in profile.liked],
-        "popular": [movie_json(store.movies[r.movie_id], r) for r in result.popular if r.movie_id in store.movies],
-        "less_known": [movie_json(store.movies[r.movie_id], r) for r in result.less_known if r.movie_id in store.movies],
-        "less_known_min_count": min_count,
-        "build_id": store.build_id,
-    })
+    return current_app.json.dumps(
+        {
+            "picks": [movie_json(store.movies[m]) for m in profile.liked],
+            "popular": [
+                movie_json(store.movies[r.movie_id], r) for r in result.popular if r.movie_id in store.movies
+            ],
+            "less_known": [
+                movie_json(store.movies[r.movie_id], r)
+                for r in result.less_known
+                if r.movie_id in store.movies
+            ],
+            "less_known_min_count": min_count,
+            "build_id": store.build_id,
+        }
+    )
 
 
 @bp.get("/api/movies")
@@ -160,12 +181,14 @@ def search_movies():
 def catalog():
     """The 100-movie catalog (table popular) in rank order, with its genres."""
     store = current_store()
-    return jsonify({
-        "count": len(store.catalog),
-        "genres": list(store.genres),
-        "less_known_levels": dict(store.levels),
-        "movies": [{"rank": n, **movie_json(m)} for n, m in enumerate(store.catalog, start=1)],
-    })
+    return jsonify(
+        {
+            "count": len(store.catalog),
+            "genres": list(store.genres),
+            "less_known_levels": dict(store.levels),
+            "movies": [{"rank": n, **movie_json(m)} for n, m in enumerate(store.catalog, start=1)],
+        }
+    )
 
 
 @bp.get("/api/movies/<id:movie_id>")
@@ -184,10 +207,21 @@ def user_recommendations(user_id: int):
     rows = current_store().user_recommendations(user_id)
     if rows is None:
         return api_error(404, "not_found", f"There is no user with id {user_id}.")
-    return jsonify({"user_id": user_id, "recommendations": [
-        {**movie_json(m), "score": round(s, 4), "reason": f"Predicted rating {s:.1f} of 5 for user {user_id}",
-         "predicted_rating": round(s, 4), "rank": n}
-        for n, (m, s) in enumerate(rows[:limit], start=1)]})
+    return jsonify(
+        {
+            "user_id": user_id,
+            "recommendations": [
+                {
+                    **movie_json(m),
+                    "score": round(s, 4),
+                    "reason": f"Predicted rating {s:.1f} of 5 for user {user_id}",
+                    "predicted_rating": round(s, 4),
+                    "rank": n,
+                }
+                for n, (m, s) in enumerate(rows[:limit], start=1)
+            ],
+        }
+    )
 
 
 @bp.get("/api/users/<id:user_id>/ratings/<id:movie_id>")
@@ -207,7 +241,13 @@ def healthz():
     newer build was published but could not be loaded (while this one keeps serving)."""
     store = current_store()
     refusal = store_holder().refusal
-    return jsonify({"status": "ok", "build_id": store.build_id,
-                    "created_at": store.manifest.get("created_at"),
-                    "movies": len(store.movies), "catalog": len(store.catalog),
-                    "refused": refusal.to_json() if refusal else None})
+    return jsonify(
+        {
+            "status": "ok",
+            "build_id": store.build_id,
+            "created_at": store.manifest.get("created_at"),
+            "movies": len(store.movies),
+            "catalog": len(store.catalog),
+            "refused": refusal.to_json() if refusal else None,
+        }
+    )

@@ -1,5 +1,6 @@
 """The build's own figures (manifest.json `metrics`, `stages`, `input`), which /report shows until
 `make evaluate` has written the full report: every link to /report answers with something."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -54,17 +55,27 @@ def _flat(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]
 def build_figures(manifest: Mapping[str, Any]) -> Figures:
     metrics = manifest.get("metrics") or {}
     als = metrics.get("als") or {}
-    errors = tuple((label, value_text(als.get(rmse)), value_text(als.get(mae)))
-                   for label, rmse, mae in RATING_MODELS if rmse in als)
+    errors = tuple(
+        (label, value_text(als.get(rmse)), value_text(als.get(mae)))
+        for label, rmse, mae in RATING_MODELS
+        if rmse in als
+    )
     listed = manifest.get("stages") or {}
-    order = sorted(listed, key=lambda name: (STAGE_ORDER.index(name) if name in STAGE_ORDER
-                                             else len(STAGE_ORDER), name))
-    stages = tuple((name, value_text(listed[name].get("seconds")), value_text(listed[name].get("rows")))
-                   for name in order if isinstance(listed[name], Mapping))
+    order = sorted(
+        listed, key=lambda name: (STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER), name)
+    )
+    stages = tuple(
+        (name, value_text(listed[name].get("seconds")), value_text(listed[name].get("rows")))
+        for name in order
+        if isinstance(listed[name], Mapping)
+    )
     rows = (manifest.get("input") or {}).get("rows") or {}
     inputs = tuple((what, value_text(count)) for what, count in rows.items())
-    per_stage = tuple((stage, tuple(_flat(metrics[stage])))
-                      for stage in sorted(metrics, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER
-                                                                  else len(STAGE_ORDER), s))
-                      if isinstance(metrics[stage], Mapping) and metrics[stage])
+    per_stage = tuple(
+        (stage, tuple(_flat(metrics[stage])))
+        for stage in sorted(
+            metrics, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER), s)
+        )
+        if isinstance(metrics[stage], Mapping) and metrics[stage]
+    )
     return Figures(errors, stages, inputs, per_stage)

@@ -4,6 +4,7 @@ Rendered output depends only on the store's build, the request's picks and the s
 links start with, so it is keyed by those and reused; a new build has a new build_id and so never
 sees old entries.
 """
+
 from __future__ import annotations
 
 import threading

@@ -9,6 +9,7 @@ geometry from SVG attributes, which a CSP does not govern. Text is escaped, numb
 Coordinates are in a fixed viewBox (WIDTH wide); CSS scales the chart to its column, and on narrow
 screens its frame scrolls sideways instead of shrinking the labels below a readable size.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,7 +65,7 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
 def log_ticks(lo: float, hi: float) -> list[float]:
     """Powers of ten from lo to hi (both > 0)."""
     start, stop = math.floor(math.log10(max(lo, 1e-9))), math.ceil(math.log10(max(hi, 1e-9)))
-    return [10.0 ** k for k in range(start, stop + 1)]
+    return [10.0**k for k in range(start, stop + 1)]
 
 
 @dataclass(frozen=True)
@@ -99,24 +100,25 @@ class Log:
 def _text(x: float, y: float, text: str, cls: str = "", anchor: str = "middle", **attrs: str) -> str:
     extra = "".join(f' {k.replace("_", "-")}="{escape(v)}"' for k, v in attrs.items())
     klass = f' class="{cls}"' if cls else ""
-    return (f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}"{klass}{extra}>'
-            f"{escape(text)}</text>")
+    return f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}"{klass}{extra}>{escape(text)}</text>'
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, cls: str) -> str:
-    return (f'<line x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}" '
-            f'class="{cls}"/>')
+    return f'<line x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}" class="{cls}"/>'
 
 
 def _rect(x: float, y: float, w: float, h: float, cls: str, tip: str = "") -> str:
     body = f"<title>{escape(tip)}</title>" if tip else ""
-    shape = (f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(max(w, 0))}" '
-             f'height="{_num(max(h, 0))}" class="{cls}"')
+    shape = (
+        f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(max(w, 0))}" '
+        f'height="{_num(max(h, 0))}" class="{cls}"'
+    )
     return f"{shape}>{body}</rect>" if body else f"{shape}/>"
 
 
-def _svg(chart_id: str, height: float, title: str, desc: str, body: Sequence[str],
-         width: float = WIDTH) -> Markup:
+def _svg(
+    chart_id: str, height: float, title: str, desc: str, body: Sequence[str], width: float = WIDTH
+) -> Markup:
     """The chart's <svg>: role img, named by <title> and described by <desc>."""
     cid = escape(chart_id)
     return Markup(
@@ -124,7 +126,9 @@ def _svg(chart_id: str, height: float, title: str, desc: str, body: Sequence[str
         f'height="{_num(height)}" role="img" aria-labelledby="{cid}-title {cid}-desc" '
         f'focusable="false" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{cid}-title">{escape(title)}</title><desc id="{cid}-desc">{escape(desc)}</desc>'
-        + "".join(body) + "</svg>")
+        + "".join(body)
+        + "</svg>"
+    )
 
 
 def _fit(label: str, width: float) -> str:
@@ -142,9 +146,18 @@ class Bar:
     strong: bool = False  # drawn in the accent colour
 
 
-def column_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar], *, x_label: str,
-                 y_label: str, height: float = 280, value_labels: bool = True,
-                 width: float = WIDTH) -> Markup:
+def column_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    bars: Sequence[Bar],
+    *,
+    x_label: str,
+    y_label: str,
+    height: float = 280,
+    value_labels: bool = True,
+    width: float = WIDTH,
+) -> Markup:
     """Vertical bars over category labels, a y axis from zero with round ticks. A narrower
     `width` keeps the text as large where the chart shares a row with another."""
     left, right, top, bottom = 64, 16, 22, 52
@@ -153,8 +166,11 @@ def column_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar], *, x
     ticks = nice_ticks(0, peak)
     y = Linear(0, ticks[-1], top + plot_h, top)
     slot = plot_w / max(1, len(bars))
-    every = max(1, math.ceil(len(max((b.label for b in bars), key=len, default="")) * CHAR / slot + 0.2)) \
-        if bars else 1
+    every = (
+        max(1, math.ceil(len(max((b.label for b in bars), key=len, default="")) * CHAR / slot + 0.2))
+        if bars
+        else 1
+    )
     out = []
     for t in ticks:
         out.append(_line(left, y(t), left + plot_w, y(t), "grid"))
@@ -163,15 +179,27 @@ def column_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar], *, x
         x = left + n * slot
         bar_w = slot * (0.72 if slot > 6 else 0.9)
         top_y = y(bar.value)
-        out.append(_rect(x + (slot - bar_w) / 2, top_y, bar_w, y(0) - top_y,
-                         "bar strong" if bar.strong else "bar", bar.tip or f"{bar.label}: {count_text(bar.value)}"))
+        out.append(
+            _rect(
+                x + (slot - bar_w) / 2,
+                top_y,
+                bar_w,
+                y(0) - top_y,
+                "bar strong" if bar.strong else "bar",
+                bar.tip or f"{bar.label}: {count_text(bar.value)}",
+            )
+        )
         if value_labels and slot >= 34 and bar.value > 0:
             out.append(_text(x + slot / 2, top_y - 5, count_text(bar.value), "value"))
         if n % every == 0:
             out.append(_text(x + slot / 2, top + plot_h + 17, bar.label, "tick"))
     out.append(_line(left, y(0), left + plot_w, y(0), "axis"))
     out.append(_text(left + plot_w / 2, height - 8, x_label, "axis-label"))
-    out.append(_text(14, top + plot_h / 2, y_label, "axis-label", transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"))
+    out.append(
+        _text(
+            14, top + plot_h / 2, y_label, "axis-label", transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"
+        )
+    )
     return _svg(chart_id, height, title, desc, out, width)
 
 
@@ -183,8 +211,15 @@ class MonthPoint:
     mean: float
 
 
-def timeline_chart(chart_id: str, title: str, desc: str, points: Sequence[MonthPoint], *,
-                   marked: MonthPoint | None = None, min_mean_ratings: int = 1) -> Markup:
+def timeline_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    points: Sequence[MonthPoint],
+    *,
+    marked: MonthPoint | None = None,
+    min_mean_ratings: int = 1,
+) -> Markup:
     """Two panels over the same months: ratings per month (columns) above, the month's mean
     rating (a line, broken where a month has fewer than min_mean_ratings ratings) below."""
     height, left, right, top = 400, 64, 16, 22
@@ -207,12 +242,26 @@ def timeline_chart(chart_id: str, title: str, desc: str, points: Sequence[MonthP
     for p in points:
         index = p.year * 12 + p.month - 1
         strong = marked is not None and (p.year, p.month) == (marked.year, marked.month)
-        out.append(_rect(x(index) + slot * 0.08, y(p.ratings), max(slot * 0.84, 0.6),
-                         y(0) - y(p.ratings), "bar strong" if strong else "bar",
-                         f"{p.year}-{p.month:02d}: {p.ratings:,} ratings, mean {p.mean:.2f}"))
+        out.append(
+            _rect(
+                x(index) + slot * 0.08,
+                y(p.ratings),
+                max(slot * 0.84, 0.6),
+                y(0) - y(p.ratings),
+                "bar strong" if strong else "bar",
+                f"{p.year}-{p.month:02d}: {p.ratings:,} ratings, mean {p.mean:.2f}",
+            )
+        )
     out.append(_line(left, y(0), left + plot_w, y(0), "axis"))
-    out.append(_text(14, top + count_h / 2, "ratings", "axis-label",
-                     transform=f"rotate(-90 14 {_num(top + count_h / 2)})"))
+    out.append(
+        _text(
+            14,
+            top + count_h / 2,
+            "ratings",
+            "axis-label",
+            transform=f"rotate(-90 14 {_num(top + count_h / 2)})",
+        )
+    )
     # the mean panel
     mean_top = top + count_h + gap
     shown = [p for p in points if p.ratings >= min_mean_ratings] or list(points)
@@ -223,6 +272,7 @@ def timeline_chart(chart_id: str, title: str, desc: str, points: Sequence[MonthP
     for t in mticks:
         out.append(_line(left, my(t), left + plot_w, my(t), "grid"))
         out.append(_text(left - 8, my(t) + 4, f"{t:.1f}", "tick", "end"))
+
     def flush(segment: list[str]) -> None:
         """A run of consecutive months as a line; a month on its own as a dot."""
         if len(segment) > 1:
@@ -242,8 +292,15 @@ def timeline_chart(chart_id: str, title: str, desc: str, points: Sequence[MonthP
             segment.append(f"{_num(x(index + 0.5))},{_num(my(p.mean))}")
         previous = index
     flush(segment)
-    out.append(_text(14, mean_top + mean_h / 2, "mean", "axis-label",
-                     transform=f"rotate(-90 14 {_num(mean_top + mean_h / 2)})"))
+    out.append(
+        _text(
+            14,
+            mean_top + mean_h / 2,
+            "mean",
+            "axis-label",
+            transform=f"rotate(-90 14 {_num(mean_top + mean_h / 2)})",
+        )
+    )
     # years along the bottom
     years = range(points[0].year, points[-1].year + 1)
     step = max(1, math.ceil(len(years) * 5 * CHAR / plot_w))
@@ -262,8 +319,13 @@ def timeline_chart(chart_id: str, title: str, desc: str, points: Sequence[MonthP
     return _svg(chart_id, height, title, desc, out)
 
 
-def long_tail_chart(chart_id: str, title: str, desc: str, points: Sequence[tuple[int, int, str]],
-                    boundaries: Sequence[tuple[int, str]]) -> Markup:
+def long_tail_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    points: Sequence[tuple[int, int, str]],
+    boundaries: Sequence[tuple[int, str]],
+) -> Markup:
     """Ratings per movie against its rank, both on log scales: one line per pool, and a dashed
     line with a label after the last rank of each pool (the pool boundaries)."""
     height, left, right, top, bottom = 340, 64, 24, 48, 52
@@ -304,19 +366,36 @@ def long_tail_chart(chart_id: str, title: str, desc: str, points: Sequence[tuple
     for rank, label in boundaries:  # each label runs down its line: labels never cross lines
         bx = x(rank + 0.5)
         out.append(_line(bx, top, bx, top + plot_h, "boundary"))
-        out.append(_text(bx - 6, top + 4, label, "value", "end",
-                         transform=f"rotate(-90 {_num(bx - 6)} {_num(top + 4)})"))
+        out.append(
+            _text(
+                bx - 6,
+                top + 4,
+                label,
+                "value",
+                "end",
+                transform=f"rotate(-90 {_num(bx - 6)} {_num(top + 4)})",
+            )
+        )
     lx = float(left)
     for pool in order:  # the legend: one short line per pool, in rank order
         name = pool.replace("_", " ")
-        out.append(f'<line x1="{_num(lx)}" y1="20" x2="{_num(lx + 22)}" y2="20" '
-                   f'class="line pool-{escape(pool)}"/>')
+        out.append(
+            f'<line x1="{_num(lx)}" y1="20" x2="{_num(lx + 22)}" y2="20" class="line pool-{escape(pool)}"/>'
+        )
         out.append(_text(lx + 28, 25, name, "legend", "start"))
         lx += 46 + CHAR * len(name)
-    out.append(_text(left + plot_w / 2, height - 8, "movies by rank (1 = most rated), log scale",
-                     "axis-label"))
-    out.append(_text(14, top + plot_h / 2, "ratings (log scale)", "axis-label",
-                     transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"))
+    out.append(
+        _text(left + plot_w / 2, height - 8, "movies by rank (1 = most rated), log scale", "axis-label")
+    )
+    out.append(
+        _text(
+            14,
+            top + plot_h / 2,
+            "ratings (log scale)",
+            "axis-label",
+            transform=f"rotate(-90 14 {_num(top + plot_h / 2)})",
+        )
+    )
     return _svg(chart_id, height, title, desc, out)
 
 
@@ -328,8 +407,9 @@ class Split:
     note: str = ""  # after the label, e.g. the standard deviation
 
 
-def diverging_chart(chart_id: str, title: str, desc: str, rows: Sequence[Split], *,
-                    low_label: str, high_label: str) -> Markup:
+def diverging_chart(
+    chart_id: str, title: str, desc: str, rows: Sequence[Split], *, low_label: str, high_label: str
+) -> Markup:
     """One row per item: its low share as a bar to the left of a centre line, its high share to
     the right, with the percentages."""
     row_h, top, label_w = 26, 40, 300
@@ -338,18 +418,38 @@ def diverging_chart(chart_id: str, title: str, desc: str, rows: Sequence[Split],
     half = (WIDTH - label_w) / 2 - 44
     peak = max([max(r.low, r.high) for r in rows] + [0.01])
     scale = half / peak
-    out = [_text(centre - 8, 18, f"◀ {low_label}", "legend low", "end"),
-           _text(centre + 8, 18, f"{high_label} ▶", "legend high", "start")]
+    out = [
+        _text(centre - 8, 18, f"◀ {low_label}", "legend low", "end"),
+        _text(centre + 8, 18, f"{high_label} ▶", "legend high", "start"),
+    ]
     for n, r in enumerate(rows):
         y0 = top + n * row_h
         label = _fit(r.label, label_w - 16 - CHAR * len(r.note)) + (f" {r.note}" if r.note else "")
         out.append(_text(label_w - 10, y0 + row_h / 2 + 4, label, "row-label", "end"))
-        out.append(_rect(centre - r.low * scale, y0 + 4, r.low * scale, row_h - 8, "bar low",
-                         f"{r.label}: {percent_text(r.low)} {low_label}"))
-        out.append(_rect(centre, y0 + 4, r.high * scale, row_h - 8, "bar high",
-                         f"{r.label}: {percent_text(r.high)} {high_label}"))
+        out.append(
+            _rect(
+                centre - r.low * scale,
+                y0 + 4,
+                r.low * scale,
+                row_h - 8,
+                "bar low",
+                f"{r.label}: {percent_text(r.low)} {low_label}",
+            )
+        )
+        out.append(
+            _rect(
+                centre,
+                y0 + 4,
+                r.high * scale,
+                row_h - 8,
+                "bar high",
+                f"{r.label}: {percent_text(r.high)} {high_label}",
+            )
+        )
         out.append(_text(centre - r.low * scale - 5, y0 + row_h / 2 + 4, percent_text(r.low), "value", "end"))
-        out.append(_text(centre + r.high * scale + 5, y0 + row_h / 2 + 4, percent_text(r.high), "value", "start"))
+        out.append(
+            _text(centre + r.high * scale + 5, y0 + row_h / 2 + 4, percent_text(r.high), "value", "start")
+        )
     out.append(_line(centre, top - 4, centre, top + row_h * len(rows), "axis"))
     return _svg(chart_id, height, title, desc, out)
 
@@ -365,8 +465,16 @@ class Shrink:
     tip: str
 
 
-def shrinkage_chart(chart_id: str, title: str, desc: str, movies: Sequence[Shrink], *, c: float,
-                    m: float | None, legend: Sequence[tuple[str, str]]) -> Markup:
+def shrinkage_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    movies: Sequence[Shrink],
+    *,
+    c: float,
+    m: float | None,
+    legend: Sequence[tuple[str, str]],
+) -> Markup:
     """What a weighted average does: each movie at its rating count (log scale), a line from its
     plain mean (ring) to its weighted score (dot), the prior C across and m marked. Movies drawn
     on the same spot are counted ("×40"), so a stack of one-rating movies shows its size."""
@@ -397,8 +505,10 @@ def shrinkage_chart(chart_id: str, title: str, desc: str, movies: Sequence[Shrin
         px, ms, ss = x(s.count), y(s.mean), y(s.score)
         out.append(f'<line x1="{_num(px)}" y1="{_num(ms)}" x2="{_num(px)}" y2="{_num(ss)}" class="shrink"/>')
         out.append(f'<circle cx="{_num(px)}" cy="{_num(ms)}" r="3.5" class="ring"/>')
-        out.append(f'<circle cx="{_num(px)}" cy="{_num(ss)}" r="4.5" class="dot {escape(s.cls)}">'
-                   f"<title>{escape(s.tip)}</title></circle>")
+        out.append(
+            f'<circle cx="{_num(px)}" cy="{_num(ss)}" r="4.5" class="dot {escape(s.cls)}">'
+            f"<title>{escape(s.tip)}</title></circle>"
+        )
         key = (round(px / 4), round(ss / 4))
         stacks[key] = stacks.get(key, 0) + 1
     for (kx, ky), count in sorted(stacks.items()):
@@ -406,17 +516,22 @@ def shrinkage_chart(chart_id: str, title: str, desc: str, movies: Sequence[Shrin
             out.append(_text(kx * 4 + 8, ky * 4 + 4, f"×{count}", "value", "start"))
     lx = float(left)
     for cls, label in [*legend, ("ring", "plain mean")]:
-        out.append(f'<circle cx="{_num(lx + 6)}" cy="20" r="5" class="{"ring" if cls == "ring" else "dot " + escape(cls)}"/>')
+        kind = "ring" if cls == "ring" else "dot " + escape(cls)
+        out.append(f'<circle cx="{_num(lx + 6)}" cy="20" r="5" class="{kind}"/>')
         out.append(_text(lx + 16, 25, label, "legend", "start"))
         lx += 30 + CHAR * len(label)
     out.append(_text(left + plot_w / 2, height - 8, "ratings of the movie (log scale)", "axis-label"))
-    out.append(_text(14, top + plot_h / 2, "stars", "axis-label",
-                     transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"))
+    out.append(
+        _text(
+            14, top + plot_h / 2, "stars", "axis-label", transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"
+        )
+    )
     return _svg(chart_id, height, title, desc, out)
 
 
-def hbar_chart(chart_id: str, title: str, desc: str, rows: Sequence[Bar], *, notes: Sequence[str],
-               x_label: str) -> Markup:
+def hbar_chart(
+    chart_id: str, title: str, desc: str, rows: Sequence[Bar], *, notes: Sequence[str], x_label: str
+) -> Markup:
     """Horizontal bars, one labelled row each, with a note after each bar (e.g. the mean)."""
     row_h, top, label_w, right = 24, 12, 120, 110
     height = top + row_h * len(rows) + 44
@@ -432,8 +547,16 @@ def hbar_chart(chart_id: str, title: str, desc: str, rows: Sequence[Bar], *, not
     for n, (r, note) in enumerate(zip(rows, notes)):
         y0 = top + n * row_h
         out.append(_text(label_w - 8, y0 + row_h / 2 + 4, _fit(r.label, label_w - 12), "row-label", "end"))
-        out.append(_rect(label_w, y0 + 4, x(r.value) - label_w, row_h - 8,
-                         "bar strong" if r.strong else "bar", r.tip or f"{r.label}: {r.value:,.0f}"))
+        out.append(
+            _rect(
+                label_w,
+                y0 + 4,
+                x(r.value) - label_w,
+                row_h - 8,
+                "bar strong" if r.strong else "bar",
+                r.tip or f"{r.label}: {r.value:,.0f}",
+            )
+        )
         out.append(_text(x(r.value) + 6, y0 + row_h / 2 + 4, note, "value", "start"))
     out.append(_line(label_w, top, label_w, bottom, "axis"))
     out.append(_text(label_w + plot_w / 2, height - 6, x_label, "axis-label"))

@@ -14,6 +14,7 @@ worker or a power cut), a busy timeout (workers queue for the write lock instead
 BEGIN IMMEDIATE for writing transactions (the write lock is taken at the start, so two workers
 never deadlock upgrading a read lock).
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,9 +57,9 @@ SECTIONS = ("picks", "popular", "less_known", "marks")
 metadata = MetaData()
 
 feedback = Table(
-    "feedback", metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
+    "feedback",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("created_at", DateTime(timezone=True), nullable=False),  # UTC
     Column("visitor_id", String(32), nullable=False),  # random, from the signed cookie
     Column("movie_id", Integer, nullable=False),
@@ -68,10 +69,12 @@ feedback = Table(
     Column("section", String(16), nullable=False),
     Column("rank", SmallInteger, nullable=False),  # 1-based position within the section
     CheckConstraint(f"kind IN ({', '.join(repr(k) for k in KINDS)})", name="ck_feedback_kind"),
-    CheckConstraint(f"section IN ({', '.join(repr(s) for s in SECTIONS)})",
-                    name="ck_feedback_section"),
-    CheckConstraint("(kind = 'rated' AND rating IS NOT NULL AND rating >= 0.5 AND rating <= 5) "
-                    "OR (kind <> 'rated' AND rating IS NULL)", name="ck_feedback_rating"),
+    CheckConstraint(f"section IN ({', '.join(repr(s) for s in SECTIONS)})", name="ck_feedback_section"),
+    CheckConstraint(
+        "(kind = 'rated' AND rating IS NOT NULL AND rating >= 0.5 AND rating <= 5) "
+        "OR (kind <> 'rated' AND rating IS NULL)",
+        name="ck_feedback_rating",
+    ),
     CheckConstraint("rank >= 1", name="ck_feedback_rank"),
     Index("ix_feedback_visitor", "visitor_id", "id"),
 )
@@ -79,7 +82,8 @@ feedback = Table(
 # Requests per key and fixed window, for the rate limits (webapp/feedback_store.py). A key is
 # "v:" + visitor id, or "a:" + a keyed hash of the address; rows older than a window are deleted.
 rate_limits = Table(
-    "rate_limits", metadata,
+    "rate_limits",
+    metadata,
     Column("limit_key", String(40), primary_key=True),
     Column("window_start", BigInteger, primary_key=True),
     Column("hits", Integer, nullable=False),
@@ -122,8 +126,12 @@ def make_engine(url: str, *, writes: bool = True) -> Engine:
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={BUSY_TIMEOUT_MS}",
-                       "foreign_keys=ON"):
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+        ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -178,7 +186,8 @@ def prepare(url: str, mode: str = "upgrade") -> str:
         if mode == "check":
             raise DatabaseError(
                 f"database {shown} has schema {before or 'none'}, this code needs {head}: run "
-                f"`python -m webapp.db upgrade` (or start with MOVIEREC_DATABASE_MIGRATE=upgrade)")
+                f"`python -m webapp.db upgrade` (or start with MOVIEREC_DATABASE_MIGRATE=upgrade)"
+            )
         from alembic import command
 
         with engine.begin() as connection:
@@ -208,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         if args[0] == "current":
             engine = make_engine(url, writes=False)
             try:
-                print(f"database {describe(url)}: schema {current_revision(engine) or 'none'}, "
-                      f"code needs {head_revision()}")
+                print(
+                    f"database {describe(url)}: schema {current_revision(engine) or 'none'}, "
+                    f"code needs {head_revision()}"
+                )
             finally:
                 engine.dispose()
             return 0

@@ -1,4 +1,5 @@
 """Errors as JSON for the API and as a page for people; a bad form comes back with its picks."""
+
 from __future__ import annotations
 
 import logging
@@ -8,9 +9,16 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
-CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
-         414: "uri_too_long", 415: "unsupported_media_type", 431: "headers_too_large",
-         500: "internal_error"}
+CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    431: "headers_too_large",
+    500: "internal_error",
+}
 
 
 def wants_json() -> bool:
@@ -19,8 +27,9 @@ def wants_json() -> bool:
 
 def handle_http_error(exc: HTTPException):
     status = exc.code or 500
-    message = {413: "The request body is too large.",
-               500: "Something went wrong on our side."}.get(status, exc.description)
+    message = {413: "The request body is too large.", 500: "Something went wrong on our side."}.get(
+        status, exc.description
+    )
     if wants_json():
         return jsonify({"error": CODES.get(status, "error"), "message": message}), status
     return render_template("error.html", status=status, title=exc.name, message=message), status
@@ -43,8 +52,9 @@ def handle_csrf_error(exc: CSRFError):
 
 
 def handle_unexpected(exc: InternalServerError):
-    log.error("unhandled error on %s %s", request.method, request.path,
-              exc_info=exc.original_exception or exc)
+    log.error(
+        "unhandled error on %s %s", request.method, request.path, exc_info=exc.original_exception or exc
+    )
     return handle_http_error(InternalServerError())
 
 

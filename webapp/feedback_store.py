@@ -14,6 +14,7 @@ refused without touching the database.
 Engines are made per process: gunicorn forks its workers after start-up, and connections must
 not be shared across a fork.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,9 +75,11 @@ class RateLimited(Exception):
     def __init__(self, scope: str, limit: int, retry_after: int) -> None:
         self.scope, self.limit, self.retry_after = scope, limit, retry_after
         who = "visitor" if scope == "visitor" else "network address"
-        super().__init__(f"Too much feedback at once: at most {limit} marks a minute per {who}. "
-                         f"Please wait {retry_after} s and try again; nothing you marked before "
-                         f"was lost.")
+        super().__init__(
+            f"Too much feedback at once: at most {limit} marks a minute per {who}. "
+            f"Please wait {retry_after} s and try again; nothing you marked before "
+            f"was lost."
+        )
 
 
 class FeedbackStore:
@@ -107,8 +110,9 @@ class FeedbackStore:
         self._engine = None
 
     # ------------------------------------------------------------------ writing
-    def record(self, mark: "FeedbackEntry", address: str, picks: Sequence[int] = (),
-               now: float | None = None) -> Stored:
+    def record(
+        self, mark: "FeedbackEntry", address: str, picks: Sequence[int] = (), now: float | None = None
+    ) -> Stored:
         """Store one mark (and the picks it was given under, once per visitor and movie) after
         the rate limits; committed when this returns. RateLimited when over a limit."""
         now = time.time() if now is None else now
@@ -124,16 +128,34 @@ class FeedbackStore:
                         self._blocked[key] = (window, scope, limit)
                     raise RateLimited(scope, limit, max(1, int(window + WINDOW_S - now + 0.999)))
             new_picks = self._new_picks(conn, mark.visitor_id, picks)
-            rows = [{"created_at": created, "visitor_id": mark.visitor_id, "movie_id": int(p),
-                     "kind": "pick", "rating": None, "build_id": mark.build_id,
-                     "section": "picks", "rank": n}
-                    for n, p in enumerate(picks, start=1) if int(p) in new_picks]
+            rows = [
+                {
+                    "created_at": created,
+                    "visitor_id": mark.visitor_id,
+                    "movie_id": int(p),
+                    "kind": "pick",
+                    "rating": None,
+                    "build_id": mark.build_id,
+                    "section": "picks",
+                    "rank": n,
+                }
+                for n, p in enumerate(picks, start=1)
+                if int(p) in new_picks
+            ]
             if rows:
                 conn.execute(insert(feedback), rows)
-            result = conn.execute(insert(feedback).values(
-                created_at=created, visitor_id=mark.visitor_id, movie_id=mark.movie_id,
-                kind=mark.kind, rating=mark.rating, build_id=mark.build_id, section=mark.section,
-                rank=mark.rank))
+            result = conn.execute(
+                insert(feedback).values(
+                    created_at=created,
+                    visitor_id=mark.visitor_id,
+                    movie_id=mark.movie_id,
+                    kind=mark.kind,
+                    rating=mark.rating,
+                    build_id=mark.build_id,
+                    section=mark.section,
+                    rank=mark.rank,
+                )
+            )
             inserted = result.inserted_primary_key
             assert inserted is not None  # a single-row insert
             stored = Stored(int(inserted[0]), created)
@@ -141,8 +163,10 @@ class FeedbackStore:
 
     def _keys(self, visitor_id: str, address: str) -> list[tuple[str, str, int]]:
         hashed = hmac.new(self._secret, address.encode(), hashlib.sha256).hexdigest()[:32]
-        return [("v:" + visitor_id, "visitor", self.limits.per_visitor),
-                ("a:" + hashed, "address", self.limits.per_address)]
+        return [
+            ("v:" + visitor_id, "visitor", self.limits.per_visitor),
+            ("a:" + hashed, "address", self.limits.per_address),
+        ]
 
     def _refuse_if_blocked(self, keys: list[tuple[str, str, int]], window: int, now: float) -> None:
         """Refuse at once a key this worker already saw over its limit in this window."""
@@ -179,9 +203,13 @@ class FeedbackStore:
     def _new_picks(conn: Connection, visitor_id: str, picks: Sequence[int]) -> set[int]:
         if not picks:
             return set()
-        stored = conn.execute(select(feedback.c.movie_id).where(
-            feedback.c.visitor_id == visitor_id, feedback.c.kind == "pick",
-            feedback.c.movie_id.in_([int(p) for p in picks]))).scalars()
+        stored = conn.execute(
+            select(feedback.c.movie_id).where(
+                feedback.c.visitor_id == visitor_id,
+                feedback.c.kind == "pick",
+                feedback.c.movie_id.in_([int(p) for p in picks]),
+            )
+        ).scalars()
         return {int(p) for p in picks} - set(stored)
 
     # ------------------------------------------------------------------ reading
@@ -199,8 +227,9 @@ def iter_marks(engine: Engine, chunk: int = 10_000) -> Iterator[dict]:
     last = 0
     with engine.connect() as conn:
         while True:
-            rows = conn.execute(select(feedback).where(feedback.c.id > last)
-                                .order_by(feedback.c.id).limit(chunk)).all()
+            rows = conn.execute(
+                select(feedback).where(feedback.c.id > last).order_by(feedback.c.id).limit(chunk)
+            ).all()
             if not rows:
                 return
             for row in rows:

@@ -6,6 +6,7 @@ the button pressed (`mark=loved:318`) and where the movie was shown, and is answ
 redirect to the result URL of the new state, which holds the marks, so the refreshed list can be
 reloaded and shared. static/app.js sends the same form with fetch() and swaps the page in place.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,9 @@ def visitor_id() -> str:
 def read_state(store: Store, values) -> tuple[PageState | None, list[str]]:
     """The picks and marks of a result URL or form; (None, errors) when they are not usable."""
     check = check_text_picks(store, values.getlist("movie_ids"))
-    marks, errors = parse_marks({name: values.getlist(name) for name in MARK_KINDS},
-                                store.knows, check.ids, parse_movie_id)
+    marks, errors = parse_marks(
+        {name: values.getlist(name) for name in MARK_KINDS}, store.knows, check.ids, parse_movie_id
+    )
     errors = list(check.errors) + errors
     return (None, errors) if errors else (PageState(check.ids, marks), [])
 
@@ -87,9 +89,14 @@ def results_url(state: PageState, level: str, anchor: str | None = None) -> str:
 def _error_page(status: int, message: str, back: str | None) -> tuple[str, int, dict[str, str]]:
     titles = {400: "That did not work", 429: "Too much at once", 503: "Not saved"}
     headers = {"Cache-Control": "private, no-store"}
-    html = render_template("error.html", status=status, title=titles.get(status, "Error"),
-                           message=message, back_url=back,
-                           back_label="Back to your recommendations")
+    html = render_template(
+        "error.html",
+        status=status,
+        title=titles.get(status, "Error"),
+        message=message,
+        back_url=back,
+        back_label="Back to your recommendations",
+    )
     return html, status, headers
 
 
@@ -98,8 +105,12 @@ def expired_form_page(store: Store) -> tuple[str, int, dict[str, str]]:
     stored; the way back leads to the page the visitor was on."""
     state, _ = read_state(store, request.form)
     back = results_url(state, "gems") if state is not None else None
-    return _error_page(400, "The page had expired, so your mark was not saved. Go back to your "
-                            "recommendations and mark the movie again.", back)
+    return _error_page(
+        400,
+        "The page had expired, so your mark was not saved. Go back to your "
+        "recommendations and mark the movie again.",
+        back,
+    )
 
 
 def _where_shown(movie_id: int) -> tuple[str, int] | None:
@@ -127,8 +138,11 @@ def submit():
         return _error_page(400, "Choose one of the buttons on a movie to mark it.", back)
     build_id = request.form.get("build_id", "")
     if not _BUILD_ID.fullmatch(build_id):
-        return _error_page(400, "The page did not say which version of the recommendations it "
-                                "showed; reload it and mark again.", back)
+        return _error_page(
+            400,
+            "The page did not say which version of the recommendations it showed; reload it and mark again.",
+            back,
+        )
     if param == "undo":
         mark = state.mark_of(movie_id)
         if mark is None:  # already taken back (a second click): nothing to do
@@ -138,8 +152,11 @@ def submit():
     else:
         where = _where_shown(movie_id)
         if where is None:
-            return _error_page(400, f"Movie {movie_id} is not on your list any more: reload "
-                                    f"the page to see your current list.", back)
+            return _error_page(
+                400,
+                f"Movie {movie_id} is not on your list any more: reload the page to see your current list.",
+                back,
+            )
         section, rank = where
         stars = None
         if param == "rated":
@@ -147,23 +164,27 @@ def submit():
             if stars is None:
                 return _error_page(400, "Choose how many stars (0.5 to 5) before pressing Rate.", back)
         if state.mark_of(movie_id) is not None:
-            return _error_page(400, f"Movie {movie_id} is already marked: take that mark back "
-                                    f"first.", back)
+            return _error_page(400, f"Movie {movie_id} is already marked: take that mark back first.", back)
         if len(state.marks) >= MAX_MARKS:
-            return _error_page(400, f"A page keeps at most {MAX_MARKS} marks: take one back "
-                                    f"first.", back)
+            return _error_page(400, f"A page keeps at most {MAX_MARKS} marks: take one back first.", back)
         new_state, kind = state.with_mark(movie_id, param, stars), MARK_KINDS[param]
         anchor = "popular" if section == "popular" else "less-known"
     try:
-        feedback_store().record(FeedbackEntry(visitor_id(), movie_id, kind, build_id, section, rank, stars),
-                                request.remote_addr or "", picks=state.picks)
+        feedback_store().record(
+            FeedbackEntry(visitor_id(), movie_id, kind, build_id, section, rank, stars),
+            request.remote_addr or "",
+            picks=state.picks,
+        )
     except RateLimited as exc:
         html, status, headers = _error_page(429, str(exc), back)
         return html, status, {**headers, "Retry-After": str(exc.retry_after)}
     except SQLAlchemyError:
         log.exception("storing feedback failed")
-        return _error_page(503, "Your mark could not be saved just now (nothing was changed). "
-                                "Please try again in a moment.", back)
+        return _error_page(
+            503,
+            "Your mark could not be saved just now (nothing was changed). Please try again in a moment.",
+            back,
+        )
     return redirect(results_url(new_state, level, anchor), 303)
 
 
@@ -179,11 +200,17 @@ def api_feedback():
     from webapp.api import _json_body
 
     if not request.is_json:
-        return _api_error(415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json.")
+        return _api_error(
+            415, "unsupported_media_type", "Send a JSON body with Content-Type: application/json."
+        )
     body = _json_body()
     if not isinstance(body, dict):
-        return _api_error(400, "malformed_json", 'The body must be a JSON object like '
-                          '{"movie_id": 318, "kind": "loved", "build_id": "...", "section": "popular", "rank": 1}.')
+        return _api_error(
+            400,
+            "malformed_json",
+            "The body must be a JSON object like "
+            '{"movie_id": 318, "kind": "loved", "build_id": "...", "section": "popular", "rank": 1}.',
+        )
     store = current_store()
     try:
         mark, picks = _api_mark(body, store)
@@ -191,8 +218,7 @@ def api_feedback():
         return _api_error(400, "invalid_parameter", str(exc))
     unknown = [m for m in (mark.movie_id, *picks) if not store.knows(m)]
     if unknown:
-        return _api_error(400, "unknown_movie", f"There is no movie with id {unknown[0]}.",
-                          movie_ids=unknown)
+        return _api_error(400, "unknown_movie", f"There is no movie with id {unknown[0]}.", movie_ids=unknown)
     try:
         stored = feedback_store().record(mark, request.remote_addr or "", picks=picks)
     except RateLimited as exc:
@@ -201,13 +227,26 @@ def api_feedback():
         return response, status
     except SQLAlchemyError:
         log.exception("storing feedback failed")
-        return _api_error(503, "unavailable", "The feedback could not be stored just now; "
-                          "nothing was changed. Try again in a moment.")
-    return jsonify({"feedback": {"id": stored.id, "created_at": stored.created_at.isoformat(),
-                                 "movie_id": mark.movie_id, "kind": mark.kind,
-                                 "rating": mark.rating, "build_id": mark.build_id,
-                                 "section": mark.section, "rank": mark.rank,
-                                 "picks": list(picks)}}), 201
+        return _api_error(
+            503,
+            "unavailable",
+            "The feedback could not be stored just now; nothing was changed. Try again in a moment.",
+        )
+    return jsonify(
+        {
+            "feedback": {
+                "id": stored.id,
+                "created_at": stored.created_at.isoformat(),
+                "movie_id": mark.movie_id,
+                "kind": mark.kind,
+                "rating": mark.rating,
+                "build_id": mark.build_id,
+                "section": mark.section,
+                "rank": mark.rank,
+                "picks": list(picks),
+            }
+        }
+    ), 201
 
 
 def _api_mark(body: dict[str, Any], store: Store) -> tuple[FeedbackEntry, tuple[int, ...]]:
@@ -218,23 +257,31 @@ def _api_mark(body: dict[str, Any], store: Store) -> tuple[FeedbackEntry, tuple[
     kind = json_choice(body, "kind", API_KINDS, "")
     rating = body.get("rating")
     if kind == "rated":
-        if isinstance(rating, bool) or not isinstance(rating, (int, float)) \
-                or parse_stars(repr(float(rating)) if isinstance(rating, float) else str(rating)) is None:
+        if (
+            isinstance(rating, bool)
+            or not isinstance(rating, (int, float))
+            or parse_stars(repr(float(rating)) if isinstance(rating, float) else str(rating)) is None
+        ):
             raise ParameterError("rating must be a number from 0.5 to 5 in half stars (kind rated).")
         rating = float(rating)
     elif rating is not None:
         raise ParameterError("rating goes with kind rated only.")
     build_id = body.get("build_id")
     if not isinstance(build_id, str) or not _BUILD_ID.fullmatch(build_id):
-        raise ParameterError("build_id must be the build_id the movie was shown under "
-                             "(1 to 64 letters, digits, '.', '_' or '-').")
+        raise ParameterError(
+            "build_id must be the build_id the movie was shown under "
+            "(1 to 64 letters, digits, '.', '_' or '-')."
+        )
     section = json_choice(body, "section", API_SECTIONS, "")
     rank = json_int(body, "rank", 1, MAX_RANK)
     if rank is None:
         raise ParameterError(f"rank is required: the movie's position in its section, 1 to {MAX_RANK}.")
     picks = body.get("picks", [])
-    if not isinstance(picks, list) or len(picks) > MAX_MARKS or not all(
-            isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= MAX_ID for p in picks) \
-            or len(set(picks)) != len(picks):
+    if (
+        not isinstance(picks, list)
+        or len(picks) > MAX_MARKS
+        or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= MAX_ID for p in picks)
+        or len(set(picks)) != len(picks)
+    ):
         raise ParameterError(f"picks must be a list of at most {MAX_MARKS} distinct movie ids.")
     return FeedbackEntry(visitor_id(), movie_id, kind, build_id, section, rank, rating), tuple(picks)

@@ -6,6 +6,7 @@ movie's card, each pick's summary. Those are rendered once by their Jinja templa
 is its own (the reasons, the links that carry its picks), escaped exactly as Jinja escapes them.
 Tests check each joined result against the plain template rendering.
 """
+
 from __future__ import annotations
 
 import re
@@ -54,6 +55,7 @@ class Parts:
 
     def cut(self, name: str, movie: Movie, *args: object) -> list[str]:
         """A macro's output for one movie, cut where the marked arguments go (cached)."""
+
         def render() -> list[str]:
             parts = _MARKS.split(self.macro(name, movie, *args))
             wanted = [a.strip("\x00") for a in args if isinstance(a, str) and a.startswith("\x00")]
@@ -68,8 +70,9 @@ class Parts:
         (escaped just as the macro's autoescaping does). A card without a detail has no <span>:
         its parts are cut from a rendering without one."""
         if detail:
-            before, middle, after = self.cut("result_card", movie, _MARK.format("head"),
-                                             _MARK.format("detail"))
+            before, middle, after = self.cut(
+                "result_card", movie, _MARK.format("head"), _MARK.format("detail")
+            )
             return f"{before}{escape(head)}{middle}{escape(detail)}{after}"
         before, after = self.cut("result_card", movie, _MARK.format("head"), "")
         return f"{before}{escape(head)}{after}"
@@ -83,8 +86,10 @@ class Parts:
         """results.html for this build, script root and less-known level, with slots for the
         request's own values (RESULT_SLOTS)."""
         store = current_store()
-        return self.get(("results_frame", level), lambda: Frame.render(
-            "results.html", RESULT_SLOTS, store=store, level=level, levels=store.levels))
+        return self.get(
+            ("results_frame", level),
+            lambda: Frame.render("results.html", RESULT_SLOTS, store=store, level=level, levels=store.levels),
+        )
 
 
 def list_items(items: Iterable[str]) -> Markup:
@@ -131,17 +136,30 @@ class Frame:
         return Frame(tuple(out))
 
 
-RESULT_SLOTS = ("picks_title", "pick_summaries", "popular_cards", "less_known_cards",
-                "gems_url", "known_url", "marks_section", "feedback_fields", "csrf_token")
+RESULT_SLOTS = (
+    "picks_title",
+    "pick_summaries",
+    "popular_cards",
+    "less_known_cards",
+    "gems_url",
+    "known_url",
+    "marks_section",
+    "feedback_fields",
+    "csrf_token",
+)
 
 
 # ---------------------------------------------------------------------------- template global
-def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False,
-                   picks: Sequence[int] = ()) -> Markup:
+def pick_card_html(movie: Movie, is_picked: bool, hidden: bool = False, picks: Sequence[int] = ()) -> Markup:
     """One catalog or search card (the _macros.html pick_card), rendered once and reused; its
     link to the movie's page carries the picks so far (the one per-request slot)."""
-    before, after = Parts().cut("pick_card", movie, frozenset({movie.movie_id} if is_picked else ()),
-                                bool(hidden), _MARK.format("about_url"))
+    before, after = Parts().cut(
+        "pick_card",
+        movie,
+        frozenset({movie.movie_id} if is_picked else ()),
+        bool(hidden),
+        _MARK.format("about_url"),
+    )
     return Markup(f"{before}{escape(movie_url(movie.movie_id, picks))}{after}")
 
 

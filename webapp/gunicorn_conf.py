@@ -18,6 +18,7 @@ trained_data/ and restarts the workers gracefully; each worker also picks up a n
 when the manifest changes, and so does the master (a watcher thread), so that a worker forked
 later never starts with an older build than the newest good one.
 """
+
 from __future__ import annotations
 
 import gc
@@ -33,10 +34,15 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 wsgi_app = "webapp:create_app()"
-bind = f"{os.environ.get('MOVIEREC_HOST', '127.0.0.1')}:" \
-       f"{os.environ.get('MOVIEREC_PORT') or os.environ.get('PORT') or '8000'}"
-workers = int(os.environ.get("MOVIEREC_WORKERS") or os.environ.get("WEB_CONCURRENCY")
-              or min(2 * multiprocessing.cpu_count() + 1, 8))
+bind = (
+    f"{os.environ.get('MOVIEREC_HOST', '127.0.0.1')}:"
+    f"{os.environ.get('MOVIEREC_PORT') or os.environ.get('PORT') or '8000'}"
+)
+workers = int(
+    os.environ.get("MOVIEREC_WORKERS")
+    or os.environ.get("WEB_CONCURRENCY")
+    or min(2 * multiprocessing.cpu_count() + 1, 8)
+)
 threads = int(os.environ.get("MOVIEREC_THREADS", "1"))
 preload_app = True
 timeout = 30
@@ -58,8 +64,9 @@ loglevel = os.environ.get("MOVIEREC_LOG_LEVEL", "info")
 _app_log = logging.getLogger("webapp")
 if not _app_log.handlers:  # gunicorn reads this file again on SIGHUP
     _handler = logging.StreamHandler(sys.stderr)
-    _handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
-                                            "[%Y-%m-%d %H:%M:%S %z]"))
+    _handler.setFormatter(
+        logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(message)s", "[%Y-%m-%d %H:%M:%S %z]")
+    )
     _app_log.addHandler(_handler)
     _app_log.setLevel(logging.INFO)
     _app_log.propagate = False
@@ -110,6 +117,7 @@ def on_reload(server) -> None:
     """SIGHUP: load trained_data/ again in the master before the new workers are forked. A build
     that cannot be loaded is refused (logged, shown by /healthz) and the master keeps the newest
     good one, which the new workers then inherit."""
+
     def reload(holder) -> None:
         if holder.reload():
             server.log.info("trained data %s loaded", holder.current.build_id)

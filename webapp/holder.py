@@ -16,6 +16,7 @@ by then that newer build's files may be gone (a build swaps in a whole new folde
 `watch()`es the folder and loads each new build as it appears; forks wait for a load in progress
 to finish (os.register_at_fork), and gunicorn_conf.py refreshes before and after each fork.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -60,16 +61,25 @@ class Refusal:
 
     def to_json(self) -> dict[str, Any]:
         """What /healthz says about it."""
-        return {"build_id": self.build_id, "reason": self.reason, "since": _iso(self.since),
-                "manifest_modified": _iso(self.stamp[0] / 1e9) if self.stamp != NO_MANIFEST else None,
-                "failures": self.failures}
+        return {
+            "build_id": self.build_id,
+            "reason": self.reason,
+            "since": _iso(self.since),
+            "manifest_modified": _iso(self.stamp[0] / 1e9) if self.stamp != NO_MANIFEST else None,
+            "failures": self.failures,
+        }
 
 
 class StoreHolder:
     """The current store; picks up a new build without a restart, never exposing a partial one."""
 
-    def __init__(self, directory: Path | str, *, check_interval: float = 1.0,
-                 loader: Callable[[Path], Store] = load_store) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        check_interval: float = 1.0,
+        loader: Callable[[Path], Store] = load_store,
+    ) -> None:
         self.directory = Path(directory).absolute()  # not resolve(): a symlink may be re-pointed
         self.check_interval = check_interval
         self._loader = loader
@@ -99,8 +109,7 @@ class StoreHolder:
             self._next_check = now + self.check_interval
             if self._wants(manifest_stamp(self.directory), now):
                 self._loading.set()
-                threading.Thread(target=self._refresh_in_background, name="store-reload",
-                                 daemon=True).start()
+                threading.Thread(target=self._refresh_in_background, name="store-reload", daemon=True).start()
         return self._store
 
     # ------------------------------------------------------------------ loading
@@ -161,11 +170,21 @@ class StoreHolder:
         else:
             retry_at = time.monotonic() + min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1))
             reason = f"{type(exc).__name__}: {exc}".replace(str(self.directory), self.directory.name)
-            log.error("keeping trained data %s: loading %s failed", self._store.build_id,
-                      self.directory, exc_info=exc)
+            log.error(
+                "keeping trained data %s: loading %s failed",
+                self._store.build_id,
+                self.directory,
+                exc_info=exc,
+            )
         reason = " ".join(reason.split())[:MAX_REASON]  # one line
-        self._refusal = Refusal(stamp, _peek_build_id(self.directory), reason,
-                                previous.since if previous else time.time(), failures, retry_at)
+        self._refusal = Refusal(
+            stamp,
+            _peek_build_id(self.directory),
+            reason,
+            previous.since if previous else time.time(),
+            failures,
+            retry_at,
+        )
 
     def _refresh_in_background(self) -> None:
         try:
@@ -247,5 +266,6 @@ def _after_fork_in_child() -> None:
     _HELD.clear()
 
 
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
-                    after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)

@@ -1,6 +1,7 @@
 """The /insights page and a page per movie (/movies/<id>): plain HTML with server-rendered SVG
 charts, no script needed. Both are rendered once per build, script root and query (genre; the
 picks carried in a movie page's URL) and cached like the result page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -26,7 +27,8 @@ def index():
     if genre and (store.insights is None or genre not in store.insights.genres):
         abort(404, description=f"There is no genre “{genre[:40]}” in this data.")
     return current_app.extensions[PAGES_KEY].get_or_make(
-        html_key(store.build_id, "insights", genre), lambda: _render_index(genre))
+        html_key(store.build_id, "insights", genre), lambda: _render_index(genre)
+    )
 
 
 def _render_index(genre: str) -> str:
@@ -35,10 +37,16 @@ def _render_index(genre: str) -> str:
     sections = []
     if insights is not None:
         pools = store.manifest.get("pools") or store.manifest.get("config", {}).get("pools") or {}
-        sections = all_sections(insights, store.movies, store.tables["movie_stats"], pools,
-                                movie_url, genre)
-    return render_template("insights.html", store=store, insights=insights, sections=sections,
-                           genre=genre, build_command=BUILD_COMMAND, stage_command=STAGE_COMMAND)
+        sections = all_sections(insights, store.movies, store.tables["movie_stats"], pools, movie_url, genre)
+    return render_template(
+        "insights.html",
+        store=store,
+        insights=insights,
+        sections=sections,
+        genre=genre,
+        build_command=BUILD_COMMAND,
+        stage_command=STAGE_COMMAND,
+    )
 
 
 @bp.get("/movies/<id:movie_id>")
@@ -49,10 +57,10 @@ def movie(movie_id: int):
     found = store.movie(movie_id)
     if found is None:
         abort(404, description=f"There is no movie with id {movie_id}.")
-    picks = check_text_picks(store, request.args.getlist("movie_ids")[:PICKS_REQUIRED],
-                             need_three=False).ids
+    picks = check_text_picks(store, request.args.getlist("movie_ids")[:PICKS_REQUIRED], need_three=False).ids
     return current_app.extensions[PAGES_KEY].get_or_make(
-        html_key(store.build_id, "movie", movie_id, picks), lambda: _render_movie(movie_id, picks))
+        html_key(store.build_id, "movie", movie_id, picks), lambda: _render_movie(movie_id, picks)
+    )
 
 
 def _render_movie(movie_id: int, picks: tuple[int, ...]) -> str:
@@ -61,10 +69,22 @@ def _render_movie(movie_id: int, picks: tuple[int, ...]) -> str:
     pickable = store.knows(movie_id)
     picked = movie_id in picks
     full = len(picks) >= PICKS_REQUIRED
-    add_url = picks_url("pages.picker", [*picks, movie_id], anchor="tray") if pickable and not picked \
-        and not full else None
+    add_url = (
+        picks_url("pages.picker", [*picks, movie_id], anchor="tray")
+        if pickable and not picked and not full
+        else None
+    )
     return render_template(
-        "movie.html", store=store, details=details, movie=details.movie, pickable=pickable,
-        picked=picked, full=full, add_url=add_url, picks=picks,
+        "movie.html",
+        store=store,
+        details=details,
+        movie=details.movie,
+        pickable=pickable,
+        picked=picked,
+        full=full,
+        add_url=add_url,
+        picks=picks,
         picker_url=picks_url("pages.picker", picks, anchor="tray" if picks else None),
-        picks_required=PICKS_REQUIRED, build_command=BUILD_COMMAND)
+        picks_required=PICKS_REQUIRED,
+        build_command=BUILD_COMMAND,
+    )

@@ -3,6 +3,7 @@
 The two per-movie tables have one row per movie with its counts as text; the rest are small
 frames read as they are.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -4,6 +4,7 @@
 with one line that says what is wrong and how to fix it. This is a light copy of
 `offline.publish`'s checks: the web app imports no offline code.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,20 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 BUILD_HINT = "build it with `make build` (or `python -m offline build`)"
 TEXT_TABLES = ("movies", "popular")  # read as text: titles like "NaN" or "Null" stay titles
-INTEGER_COLUMNS = ("movie_id", "user_id", "neighbor_id", "vote_count", "rank", "ratings",
-                   "users", "first_year", "min_ratings", "max_ratings", "score_rank", "mean_rank")
+INTEGER_COLUMNS = (
+    "movie_id",
+    "user_id",
+    "neighbor_id",
+    "vote_count",
+    "rank",
+    "ratings",
+    "users",
+    "first_year",
+    "min_ratings",
+    "max_ratings",
+    "score_rank",
+    "mean_rank",
+)
 NO_MANIFEST = (0, 0, 0)  # the stamp of a folder without a manifest
 
 
@@ -69,8 +82,10 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
         raise fail(directory, f"{MANIFEST} has no 'tables' object")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise fail(directory, f"{MANIFEST} format_version is {manifest.get('format_version')!r}, "
-                              f"expected {FORMAT_VERSION}")
+        raise fail(
+            directory,
+            f"{MANIFEST} format_version is {manifest.get('format_version')!r}, expected {FORMAT_VERSION}",
+        )
     if not isinstance(manifest.get("build_id"), str) or not manifest["build_id"]:
         raise fail(directory, f"{MANIFEST} has no build_id")
     return manifest
@@ -94,12 +109,12 @@ def check_table(directory: Path, name: str, entry: Any, needed: Sequence[str]) -
     if path.parent != directory or not path.is_file():
         raise fail(directory, f"table {name} ({entry['file']}) is missing")
     if _sha256(path) != entry.get("sha256"):
-        raise fail(directory, f"table {name} ({entry['file']}) is corrupt: its sha256 differs "
-                              f"from the manifest")
+        raise fail(
+            directory, f"table {name} ({entry['file']}) is corrupt: its sha256 differs from the manifest"
+        )
     header = _header(path)
     if header != list(entry.get("columns", header)):
-        raise fail(directory, f"table {name} has columns {header}, the manifest says "
-                              f"{entry.get('columns')}")
+        raise fail(directory, f"table {name} has columns {header}, the manifest says {entry.get('columns')}")
     missing = [c for c in needed if c not in header]
     if missing:
         raise fail(directory, f"table {name} lacks column(s) {', '.join(missing)}")

@@ -17,6 +17,7 @@ One mark per movie (a new one replaces the old). How marks become the recommende
 | not_interested | disliked, half weight (maybe never seen) | none (a negative signal only) |
 | more ("More like this") | liked, the last one weighted 3x (the focus) | none (not necessarily seen) |
 """
+
 from __future__ import annotations
 
 import re
@@ -29,16 +30,25 @@ from markupsafe import Markup, escape
 from webapp.recommend import LOVED_RATING, Profile
 
 # URL / form parameter -> the kind stored in the database (webapp.db.KINDS)
-MARK_KINDS = {"loved": "loved", "rated": "rated", "more": "more_like_this",
-              "not_for_me": "not_for_me", "not_interested": "not_interested"}
+MARK_KINDS = {
+    "loved": "loved",
+    "rated": "rated",
+    "more": "more_like_this",
+    "not_for_me": "not_for_me",
+    "not_interested": "not_interested",
+}
 PARAMS = tuple(MARK_KINDS)  # also the canonical order of a URL's marks
 MAX_MARKS = 50
 NOT_FOR_ME_RATING = 1.5
 LIKED_FROM = 3.5  # a rating from here up is liked, below disliked
 STARS = tuple(x / 2 for x in range(10, 0, -1))  # 5.0, 4.5, ..., 0.5
 _STARS = re.compile(r"[0-5](?:\.[05]0?)?")
-LABELS = {"loved": "Seen it, loved it", "not_for_me": "Seen it, not for me",
-          "not_interested": "Not interested", "more": "More like this"}
+LABELS = {
+    "loved": "Seen it, loved it",
+    "not_for_me": "Seen it, not for me",
+    "not_interested": "Not interested",
+    "more": "More like this",
+}
 
 
 def stars_text(stars: float | None) -> str:
@@ -98,13 +108,15 @@ class PageState:
         disliked = [m for m in self.marks if not m.liked]
         ratings = [(m.movie_id, r) for m in self.marks if (r := export_rating(m)) is not None]
         more = [m.movie_id for m in self.marks if m.param == "more"]
-        return Profile(self.picks + tuple(m.movie_id for m in liked),
-                       tuple(m.movie_id for m in disliked), tuple(sorted(ratings)),
-                       focus=more[-1] if more else None)
+        return Profile(
+            self.picks + tuple(m.movie_id for m in liked),
+            tuple(m.movie_id for m in disliked),
+            tuple(sorted(ratings)),
+            focus=more[-1] if more else None,
+        )
 
     def query_items(self) -> list[tuple[str, str]]:
-        return ([("movie_ids", str(p)) for p in self.picks]
-                + [(m.param, m.value()) for m in self.marks])
+        return [("movie_ids", str(p)) for p in self.picks] + [(m.param, m.value()) for m in self.marks]
 
     def query(self, **extra: str | None) -> str:
         """The URL query of this state (and extra parameters that are not None)."""
@@ -113,8 +125,11 @@ class PageState:
 
     def hidden_fields(self) -> Markup:
         """The state as hidden form inputs."""
-        return Markup("".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
-                              for k, v in self.query_items()))
+        return Markup(
+            "".join(
+                f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in self.query_items()
+            )
+        )
 
 
 def _canonical(marks: Iterable[Mark]) -> tuple[Mark, ...]:
@@ -129,8 +144,9 @@ def export_rating(mark: Mark) -> float | None:
     return {"loved": LOVED_RATING, "not_for_me": NOT_FOR_ME_RATING}.get(mark.param)
 
 
-def parse_marks(values: Mapping[str, list[str]], known, picks: tuple[int, ...],
-                parse_id) -> tuple[tuple[Mark, ...], list[str]]:
+def parse_marks(
+    values: Mapping[str, list[str]], known, picks: tuple[int, ...], parse_id
+) -> tuple[tuple[Mark, ...], list[str]]:
     """Marks from URL or form parameters (name -> list of values): (marks, error messages).
 
     `known(movie_id)` says whether the trained data knows a movie; `parse_id` reads an id.
@@ -148,8 +164,10 @@ def parse_marks(values: Mapping[str, list[str]], known, picks: tuple[int, ...],
                 text, _, star_text = raw.partition(":")
                 stars = parse_stars(star_text)
                 if stars is None:
-                    errors.append(f"“{raw[:20]}” is not a rating: write movie id:stars, "
-                                  f"with stars from 0.5 to 5 in halves.")
+                    errors.append(
+                        f"“{raw[:20]}” is not a rating: write movie id:stars, "
+                        f"with stars from 0.5 to 5 in halves."
+                    )
                     continue
             movie_id = parse_id(text)
             if movie_id is None:

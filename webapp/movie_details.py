@@ -1,6 +1,7 @@
 """What a movie's page shows beyond its card: its rating histogram and ratings per year (charts
 with a sentence each, computed from the insights tables), its pool, its rank in the catalog and
 its nearest neighbours."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -20,10 +21,17 @@ NEIGHBOURS_SHOWN = 10
 CHART_WIDTH = 540  # two charts side by side: a narrower viewBox keeps the labels as large
 # knn_neighbors.kind: what each kind of neighbour means to a visitor
 NEIGHBOUR_KINDS = (
-    ("cf", "Rated by the same people", "Movies that the people who rated this one also rated "
-           "(cosine similarity of who rated what)."),
-    ("content", "Similar genres and tags", "Movies with the most similar genres and tags "
-                "(TF-IDF): for movies with too few ratings to compare by who rated them."),
+    (
+        "cf",
+        "Rated by the same people",
+        "Movies that the people who rated this one also rated (cosine similarity of who rated what).",
+    ),
+    (
+        "content",
+        "Similar genres and tags",
+        "Movies with the most similar genres and tags "
+        "(TF-IDF): for movies with too few ratings to compare by who rated them.",
+    ),
 )
 
 
@@ -31,9 +39,11 @@ def pool_note(pool: str, pools: Mapping[str, Any]) -> str:
     """What a pool means, with the build's own definition (manifest `pools`)."""
     share = charts.percent_text(float(pools.get("popular_share", 0.1)))
     floor = pools.get("less_known_min_count", 5)
-    return {"popular": f"among the most-rated {share} of movies",
-            "less_known": f"at least {floor} ratings, outside the most-rated {share}",
-            "rare": f"fewer than {floor} ratings: never recommended"}.get(pool, "")
+    return {
+        "popular": f"among the most-rated {share} of movies",
+        "less_known": f"at least {floor} ratings, outside the most-rated {share}",
+        "rare": f"fewer than {floor} ratings: never recommended",
+    }.get(pool, "")
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,9 @@ class MovieDetails:
     neighbours: tuple[NeighbourGroup, ...]
 
 
-def histogram_chart(movie: Movie, counts: Sequence[tuple[float, int]], mean_of_means: float | None,
-                    low: float, high: float) -> MovieChart:
+def histogram_chart(
+    movie: Movie, counts: Sequence[tuple[float, int]], mean_of_means: float | None, low: float, high: float
+) -> MovieChart:
     """The movie's ratings by stars, every half star shown (zero where none)."""
     by_value = {round(v * 2) / 2: c for v, c in counts}
     total = sum(by_value.values())
@@ -72,19 +83,33 @@ def histogram_chart(movie: Movie, counts: Sequence[tuple[float, int]], mean_of_m
     lows = sum(c for v, c in by_value.items() if v <= low)
     highs = sum(c for v, c in by_value.items() if v >= high)
     mean = sum(v * c for v, c in by_value.items()) / total
-    reveals = (f"{stars_text(mode).capitalize()} is its most common rating ({share_text(by_value[mode], total)} "
-               f"of {total:,}); {share_text(lows, total)} gave it {low:g} stars or less and "
-               f"{share_text(highs, total)} {high:g} or more.")
+    reveals = (
+        f"{stars_text(mode).capitalize()} is its most common rating ({share_text(by_value[mode], total)} "
+        f"of {total:,}); {share_text(lows, total)} gave it {low:g} stars or less and "
+        f"{share_text(highs, total)} {high:g} or more."
+    )
     if mean_of_means is not None:
         side = "above" if mean > mean_of_means else "below" if mean < mean_of_means else "at"
         reveals += f" Its mean of {mean:.2f} is {side} the mean of all movies' means ({mean_of_means:.2f})."
-    bars = [Bar(f"{v:g}", by_value.get(v, 0), f"{stars_text(v)}: {by_value.get(v, 0):,}", strong=v == mode)
-            for v in RATING_VALUES]
-    chart = charts.column_chart("chart-movie-stars", f"Ratings of {movie.label} by stars",
-                                reveals, bars, x_label="stars", y_label="ratings", height=260,
-                                width=CHART_WIDTH)
-    table = DataTable(f"Ratings of {movie.label} by stars", ("stars", "ratings"),
-                      tuple((f"{v:g}", f"{by_value.get(v, 0):,}") for v in RATING_VALUES))
+    bars = [
+        Bar(f"{v:g}", by_value.get(v, 0), f"{stars_text(v)}: {by_value.get(v, 0):,}", strong=v == mode)
+        for v in RATING_VALUES
+    ]
+    chart = charts.column_chart(
+        "chart-movie-stars",
+        f"Ratings of {movie.label} by stars",
+        reveals,
+        bars,
+        x_label="stars",
+        y_label="ratings",
+        height=260,
+        width=CHART_WIDTH,
+    )
+    table = DataTable(
+        f"Ratings of {movie.label} by stars",
+        ("stars", "ratings"),
+        tuple((f"{v:g}", f"{by_value.get(v, 0):,}") for v in RATING_VALUES),
+    )
     return MovieChart("Its ratings by stars", reveals, chart, table)
 
 
@@ -94,17 +119,33 @@ def years_chart(movie: Movie, counts: Sequence[tuple[float, int]]) -> MovieChart
     years = list(range(min(by_year), max(by_year) + 1))
     total = sum(by_year.values())
     busiest = max(years, key=lambda y: (by_year.get(y, 0), -y))
-    reveals = (f"It was rated from {years[0]} to {years[-1]}; most in {busiest} "
-               f"({by_year[busiest]:,} ratings, {share_text(by_year[busiest], total)}).")
+    reveals = (
+        f"It was rated from {years[0]} to {years[-1]}; most in {busiest} "
+        f"({by_year[busiest]:,} ratings, {share_text(by_year[busiest], total)})."
+    )
     if movie.year and years[0] > movie.year + 1:
-        reveals += f" Its first rating here came {years[0] - movie.year} years after its release in {movie.year}."
-    bars = [Bar(str(y), by_year.get(y, 0), f"{y}: {by_year.get(y, 0):,} ratings", strong=y == busiest)
-            for y in years]
-    chart = charts.column_chart("chart-movie-years", f"Ratings of {movie.label} per year",
-                                reveals, bars, x_label="year of rating (UTC)", y_label="ratings",
-                                height=260, width=CHART_WIDTH)
-    table = DataTable(f"Ratings of {movie.label} per year", ("year", "ratings"),
-                      tuple((str(y), f"{by_year.get(y, 0):,}") for y in years))
+        reveals += (
+            f" Its first rating here came {years[0] - movie.year} years after its release in {movie.year}."
+        )
+    bars = [
+        Bar(str(y), by_year.get(y, 0), f"{y}: {by_year.get(y, 0):,} ratings", strong=y == busiest)
+        for y in years
+    ]
+    chart = charts.column_chart(
+        "chart-movie-years",
+        f"Ratings of {movie.label} per year",
+        reveals,
+        bars,
+        x_label="year of rating (UTC)",
+        y_label="ratings",
+        height=260,
+        width=CHART_WIDTH,
+    )
+    table = DataTable(
+        f"Ratings of {movie.label} per year",
+        ("year", "ratings"),
+        tuple((str(y), f"{by_year.get(y, 0):,}") for y in years),
+    )
     return MovieChart("Its ratings over time", reveals, chart, table)
 
 
@@ -115,9 +156,15 @@ def movie_charts(movie: Movie, insights: Insights | None) -> tuple[MovieChart, .
     histogram = insights.histogram.for_movie(movie.movie_id)
     if sum(c for _, c in histogram) > 0:
         c = insights.metrics.get("C")
-        out.append(histogram_chart(movie, histogram, float(c) if c is not None else None,
-                                   float(insights.metrics.get("low_rating", 2.0)),
-                                   float(insights.metrics.get("high_rating", 4.5))))
+        out.append(
+            histogram_chart(
+                movie,
+                histogram,
+                float(c) if c is not None else None,
+                float(insights.metrics.get("low_rating", 2.0)),
+                float(insights.metrics.get("high_rating", 4.5)),
+            )
+        )
     years = insights.years.for_movie(movie.movie_id)
     if sum(c for _, c in years) > 0:
         out.append(years_chart(movie, years))
@@ -128,8 +175,9 @@ def neighbour_groups(store: Store, movie_id: int) -> tuple[NeighbourGroup, ...]:
     found = store.neighbours.of(movie_id) if store.neighbours is not None else {}
     groups = []
     for kind, title, note in NEIGHBOUR_KINDS:
-        movies = tuple((store.movies[n], s) for n, s in found.get(kind, [])
-                       if n in store.movies and n != movie_id)[:NEIGHBOURS_SHOWN]
+        movies = tuple(
+            (store.movies[n], s) for n, s in found.get(kind, []) if n in store.movies and n != movie_id
+        )[:NEIGHBOURS_SHOWN]
         if movies:
             groups.append(NeighbourGroup(kind, title, note, movies))
     return tuple(groups)

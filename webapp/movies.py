@@ -1,4 +1,5 @@
 """What the pages and the API show of a movie: one frozen record per movie, built once per store."""
+
 from __future__ import annotations
 
 import math
@@ -9,7 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-TMDB_POSTER = re.compile(r"^https://image\.tmdb\.org/t/p/(w\d{2,4}|original)/[A-Za-z0-9_\-]+\.(jpg|jpeg|png|webp)$")
+TMDB_POSTER = re.compile(
+    r"^https://image\.tmdb\.org/t/p/(w\d{2,4}|original)/[A-Za-z0-9_\-]+\.(jpg|jpeg|png|webp)$"
+)
 POSTER_SIZES = ("w92", "w154", "w185", "w342", "w500", "w780", "original")
 
 
@@ -101,12 +104,18 @@ def build_movies(movies: pd.DataFrame, stats: pd.DataFrame) -> dict[int, Movie]:
     """Movie records keyed by id, from the `movies` and `movie_stats` tables."""
     counts: Mapping[int, tuple[int, float, str]] = {
         int(m): (int(c), float(v), str(p))
-        for m, c, v, p in zip(stats["movie_id"].tolist(), stats["vote_count"].tolist(),
-                              stats["vote_mean"].tolist(), stats["pool"].tolist())
+        for m, c, v, p in zip(
+            stats["movie_id"].tolist(),
+            stats["vote_count"].tolist(),
+            stats["vote_mean"].tolist(),
+            stats["pool"].tolist(),
+        )
     }
     out: dict[int, Movie] = {}
-    columns = [_column(movies, c) for c in ("movie_id", "title", "year", "genres", "imdb_id",
-                                             "tmdb_id", "poster_url")]
+    columns = [
+        _column(movies, c)
+        for c in ("movie_id", "title", "year", "genres", "imdb_id", "tmdb_id", "poster_url")
+    ]
     for movie_id, title, year, genres, imdb_id, tmdb_id, poster_url in zip(*columns):
         movie_id = int(movie_id)
         count, mean, pool = counts.get(movie_id, (0, math.nan, None))

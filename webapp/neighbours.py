@@ -1,4 +1,5 @@
 """Each movie's nearest neighbours (table `knn_neighbors`) for its page, found by binary search."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,12 @@ class Neighbours:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "Neighbours":
         ordered = frame.sort_values(["movie_id", "kind", "rank"], kind="mergesort")
-        return cls(ordered["movie_id"].to_numpy(np.int64), ordered["neighbor_id"].to_numpy(np.int64),
-                   ordered["similarity"].to_numpy(np.float64), ordered["kind"].astype(str).to_numpy())
+        return cls(
+            ordered["movie_id"].to_numpy(np.int64),
+            ordered["neighbor_id"].to_numpy(np.int64),
+            ordered["similarity"].to_numpy(np.float64),
+            ordered["kind"].astype(str).to_numpy(),
+        )
 
     def of(self, movie_id: int) -> dict[str, list[tuple[int, float]]]:
         """{kind: [(neighbour id, similarity), ...] best first} for one movie."""

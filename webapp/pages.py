@@ -4,6 +4,7 @@ Works as plain HTML forms: the picker form POSTs (CSRF-protected) and is answere
 to a GET URL, so a result URL holds the picks, changes nothing and can be shared. The same holds
 for feedback (webapp/feedback_views.py): a result URL also holds the visitor's marks.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -51,8 +52,15 @@ def render_picker(store: Store, check: PickCheck, status: int = 200) -> tuple[st
     q, genre = _query(), _genre(store)
     picks = [store.movies[m] for m in check.ids]
     html = render_template(
-        "picker.html", store=store, picks=picks, picked={m.movie_id for m in picks}, pick_ids=check.ids,
-        errors=check.errors, q=q, genre=genre, picks_required=PICKS_REQUIRED,
+        "picker.html",
+        store=store,
+        picks=picks,
+        picked={m.movie_id for m in picks},
+        pick_ids=check.ids,
+        errors=check.errors,
+        q=q,
+        genre=genre,
+        picks_required=PICKS_REQUIRED,
         found=store.search(q, SEARCH_RESULTS, genre or None) if q else [],
     )
     return html, status, {"Cache-Control": "private, no-store"}
@@ -60,8 +68,7 @@ def render_picker(store: Store, check: PickCheck, status: int = 200) -> tuple[st
 
 def picker_url(ids: Sequence[int], q: str = "", genre: str = "", anchor: str | None = None) -> str:
     """The GET URL of the picker in a given state."""
-    return url_for("pages.picker", movie_ids=list(ids), q=q or None, genre=genre or None,
-                   _anchor=anchor)
+    return url_for("pages.picker", movie_ids=list(ids), q=q or None, genre=genre or None, _anchor=anchor)
 
 
 @bp.get("/")
@@ -108,8 +115,8 @@ def recommendations():
     level = request.args.get("less_known", DEFAULT_LEVEL)
     level = level if level in store.levels else DEFAULT_LEVEL
     page = current_app.extensions[PAGES_KEY].get_or_make(
-        fragments.html_key(store.build_id, state, level),
-        lambda: _render_results(store, state, level))
+        fragments.html_key(store.build_id, state, level), lambda: _render_results(store, state, level)
+    )
     return page.fill({"csrf_token": generate_csrf()})
 
 
@@ -122,22 +129,26 @@ def _render_results(store: Store, state: PageState, level: str) -> fragments.Fra
     parts = fragments.Parts()
     change_urls = [picks_url("pages.picker", [p for p in ids if p != m], anchor="search") for m in ids]
     base = page_path("pages.recommendations") + "?"
-    return parts.results_frame(level).bind({
-        "picks_title": ", ".join(m.title for m in picks),
-        "pick_summaries": fragments.list_items(map(parts.pick_summary, picks, change_urls)),
-        "popular_cards": _cards(store, parts, result.popular),
-        "less_known_cards": _cards(store, parts, result.less_known),
-        "gems_url": base + state.query() + "#less-known",
-        "known_url": base + state.query(less_known="known") + "#less-known",
-        "marks_section": _marks_section(store, parts, state),
-        "feedback_fields": _feedback_fields(store, state, level, result),
-    })
+    return parts.results_frame(level).bind(
+        {
+            "picks_title": ", ".join(m.title for m in picks),
+            "pick_summaries": fragments.list_items(map(parts.pick_summary, picks, change_urls)),
+            "popular_cards": _cards(store, parts, result.popular),
+            "less_known_cards": _cards(store, parts, result.less_known),
+            "gems_url": base + state.query() + "#less-known",
+            "known_url": base + state.query(less_known="known") + "#less-known",
+            "marks_section": _marks_section(store, parts, state),
+            "feedback_fields": _feedback_fields(store, state, level, result),
+        }
+    )
 
 
 def _cards(store: Store, parts: fragments.Parts, recs: Sequence[Recommendation]) -> Markup:
-    return fragments.list_items(parts.result_card(store.movies[r.movie_id], _linked_head(store, r),
-                                                  r.reason_detail)
-                                for r in recs if r.movie_id in store.movies)
+    return fragments.list_items(
+        parts.result_card(store.movies[r.movie_id], _linked_head(store, r), r.reason_detail)
+        for r in recs
+        if r.movie_id in store.movies
+    )
 
 
 def _linked_head(store: Store, rec: Recommendation) -> str | Markup:
@@ -166,8 +177,9 @@ def _feedback_fields(store: Store, state: PageState, level: str, result) -> Mark
     """The feedback form's hidden fields: the state, the level, the build, what was shown."""
     shown = [(f"shown_{r.section}", str(r.movie_id)) for r in result.all()]
     extra = [("less_known", level), ("build_id", store.build_id)] + shown
-    return state.hidden_fields() + Markup("".join(
-        f'<input type="hidden" name="{name}" value="{escape(value)}">' for name, value in extra))
+    return state.hidden_fields() + Markup(
+        "".join(f'<input type="hidden" name="{name}" value="{escape(value)}">' for name, value in extra)
+    )
 
 
 def _marks_section(store: Store, parts: fragments.Parts, state: PageState) -> Markup:
@@ -189,8 +201,10 @@ def genre_line(movie: Movie, limit: int = 3) -> str:
 
 
 # The report is our own build output: inline SVG and styles, no script. Its CSP allows exactly that.
-REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 @bp.get("/report")
@@ -200,8 +214,12 @@ def report() -> Response | str:
     store = current_store()
     path = store.directory / "report.html"
     if not path.is_file():
-        return render_template("report_pending.html", store=store,
-                               figures=build_figures(store.manifest), command=EVALUATE_COMMAND)
+        return render_template(
+            "report_pending.html",
+            store=store,
+            figures=build_figures(store.manifest),
+            command=EVALUATE_COMMAND,
+        )
     response = send_file(path, mimetype="text/html", max_age=0)
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response

@@ -5,6 +5,7 @@ Integers from text go through `parse_int` only. It accepts ASCII digits and noth
 as another number. JSON fields are checked for their type before their value is used (a list or
 an object where a string belongs cannot be looked up in a dict: it is unhashable).
 """
+
 from __future__ import annotations
 
 import re

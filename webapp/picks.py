@@ -1,4 +1,5 @@
 """Checking a visitor's picks (form fields, URL parameters or JSON) with messages a person can act on."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -48,8 +49,9 @@ def parse_movie_id(raw: str) -> int | None:
     return parse_int(raw, 0, MAX_MOVIE_ID)
 
 
-def _check(store: Store, values: Iterable[Any], to_id, *, need_three: bool,
-           max_values: int = MAX_VALUES) -> PickCheck:
+def _check(
+    store: Store, values: Iterable[Any], to_id, *, need_three: bool, max_values: int = MAX_VALUES
+) -> PickCheck:
     values = list(values)
     if len(values) > max_values:
         return PickCheck((), (f"Too many movie ids ({len(values)}); pick exactly three.",))
@@ -69,8 +71,9 @@ def _check(store: Store, values: Iterable[Any], to_id, *, need_three: bool,
             ids.append(movie_id)
     if need_three and len(ids) != PICKS_REQUIRED:
         if len(ids) > PICKS_REQUIRED:
-            errors.append(f"Pick exactly three movies: you picked {len(ids)}, "
-                          f"remove {len(ids) - PICKS_REQUIRED}.")
+            errors.append(
+                f"Pick exactly three movies: you picked {len(ids)}, remove {len(ids) - PICKS_REQUIRED}."
+            )
         elif not errors or len(values) != PICKS_REQUIRED:
             errors.append(f"Pick exactly three movies (you picked {len(ids)}).")
     return PickCheck(tuple(ids), tuple(errors), tuple(unknown))

@@ -1,4 +1,5 @@
 """Generated posters (SVG: title, year, colours from the genres) for movies without a TMDB image."""
+
 from __future__ import annotations
 
 import functools
@@ -19,12 +20,20 @@ bp = Blueprint("posters", __name__)
 def genre_css() -> tuple[str, str]:
     """(stylesheet, version): the covers app.css draws over a TMDB image that fails to load,
     one rule per genre in the same colours as the SVG posters (so they are defined only once)."""
-    rules = [f".poster-photo::before {{ background: linear-gradient(160deg, {DEFAULT_COLOURS[0]}, "
-             f"{DEFAULT_COLOURS[1]}); }}"]
-    rules += [f'.poster-photo[data-genre="{_css_string(genre)}"]::before '
-             f'{{ background: linear-gradient(160deg, {top}, {bottom}); }}'
-             for genre, (top, bottom) in GENRE_COLOURS.items()]
-    css = "/* Generated from webapp/schema.py GENRE_COLOURS by webapp/posters.py. */\n" + "\n".join(rules) + "\n"
+    rules = [
+        f".poster-photo::before {{ background: linear-gradient(160deg, {DEFAULT_COLOURS[0]}, "
+        f"{DEFAULT_COLOURS[1]}); }}"
+    ]
+    rules += [
+        f'.poster-photo[data-genre="{_css_string(genre)}"]::before '
+        f"{{ background: linear-gradient(160deg, {top}, {bottom}); }}"
+        for genre, (top, bottom) in GENRE_COLOURS.items()
+    ]
+    css = (
+        "/* Generated from webapp/schema.py GENRE_COLOURS by webapp/posters.py. */\n"
+        + "\n".join(rules)
+        + "\n"
+    )
     return css, hashlib.sha256(css.encode()).hexdigest()[:10]
 
 
@@ -69,8 +78,15 @@ def poster(movie_id: int):
         abort(404)
     lines, size = title_lines(movie.title)
     top, bottom = genre_colours(movie.genres)
-    svg = render_template("poster.svg", movie=movie, lines=lines, size=size, top=top,
-                          bottom=bottom, genres=" · ".join(movie.genres[:2]))
+    svg = render_template(
+        "poster.svg",
+        movie=movie,
+        lines=lines,
+        size=size,
+        top=top,
+        bottom=bottom,
+        genres=" · ".join(movie.genres[:2]),
+    )
     response = make_response(svg)
     response.mimetype = "image/svg+xml"
     response.headers["Cache-Control"] = "public, max-age=86400"
@@ -84,8 +100,9 @@ def genre_stylesheet():
     css, version = genre_css()
     response = make_response(css)
     response.mimetype = "text/css"
-    response.headers["Cache-Control"] = ("public, max-age=31536000" if request.args.get("v") == version
-                                         else "no-cache")
+    response.headers["Cache-Control"] = (
+        "public, max-age=31536000" if request.args.get("v") == version else "no-cache"
+    )
     response.set_etag(version)
     return response.make_conditional(request)
 

@@ -27,6 +27,7 @@ Each section (five popular, five less known) takes its best-blended movies; when
 short it is filled from the next-best candidates (then the best-scored movies overall), so the list
 has ten movies unless the whole catalog is smaller.
 """
+
 from __future__ import annotations
 
 import functools
@@ -125,16 +126,19 @@ class Profile:
     def has_feedback(self) -> bool:
         """More than three picks' worth of signal: BlendWeights.after_feedback applies (movies
         left out without a word, `excluded`, are no feedback)."""
-        return bool(self.disliked or self.ratings or self.focus is not None
-                    or len(self.liked) > PICKS_REQUIRED)
+        return bool(
+            self.disliked or self.ratings or self.focus is not None or len(self.liked) > PICKS_REQUIRED
+        )
 
     def stars(self) -> dict[int, float]:
         return {int(m): float(r) for m, r in self.ratings}
 
     def liked_weights(self) -> np.ndarray:
         stars = self.stars()
-        return np.array([FOCUS_WEIGHT if m == self.focus else liked_weight(stars.get(m))
-                         for m in self.liked], dtype=np.float64)
+        return np.array(
+            [FOCUS_WEIGHT if m == self.focus else liked_weight(stars.get(m)) for m in self.liked],
+            dtype=np.float64,
+        )
 
     def disliked_weights(self) -> np.ndarray:
         stars = self.stars()
@@ -166,8 +170,12 @@ def validate_profile(profile: Profile) -> Profile:
     for movie_id, stars in profile.ratings:
         if not _is_int(movie_id) or int(movie_id) not in every:
             raise InvalidPicksError(f"rating for {movie_id!r}, which is not in the profile")
-        if isinstance(stars, bool) or not isinstance(stars, numbers.Real) \
-                or not 0.5 <= float(stars) <= 5.0 or float(stars) * 2 != int(float(stars) * 2):
+        if (
+            isinstance(stars, bool)
+            or not isinstance(stars, numbers.Real)
+            or not 0.5 <= float(stars) <= 5.0
+            or float(stars) * 2 != int(float(stars) * 2)
+        ):
             raise InvalidPicksError(f"rating {stars!r} is not a half star from 0.5 to 5")
     if profile.focus is not None and profile.focus not in profile.liked:
         raise InvalidPicksError("the focus must be one of the liked movies")
@@ -199,8 +207,7 @@ class Evidence:
     def to_json(self) -> dict[str, object]:
         """The fields that apply, as the API returns them."""
         out: dict[str, object] = {"pick_id": self.pick_id}
-        for name in ("pick_raters", "rated_both", "shared_genres", "top_viewers",
-                     "top_viewers_with_this"):
+        for name in ("pick_raters", "rated_both", "shared_genres", "top_viewers", "top_viewers_with_this"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = list(value) if isinstance(value, tuple) else value
@@ -261,25 +268,26 @@ class BlendWeights:
     # seen, except when every pick is popular (popular_picks_prior below). The ablation table
     # of report.html shows what removing each one costs.
     popular: Mapping[str, float] = field(
-        default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0})
+        default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0}
+    )
     less_known: Mapping[str, float] = field(
-        default_factory=lambda: {"knn": 0.25, "als": 1.0, "neumf": 0.3, "popularity": 0.6})
+        default_factory=lambda: {"knn": 0.25, "als": 1.0, "neumf": 0.3, "popularity": 0.6}
+    )
     # After feedback (a profile beyond the plain picks), these replace some of the weights above:
     # the co-ratings of five or more liked movies say more than those of three, and the
     # evaluation's second round found the popular half's kNN worth 0.5 then (HR@10 on the movies
     # not shown yet 0.867 against 0.842 at 0.1, two folds of ml-latest-small).
-    after_feedback: Mapping[str, Mapping[str, float]] = field(
-        default_factory=lambda: {POPULAR: {"knn": 0.5}})
+    after_feedback: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: {POPULAR: {"knn": 0.5}})
     # The situation, not the visitor: when every liked movie is in the popular pool (the picker's
     # catalog grid is all popular movies), the picks already say "I like well-known films", and a
     # popularity prior on top crowds the ten with the most-rated movies. This replaces the
     # popularity weight of a section then (None or absent: no change). Only the prior changes,
     # so the models' relative weights, and the reasons, stay the same.
-    popular_picks_prior: Mapping[str, float] | None = field(
-        default_factory=lambda: {POPULAR: 0.0})
+    popular_picks_prior: Mapping[str, float] | None = field(default_factory=lambda: {POPULAR: 0.0})
 
-    def for_section(self, section: str, feedback: bool = False,
-                    popular_picks: bool = False) -> Mapping[str, float]:
+    def for_section(
+        self, section: str, feedback: bool = False, popular_picks: bool = False
+    ) -> Mapping[str, float]:
         """The weights of one section (after feedback: with its overrides; when every liked
         movie is popular: with popular_picks_prior's popularity weight)."""
         base = self.popular if section == POPULAR else self.less_known
@@ -296,8 +304,10 @@ class BlendWeights:
         return BlendWeights(
             popular={**self.popular, source: 0.0},
             less_known={**self.less_known, source: 0.0},
-            after_feedback={section: {**over, source: 0.0} if source in over else over
-                            for section, over in self.after_feedback.items()},
+            after_feedback={
+                section: {**over, source: 0.0} if source in over else over
+                for section, over in self.after_feedback.items()
+            },
             popular_picks_prior=prior,
         )
 
@@ -318,20 +328,19 @@ def validate_picks(picks: Sequence[int]) -> tuple[int, ...]:
     """Exactly three distinct integers, or InvalidPicksError saying what is wrong."""
     if isinstance(picks, (str, bytes)) or not isinstance(picks, Sequence):
         raise InvalidPicksError(
-            f"picks must be a list of {PICKS_REQUIRED} movie ids, got {type(picks).__name__}")
+            f"picks must be a list of {PICKS_REQUIRED} movie ids, got {type(picks).__name__}"
+        )
     if len(picks) != PICKS_REQUIRED:
-        raise InvalidPicksError(
-            f"expected exactly {PICKS_REQUIRED} picks, got {len(picks)}")
+        raise InvalidPicksError(f"expected exactly {PICKS_REQUIRED} picks, got {len(picks)}")
     bad = [p for p in picks if not _is_int(p)]
     if bad:
-        raise InvalidPicksError(
-            f"picks must be integer movie ids, got {', '.join(repr(b) for b in bad)}")
+        raise InvalidPicksError(f"picks must be integer movie ids, got {', '.join(repr(b) for b in bad)}")
     ids = tuple(int(p) for p in picks)
     if len(set(ids)) != len(ids):
         dupes = sorted({m for m in ids if ids.count(m) > 1})
         raise InvalidPicksError(
-            f"expected {PICKS_REQUIRED} different movies, got duplicate id(s) "
-            f"{', '.join(map(str, dupes))}")
+            f"expected {PICKS_REQUIRED} different movies, got duplicate id(s) {', '.join(map(str, dupes))}"
+        )
     return ids
 
 
@@ -363,13 +372,25 @@ class _PickLists:
 class Recommender:
     """Indices over one set of trained tables, built once; recommend_for_picks is then cheap."""
 
-    def __init__(self, movie_ids: np.ndarray, titles: list[str], pool: np.ndarray,
-                 vote_count: np.ndarray, prior: np.ndarray, knn: Csr | None,
-                 als_factors: np.ndarray | None, movie_users: Csr | None,
-                 user_movies: Csr | None, *, less_known_min_count: int = 5,
-                 weights: BlendWeights | None = None, als_reg: float = 0.1,
-                 als_alpha: float = 10.0, als_mode: str = "implicit",
-                 genres: Sequence[tuple[str, ...]] | None = None) -> None:
+    def __init__(
+        self,
+        movie_ids: np.ndarray,
+        titles: list[str],
+        pool: np.ndarray,
+        vote_count: np.ndarray,
+        prior: np.ndarray,
+        knn: Csr | None,
+        als_factors: np.ndarray | None,
+        movie_users: Csr | None,
+        user_movies: Csr | None,
+        *,
+        less_known_min_count: int = 5,
+        weights: BlendWeights | None = None,
+        als_reg: float = 0.1,
+        als_alpha: float = 10.0,
+        als_mode: str = "implicit",
+        genres: Sequence[tuple[str, ...]] | None = None,
+    ) -> None:
         self.movie_ids = movie_ids
         self.titles = titles
         self.genres = genres  # per catalog movie (the content reasons name the shared ones)
@@ -403,9 +424,16 @@ class Recommender:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_tables(cls, tables: Mapping[str, pd.DataFrame], *, less_known_min_count: int = 5,
-                    weights: BlendWeights | None = None, als_mode: str = "implicit",
-                    als_reg: float = 0.1, als_alpha: float = 10.0) -> "Recommender":
+    def from_tables(
+        cls,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        less_known_min_count: int = 5,
+        weights: BlendWeights | None = None,
+        als_mode: str = "implicit",
+        als_reg: float = 0.1,
+        als_alpha: float = 10.0,
+    ) -> "Recommender":
         """Build the indices from trained_data frames by name; missing optional tables degrade."""
         movies = tables.get("movies")
         stats = tables.get("movie_stats")
@@ -416,24 +444,49 @@ class Recommender:
         titles = catalog_titles(movies, ids)
         pool, vote_count, prior = stats_arrays(stats, index)
         knn = knn_csr(tables.get("knn_neighbors"), index)
-        factor_table = ("als_item_factors" if als_mode == "explicit"
-                        else "als_implicit_item_factors")
+        factor_table = "als_item_factors" if als_mode == "explicit" else "als_implicit_item_factors"
         factors = aligned_factors(tables.get(factor_table), index)
         movie_users, user_movies = neumf_csrs(
-            tables.get("neumf_movie_top_users"), tables.get("neumf_user_top"), index)
-        return cls(ids, titles, pool, vote_count, prior, knn, factors, movie_users, user_movies,
-                   less_known_min_count=less_known_min_count, weights=weights,
-                   als_reg=als_reg, als_alpha=als_alpha, als_mode=als_mode,
-                   genres=catalog_genres(movies, ids))
+            tables.get("neumf_movie_top_users"), tables.get("neumf_user_top"), index
+        )
+        return cls(
+            ids,
+            titles,
+            pool,
+            vote_count,
+            prior,
+            knn,
+            factors,
+            movie_users,
+            user_movies,
+            less_known_min_count=less_known_min_count,
+            weights=weights,
+            als_reg=als_reg,
+            als_alpha=als_alpha,
+            als_mode=als_mode,
+            genres=catalog_genres(movies, ids),
+        )
 
     def with_weights(self, weights: BlendWeights) -> "Recommender":
         """The same indices with other blend weights (cheap; for ablations and the tuning grid:
         the per-pick lists and scopes, which do not depend on the weights, are shared)."""
-        other = Recommender(self.movie_ids, self.titles, self.pool, self.vote_count, self.prior,
-                            self.knn, self.als_factors, self.movie_users, self.user_movies,
-                            less_known_min_count=self.less_known_min_count, weights=weights,
-                            als_reg=self.als_reg, als_alpha=self.als_alpha,
-                            als_mode=self.als_mode, genres=self.genres)
+        other = Recommender(
+            self.movie_ids,
+            self.titles,
+            self.pool,
+            self.vote_count,
+            self.prior,
+            self.knn,
+            self.als_factors,
+            self.movie_users,
+            self.user_movies,
+            less_known_min_count=self.less_known_min_count,
+            weights=weights,
+            als_reg=self.als_reg,
+            als_alpha=self.als_alpha,
+            als_mode=self.als_mode,
+            genres=self.genres,
+        )
         other._everyone = self._everyone
         other._scope_cache, other._less_known_cache = self._scope_cache, self._less_known_cache
         other._pick_lists, other._scaled_popularity = self._pick_lists, self._scaled_popularity
@@ -445,35 +498,56 @@ class Recommender:
         """True when movie_id is a movie of the trained catalog."""
         return _is_int(movie_id) and int(movie_id) in self._index
 
-    def recommend_for_picks(self, picks: Sequence[int], *,
-                            less_known_min_count: int | None = None, n_popular: int = 5,
-                            n_less_known: int = 5) -> RecommendationSet:
+    def recommend_for_picks(
+        self,
+        picks: Sequence[int],
+        *,
+        less_known_min_count: int | None = None,
+        n_popular: int = 5,
+        n_less_known: int = 5,
+    ) -> RecommendationSet:
         """Five popular and five less-known movies for exactly three distinct known picks."""
         ids = validate_picks(picks)
         return self._recommend(Profile(ids), less_known_min_count, n_popular, n_less_known)
 
-    def recommend(self, profile: Profile, *, less_known_min_count: int | None = None,
-                  n_popular: int = 5, n_less_known: int = 5) -> RecommendationSet:
+    def recommend(
+        self,
+        profile: Profile,
+        *,
+        less_known_min_count: int | None = None,
+        n_popular: int = 5,
+        n_less_known: int = 5,
+    ) -> RecommendationSet:
         """Five popular and five less-known movies for a profile (liked ids, disliked ids,
         optional ratings); none of the profile's movies is among them."""
-        return self._recommend(validate_profile(profile), less_known_min_count, n_popular,
-                               n_less_known)
+        return self._recommend(validate_profile(profile), less_known_min_count, n_popular, n_less_known)
 
-    def recommend_ids(self, profile: Profile, *, less_known_min_count: int | None = None,
-                      n_popular: int = 5, n_less_known: int = 5,
-                      ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def recommend_ids(
+        self,
+        profile: Profile,
+        *,
+        less_known_min_count: int | None = None,
+        n_popular: int = 5,
+        n_less_known: int = 5,
+    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The movie ids of recommend's two sections (popular, less known), the same movies in
         the same order, without building the reasons (the evaluation's many calls)."""
-        return self._recommend(validate_profile(profile), less_known_min_count, n_popular,
-                               n_less_known, explain=False)
+        return self._recommend(
+            validate_profile(profile), less_known_min_count, n_popular, n_less_known, explain=False
+        )
 
-    def _recommend(self, profile: Profile, less_known_min_count: int | None, n_popular: int,
-                   n_less_known: int, explain: bool = True) -> Any:
+    def _recommend(
+        self,
+        profile: Profile,
+        less_known_min_count: int | None,
+        n_popular: int,
+        n_less_known: int,
+        explain: bool = True,
+    ) -> Any:
         unknown = [m for m in profile.ids() if m not in self._index]
         if unknown:
             raise UnknownMovieError(unknown)
-        min_count = self.less_known_min_count if less_known_min_count is None \
-            else int(less_known_min_count)
+        min_count = self.less_known_min_count if less_known_min_count is None else int(less_known_min_count)
         query = _Query.of(profile, self._index)
         wanted = {POPULAR: n_popular, LESS_KNOWN: n_less_known}
         # Only the sections' members compete, so only they are scored; should a section run
@@ -488,8 +562,9 @@ class Recommender:
         """Every liked movie is in the popular pool (BlendWeights.popular_picks_prior)."""
         return bool(len(query.idx)) and bool((self.pool[query.idx] == 0).all())
 
-    def _recommend_in(self, scope: _Scope, query: "_Query", min_count: int,
-                      wanted: Mapping[str, int], explain: bool = True) -> Any:
+    def _recommend_in(
+        self, scope: _Scope, query: "_Query", min_count: int, wanted: Mapping[str, int], explain: bool = True
+    ) -> Any:
         """The recommendations, scoring the movies of scope; None when a section runs short and
         scope does not hold every movie. Without explain: the two sections' movie ids."""
         raw = self._pick_scores(query, scope)
@@ -497,9 +572,10 @@ class Recommender:
         taken[query.every] = True
         members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
         popular_picks = self.weights.popular_picks_prior is not None and self._all_popular(query)
-        blended = {section: self._blend(raw, section, min_count, scope, query.feedback,
-                                        popular_picks)
-                   for section in members}
+        blended = {
+            section: self._blend(raw, section, min_count, scope, query.feedback, popular_picks)
+            for section in members
+        }
         sections: dict[str, list[int]] = {}
         for section in (POPULAR, LESS_KNOWN):
             chosen = self._top(blended[section], members[section], taken, wanted[section], scope)
@@ -508,11 +584,12 @@ class Recommender:
         if any(len(sections[s]) < wanted[s] for s in sections):
             if scope is not self._everyone:
                 return None
-            self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback,
-                             popular_picks)
+            self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback, popular_picks)
         if not explain:
-            return (tuple(int(self.movie_ids[i]) for i in sections[POPULAR]),
-                    tuple(int(self.movie_ids[i]) for i in sections[LESS_KNOWN]))
+            return (
+                tuple(int(self.movie_ids[i]) for i in sections[POPULAR]),
+                tuple(int(self.movie_ids[i]) for i in sections[LESS_KNOWN]),
+            )
         return RecommendationSet(
             picks=query.ids,
             popular=self._explain(sections[POPULAR], POPULAR, query, raw, blended, scope),
@@ -563,13 +640,19 @@ class Recommender:
         als = self._als_scores(query)
         everyone = scope is self._everyone
         assert knn.shape == (m,)
-        return {"knn": knn, "als": als if everyone else als[scope.idx],
-                "neumf": neumf,
-                "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
-                "knn_rows": knn_rows, "knn_cf_cols": knn_cf_cols, "neumf_rows": neumf_rows}
+        return {
+            "knn": knn,
+            "als": als if everyone else als[scope.idx],
+            "neumf": neumf,
+            "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
+            "knn_rows": knn_rows,
+            "knn_cf_cols": knn_cf_cols,
+            "neumf_rows": neumf_rows,
+        }
 
-    def _rows(self, idx: np.ndarray, weights: np.ndarray | None,
-              scope: _Scope) -> tuple[np.ndarray, np.ndarray]:
+    def _rows(
+        self, idx: np.ndarray, weights: np.ndarray | None, scope: _Scope
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per movie of idx, its kNN and NeuMF contributions over scope, times its weight (a
         weight of 1.0 leaves every float as it was)."""
         m = len(scope.idx)
@@ -640,21 +723,30 @@ class Recommender:
             a = (rows.T * c) @ rows + self.als_reg * n * np.eye(k)
             b = rows.T @ (c * y)
         elif w is None and not len(query.neg_idx):
-            a = (self._gram + self.als_alpha * (picked.T @ picked)
-                 + self.als_reg * n * np.eye(k))
+            a = self._gram + self.als_alpha * (picked.T @ picked) + self.als_reg * n * np.eye(k)
             b = (1.0 + self.als_alpha) * picked.sum(axis=0)
         else:
             weights = np.ones(len(idx)) if w is None else w
-            a = (self._gram + self.als_alpha * ((picked.T * weights) @ picked)
-                 + self.als_alpha * ((disliked.T * (NEGATIVE_ALS * query.neg_weights)) @ disliked)
-                 + self.als_reg * n * np.eye(k))
+            a = (
+                self._gram
+                + self.als_alpha * ((picked.T * weights) @ picked)
+                + self.als_alpha * ((disliked.T * (NEGATIVE_ALS * query.neg_weights)) @ disliked)
+                + self.als_reg * n * np.eye(k)
+            )
             b = ((1.0 + self.als_alpha * weights)[:, None] * picked).sum(axis=0)
         user = np.linalg.solve(a, b)
         return self.als_factors @ user
 
     # ------------------------------------------------------------------ blending
-    def _blend(self, raw: Mapping[str, np.ndarray], section: str, min_count: int,
-               scope: _Scope, feedback: bool = False, popular_picks: bool = False) -> np.ndarray:
+    def _blend(
+        self,
+        raw: Mapping[str, np.ndarray],
+        section: str,
+        min_count: int,
+        scope: _Scope,
+        feedback: bool = False,
+        popular_picks: bool = False,
+    ) -> np.ndarray:
         """Blended scores over scope, nonzero only on the section's members (the less-known ones
         with at least min_count ratings): each source min-max scaled over them."""
         weights = self.weights.for_section(section, feedback, popular_picks)
@@ -664,15 +756,19 @@ class Recommender:
         for source in SOURCES:
             w = float(weights.get(source, 0.0))
             if w != 0.0:
-                scaled = self._scaled_popularity(section, min_count) if source == "popularity" \
+                scaled = (
+                    self._scaled_popularity(section, min_count)
+                    if source == "popularity"
                     else _scale(raw[source][pos])
+                )
                 total += w * scaled
         out = np.zeros(len(scope.idx))
         out[pos] = total
         return out
 
-    def _top(self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int,
-             scope: _Scope) -> list[int]:
+    def _top(
+        self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int, scope: _Scope
+    ) -> list[int]:
         """The n best members not taken: by score (over scope), then popularity, then movie id."""
         if n <= 0:
             return []
@@ -687,10 +783,17 @@ class Recommender:
         order = np.lexsort((self.movie_ids[cand], -self.prior[cand], -values))
         return [int(i) for i in cand[order[:n]]]
 
-    def _fill_short(self, sections: dict[str, list[int]], blended: Mapping[str, np.ndarray],
-                    members: Mapping[str, np.ndarray], taken: np.ndarray,
-                    wanted: Mapping[str, int], raw: Mapping[str, np.ndarray],
-                    feedback: bool = False, popular_picks: bool = False) -> None:
+    def _fill_short(
+        self,
+        sections: dict[str, list[int]],
+        blended: Mapping[str, np.ndarray],
+        members: Mapping[str, np.ndarray],
+        taken: np.ndarray,
+        wanted: Mapping[str, int],
+        raw: Mapping[str, np.ndarray],
+        feedback: bool = False,
+        popular_picks: bool = False,
+    ) -> None:
         """Top up short sections from the next-best pools, so the list stays ten long (scores
         over every movie: called with the full scope only).
 
@@ -705,9 +808,10 @@ class Recommender:
                 continue
             if section == LESS_KNOWN:
                 relaxed = self._less_known_idx(0)
-                fallbacks = [(relaxed, self._blend(raw, LESS_KNOWN, 0, scope, feedback,
-                                                   popular_picks)),
-                             (members[POPULAR], blended[POPULAR])]
+                fallbacks = [
+                    (relaxed, self._blend(raw, LESS_KNOWN, 0, scope, feedback, popular_picks)),
+                    (members[POPULAR], blended[POPULAR]),
+                ]
             else:
                 fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]
             fallbacks.append((everyone, blended[POPULAR] + blended[LESS_KNOWN]))
@@ -720,9 +824,15 @@ class Recommender:
                     break
 
     # ------------------------------------------------------------------ reasons
-    def _explain(self, chosen: list[int], section: str, query: "_Query",
-                 raw: Mapping[str, np.ndarray], blended: Mapping[str, np.ndarray],
-                 scope: _Scope) -> tuple[Recommendation, ...]:
+    def _explain(
+        self,
+        chosen: list[int],
+        section: str,
+        query: "_Query",
+        raw: Mapping[str, np.ndarray],
+        blended: Mapping[str, np.ndarray],
+        scope: _Scope,
+    ) -> tuple[Recommendation, ...]:
         """The Recommendations for a section's chosen catalog indices: for each, the model that
         contributed most, the liked movies (positions) that led to it, and the reason."""
         if not chosen:
@@ -760,12 +870,18 @@ class Recommender:
                 titles = titles[:MAX_NAMED] + [f"{len(titles) - MAX_NAMED} more"]
             names = _join_titles(titles)
             evidence = self._evidence(best, i, [int(idx[j]) for j in because])
-            out.append(Recommendation(
-                movie_id=int(self.movie_ids[i]), score=round(scores[n], 6),
-                reason_head=f"Because you {query.verb} {names}",
-                reason_detail=self._detail(best, evidence, len(because)),
-                source=best, because_of=tuple(picks[j] for j in because), section=section,
-                evidence=evidence))
+            out.append(
+                Recommendation(
+                    movie_id=int(self.movie_ids[i]),
+                    score=round(scores[n], 6),
+                    reason_head=f"Because you {query.verb} {names}",
+                    reason_detail=self._detail(best, evidence, len(because)),
+                    source=best,
+                    because_of=tuple(picks[j] for j in because),
+                    section=section,
+                    evidence=evidence,
+                )
+            )
         return tuple(out)
 
     def _evidence(self, source: str, i: int, because: list[int]) -> Evidence | None:
@@ -791,8 +907,7 @@ class Recommender:
         elif source == "neumf" and self.movie_users is not None and self.user_movies is not None:
             p = because[0]
             viewers, listing = self._neumf_counts(p)
-            return Evidence(self._id(p), top_viewers=viewers,
-                            top_viewers_with_this=listing.get(i, 0))
+            return Evidence(self._id(p), top_viewers=viewers, top_viewers_with_this=listing.get(i, 0))
         return None
 
     def _knn_entry(self, p: int, i: int) -> tuple[int, int | None] | None:
@@ -843,28 +958,36 @@ class Recommender:
         ref = "it" if n_named == 1 else self.titles[self._index[evidence.pick_id]]
         co_rated = None
         if evidence.rated_both is not None and evidence.pick_raters is not None:
-            co_rated = (f"{evidence.rated_both:,} of the {evidence.pick_raters:,} "
-                        f"{_plural(evidence.pick_raters, 'person', 'people')} who rated {ref} "
-                        f"also rated this")
+            co_rated = (
+                f"{evidence.rated_both:,} of the {evidence.pick_raters:,} "
+                f"{_plural(evidence.pick_raters, 'person', 'people')} who rated {ref} "
+                f"also rated this"
+            )
         if source == "knn" and co_rated:
             return co_rated
         if source == "content":
             shared = evidence.shared_genres or ()
             if shared:
-                return (f"This shares the {_plural(len(shared), 'genre', 'genres')} "
-                        f"{_join_titles(list(shared))} with {ref}")
+                return (
+                    f"This shares the {_plural(len(shared), 'genre', 'genres')} "
+                    f"{_join_titles(list(shared))} with {ref}"
+                )
             return f"This is close to {ref} in tags, decade or title words"
         if source == "als":
-            closest = "Of your picks, it is the closest to this in a model of everyone's ratings" \
-                if ref == "it" else \
-                f"Of your picks, {ref} is the closest to this in a model of everyone's ratings"
+            closest = (
+                "Of your picks, it is the closest to this in a model of everyone's ratings"
+                if ref == "it"
+                else f"Of your picks, {ref} is the closest to this in a model of everyone's ratings"
+            )
             return f"{closest}; {co_rated}" if co_rated else closest
         if source == "neumf" and evidence.top_viewers:
             k = evidence.top_viewers_with_this or 0
-            return (f"{k:,} of the {evidence.top_viewers:,} "
-                    f"{_plural(evidence.top_viewers, 'viewer', 'viewers')} a neural model finds "
-                    f"likeliest to watch {ref} {_plural(k, 'is', 'are')} predicted to watch this "
-                    f"too")
+            return (
+                f"{k:,} of the {evidence.top_viewers:,} "
+                f"{_plural(evidence.top_viewers, 'viewer', 'viewers')} a neural model finds "
+                f"likeliest to watch {ref} {_plural(k, 'is', 'are')} predicted to watch this "
+                f"too"
+            )
         return _DETAILS[source].format(it="it" if n_named == 1 else "them")
 
 
@@ -891,15 +1014,21 @@ class _Query:
 
         stars = profile.stars()
         weights = None if profile.is_plain else profile.liked_weights()
-        liked_stars = None if not stars else np.array(
-            [stars.get(m, 5.0) for m in profile.liked], dtype=np.float64)
-        return cls(ids=tuple(profile.liked), idx=at(profile.liked), weights=weights,
-                   neg_idx=at(profile.disliked), neg_weights=profile.disliked_weights(),
-                   every=at(profile.ids()), liked_stars=liked_stars,
-                   disliked_stars=np.array([stars.get(m, 1.0) for m in profile.disliked],
-                                           dtype=np.float64),
-                   verb="picked" if profile.is_plain else "liked",
-                   feedback=profile.has_feedback)
+        liked_stars = (
+            None if not stars else np.array([stars.get(m, 5.0) for m in profile.liked], dtype=np.float64)
+        )
+        return cls(
+            ids=tuple(profile.liked),
+            idx=at(profile.liked),
+            weights=weights,
+            neg_idx=at(profile.disliked),
+            neg_weights=profile.disliked_weights(),
+            every=at(profile.ids()),
+            liked_stars=liked_stars,
+            disliked_stars=np.array([stars.get(m, 1.0) for m in profile.disliked], dtype=np.float64),
+            verb="picked" if profile.is_plain else "liked",
+            feedback=profile.has_feedback,
+        )
 
 
 def _plural(n: int | None, one: str, many: str) -> str:

@@ -3,6 +3,7 @@
 Each function turns one trained_data frame (or a few) into numpy arrays aligned with the
 catalog's sorted movie ids, dropping ids the catalog does not know. numpy and pandas only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,21 +43,33 @@ class Csr:
         return owner, self.cols[pos], self.vals[pos]
 
 
-def build_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
-              extra: np.ndarray | None = None, counts: np.ndarray | None = None) -> Csr:
+def build_csr(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    n_rows: int,
+    extra: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
+) -> Csr:
     """A CSR from coordinate triples (rows sorted stably, order within a row kept)."""
     order = np.argsort(rows, kind="stable")
     per_row = np.bincount(rows, minlength=n_rows)
     ptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
-    return Csr(ptr, cols[order].astype(np.int64), vals[order].astype(np.float64),
-               None if extra is None else extra[order],
-               None if counts is None else counts[order].astype(np.int64))
+    return Csr(
+        ptr,
+        cols[order].astype(np.int64),
+        vals[order].astype(np.float64),
+        None if extra is None else extra[order],
+        None if counts is None else counts[order].astype(np.int64),
+    )
 
 
 def factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, np.ndarray]:
     """(movie ids, factor matrix) from a movie_id,f0..f{k-1} frame."""
-    cols = sorted((c for c in frame.columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
-                  key=lambda c: int(c[len(prefix):]))
+    cols = sorted(
+        (c for c in frame.columns if c.startswith(prefix) and c[len(prefix) :].isdigit()),
+        key=lambda c: int(c[len(prefix) :]),
+    )
     return frame["movie_id"].to_numpy(np.int64), frame[cols].to_numpy(np.float64)
 
 
@@ -119,11 +132,20 @@ def knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
     sub = frame.loc[keep]
     rank = sub["rank"].to_numpy() if "rank" in sub.columns else np.arange(len(sub))
     order = np.lexsort((rank, rows[keep]))
-    kind = (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8) \
-        if "kind" in sub.columns else np.zeros(len(sub), dtype=np.int8)
+    kind = (
+        (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8)
+        if "kind" in sub.columns
+        else np.zeros(len(sub), dtype=np.int8)
+    )
     co = sub["co_raters"].to_numpy(np.int64)[order] if "co_raters" in sub.columns else None
-    return build_csr(rows[keep][order], cols[keep][order],
-                      sub["similarity"].to_numpy(np.float64)[order], len(index), kind[order], co)
+    return build_csr(
+        rows[keep][order],
+        cols[keep][order],
+        sub["similarity"].to_numpy(np.float64)[order],
+        len(index),
+        kind[order],
+        co,
+    )
 
 
 def aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:
@@ -139,19 +161,33 @@ def aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray |
     return out
 
 
-def neumf_csrs(movie_users: pd.DataFrame | None, user_top: pd.DataFrame | None,
-                index: pd.Index) -> tuple[Csr | None, Csr | None]:
+def neumf_csrs(
+    movie_users: pd.DataFrame | None, user_top: pd.DataFrame | None, index: pd.Index
+) -> tuple[Csr | None, Csr | None]:
     """movie -> top users and user -> top movies, users renumbered 0..n-1."""
     if movie_users is None or user_top is None or movie_users.empty or user_top.empty:
         return None, None
-    users = pd.Index(np.unique(np.concatenate([movie_users["user_id"].to_numpy(np.int64),
-                                               user_top["user_id"].to_numpy(np.int64)])))
+    users = pd.Index(
+        np.unique(
+            np.concatenate(
+                [movie_users["user_id"].to_numpy(np.int64), user_top["user_id"].to_numpy(np.int64)]
+            )
+        )
+    )
     m_rows = index.get_indexer(movie_users["movie_id"])
     keep = m_rows >= 0
-    mu = build_csr(m_rows[keep], users.get_indexer(movie_users["user_id"])[keep],
-                    movie_users["score"].to_numpy(np.float64)[keep], len(index))
+    mu = build_csr(
+        m_rows[keep],
+        users.get_indexer(movie_users["user_id"])[keep],
+        movie_users["score"].to_numpy(np.float64)[keep],
+        len(index),
+    )
     u_cols = index.get_indexer(user_top["movie_id"])
     keep = u_cols >= 0
-    um = build_csr(users.get_indexer(user_top["user_id"])[keep], u_cols[keep],
-                    user_top["score"].to_numpy(np.float64)[keep], len(users))
+    um = build_csr(
+        users.get_indexer(user_top["user_id"])[keep],
+        u_cols[keep],
+        user_top["score"].to_numpy(np.float64)[keep],
+        len(users),
+    )
     return mu, um

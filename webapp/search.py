@@ -1,4 +1,5 @@
 """Title search over all movies: case- and accent-insensitive, anywhere in the title, best first."""
+
 from __future__ import annotations
 
 import itertools
@@ -10,10 +11,23 @@ from dataclasses import dataclass
 MAX_QUERY_LENGTH = 100
 
 # Letters that NFKD does not split into a base letter plus a combining mark.
-_SPECIAL = str.maketrans({
-    "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l",
-    "đ": "d", "Đ": "d", "ð": "d", "þ": "th", "ı": "i",
-})
+_SPECIAL = str.maketrans(
+    {
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "ø": "o",
+        "Ø": "o",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "ı": "i",
+    }
+)
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NON_WORD = re.compile(r"[\W_]+")
 _LEADING_ARTICLE = re.compile(r"^(the|a|an|les|la|le|l|il|el|das|der|die|los|las|den|det) ")
@@ -58,8 +72,16 @@ class SearchIndex:
             folded = fold(title)
             words = folded.split()
             starts = frozenset(itertools.accumulate((len(w) for w in words[:-1]), initial=0))
-            entries.append(_Entry(int(movie_id), folded, _LEADING_ARTICLE.sub("", folded),
-                                  "".join(words), starts, float(popularity)))
+            entries.append(
+                _Entry(
+                    int(movie_id),
+                    folded,
+                    _LEADING_ARTICLE.sub("", folded),
+                    "".join(words),
+                    starts,
+                    float(popularity),
+                )
+            )
         # Most popular first, so a stable sort on the tier keeps popularity order within a tier.
         entries.sort(key=lambda e: (-e.popularity, len(e.folded), e.movie_id))
         self._entries = tuple(entries)
@@ -74,8 +96,7 @@ class SearchIndex:
         q = fold(query[:MAX_QUERY_LENGTH])
         if not q or limit <= 0:
             return []
-        hits = [(self._tier(self._entries[i], q), i)
-                for i, folded in enumerate(self._folded) if q in folded]
+        hits = [(self._tier(self._entries[i], q), i) for i, folded in enumerate(self._folded) if q in folded]
         if len(hits) < limit:
             hits += self._loose_hits(q, {i for _, i in hits})
         hits.sort()
@@ -96,10 +117,16 @@ class SearchIndex:
         """Tier 4: the query without spaces from a word start ("spiderman"); tier 5: every word."""
         compact = q.replace(" ", "")
         words = q.split()
-        hits = [(4, i) for i, text in enumerate(self._compact)
-                if compact in text and i not in seen and self._entries[i].compact_match(compact)]
+        hits = [
+            (4, i)
+            for i, text in enumerate(self._compact)
+            if compact in text and i not in seen and self._entries[i].compact_match(compact)
+        ]
         if len(words) > 1:
             seen = seen | {i for _, i in hits}
-            hits += [(5, i) for i, text in enumerate(self._folded)
-                     if words[0] in text and i not in seen and all(w in text for w in words[1:])]
+            hits += [
+                (5, i)
+                for i, text in enumerate(self._folded)
+                if words[0] in text and i not in seen and all(w in text for w in words[1:])
+            ]
         return hits

@@ -1,19 +1,22 @@
 """Security headers on every response (the CSP allows no inline script or style, no other hosts)."""
+
 from __future__ import annotations
 
 from flask import Flask, Response
 
 TMDB_IMAGES = "https://image.tmdb.org"
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    f"img-src 'self' {TMDB_IMAGES}",
-    "connect-src 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' {TMDB_IMAGES}",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

@@ -14,6 +14,7 @@
 
 Host, port and workers are gunicorn's: see `webapp/gunicorn_conf.py`.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,10 +49,13 @@ DEFAULTS: Mapping[str, Any] = {
     "RATE_LIMIT_VISITOR": 60,
     "RATE_LIMIT_ADDRESS": 600,
 }
-_ENV = {"MOVIEREC_DATABASE_URL": ("DATABASE_URL", str), "MOVIEREC_DATABASE_PATH": ("DATABASE_PATH", str),
-        "MOVIEREC_DATABASE_MIGRATE": ("DATABASE_MIGRATE", str),
-        "MOVIEREC_RATE_LIMIT_VISITOR": ("RATE_LIMIT_VISITOR", int),
-        "MOVIEREC_RATE_LIMIT_ADDRESS": ("RATE_LIMIT_ADDRESS", int)}
+_ENV = {
+    "MOVIEREC_DATABASE_URL": ("DATABASE_URL", str),
+    "MOVIEREC_DATABASE_PATH": ("DATABASE_PATH", str),
+    "MOVIEREC_DATABASE_MIGRATE": ("DATABASE_MIGRATE", str),
+    "MOVIEREC_RATE_LIMIT_VISITOR": ("RATE_LIMIT_VISITOR", int),
+    "MOVIEREC_RATE_LIMIT_ADDRESS": ("RATE_LIMIT_ADDRESS", int),
+}
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 `load_store(directory)` reads and checks the folder (webapp/manifest.py) and builds a frozen
 `Store`; webapp/holder.py keeps the current one and swaps in new builds.
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,8 +47,11 @@ class UserTop:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "UserTop":
         ordered = frame.sort_values(["user_id", "rank"], kind="mergesort")
-        return cls(ordered["user_id"].to_numpy(np.int64), ordered["movie_id"].to_numpy(np.int64),
-                   ordered["score"].to_numpy(np.float64))
+        return cls(
+            ordered["user_id"].to_numpy(np.int64),
+            ordered["movie_id"].to_numpy(np.int64),
+            ordered["score"].to_numpy(np.float64),
+        )
 
     def for_user(self, user_id: int) -> list[tuple[int, float]] | None:
         """(movie_id, predicted rating) best first, or None for an unknown user."""
@@ -67,8 +71,9 @@ class Factors:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, id_column: str) -> "Factors":
-        cols = sorted((c for c in frame.columns if c[:1] == "f" and c[1:].isdigit()),
-                      key=lambda c: int(c[1:]))
+        cols = sorted(
+            (c for c in frame.columns if c[:1] == "f" and c[1:].isdigit()), key=lambda c: int(c[1:])
+        )
         ids = frame[id_column].to_numpy(np.int64)
         return cls({int(i): n for n, i in enumerate(ids)}, frame[cols].to_numpy(np.float64))
 
@@ -154,8 +159,9 @@ class Store:
 
     def recommend(self, picks: Sequence[int], min_count: int | None = None) -> RecommendationSet:
         """The recommender's ten for three picks (InvalidPicksError on bad picks); memoised."""
-        return self._cache(tuple(int(p) for p in picks),
-                           self.levels["gems"] if min_count is None else int(min_count))
+        return self._cache(
+            tuple(int(p) for p in picks), self.levels["gems"] if min_count is None else int(min_count)
+        )
 
     def _recommend(self, picks: tuple[int, ...], min_count: int) -> RecommendationSet:
         return self.recommender.recommend_for_picks(list(picks), less_known_min_count=min_count)
@@ -194,9 +200,11 @@ def load_store(directory: Path | str) -> Store:
     stamp = manifest_stamp(directory)
     manifest, frames = load_tables(directory)
     movies = build_movies(frames["movies"], frames["movie_stats"])
-    catalog = tuple(movies[int(m)] for m in
-                    frames["popular"].sort_values("rank", kind="mergesort")["movie_id"]
-                    if int(m) in movies)
+    catalog = tuple(
+        movies[int(m)]
+        for m in frames["popular"].sort_values("rank", kind="mergesort")["movie_id"]
+        if int(m) in movies
+    )
     floor = int(manifest.get("config", {}).get("pools", {}).get("less_known_min_count", 5))
     levels = less_known_levels(frames["movie_stats"], floor)
     try:
@@ -218,7 +226,13 @@ def load_store(directory: Path | str) -> Store:
         levels=MappingProxyType(levels),
         manifest_stamp=stamp,
         neighbours=Neighbours.from_frame(frames["knn_neighbors"]),
-        catalog_ranks=MappingProxyType(dict(zip(frames["popular"]["movie_id"].astype(int).tolist(),
-                                                frames["popular"]["rank"].astype(int).tolist()))),
+        catalog_ranks=MappingProxyType(
+            dict(
+                zip(
+                    frames["popular"]["movie_id"].astype(int).tolist(),
+                    frames["popular"]["rank"].astype(int).tolist(),
+                )
+            )
+        ),
         insights=load_insights(frames, manifest),
     )

@@ -5,6 +5,7 @@ only on its endpoint and the script root (the prefix a proxy mounts the app unde
 is made once per script root with url_for(); the movie ids of a query are appended here, in the
 order and form url_for() gives them (movie_ids=1&movie_ids=2...).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,8 +26,7 @@ def page_path(endpoint: str) -> str:
     return path
 
 
-def picks_url(endpoint: str, ids: Sequence[int], *, anchor: str | None = None,
-              **params: str | None) -> str:
+def picks_url(endpoint: str, ids: Sequence[int], *, anchor: str | None = None, **params: str | None) -> str:
     """The endpoint's URL with these picks (and params that are not None): what
     url_for(endpoint, movie_ids=list(ids), **params, _anchor=anchor) gives."""
     query = "&".join(f"movie_ids={int(m)}" for m in ids)

@@ -12,6 +12,7 @@ never committed (.gitignore keeps data/ other than the bundled files out of git)
 
 Standard library and rich only: no Spark, no TensorFlow.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -94,12 +95,15 @@ def interrupted_note(data_root: Path, name: str) -> str:
     part = partial_path(Path(data_root), name)
     archive = archive_path(Path(data_root), name)
     if archive.is_file():
-        return (f"interrupted; kept the downloaded {archive}: run the same command again to "
-                "check and unpack it")
+        return (
+            f"interrupted; kept the downloaded {archive}: run the same command again to check and unpack it"
+        )
     if part.is_file() and part.stat().st_size:
-        return (f"interrupted; kept the partial download {part} "
-                f"({size_text(part.stat().st_size)}): run the same command again "
-                "to resume")
+        return (
+            f"interrupted; kept the partial download {part} "
+            f"({size_text(part.stat().st_size)}): run the same command again "
+            "to resume"
+        )
     return f"interrupted; nothing was unpacked into {data_root}"
 
 
@@ -130,15 +134,21 @@ def fetch_md5(url: str) -> str:
         with open_url(url) as response:
             text = response.read(4096).decode("ascii", "replace")
     except urllib.error.HTTPError as exc:
-        raise DownloadError(f"cannot get the checksum {url}: HTTP {exc.code} {exc.reason}; check "
-                            f"the release name and --base-url or ${BASE_URL_ENV}") from None
+        raise DownloadError(
+            f"cannot get the checksum {url}: HTTP {exc.code} {exc.reason}; check "
+            f"the release name and --base-url or ${BASE_URL_ENV}"
+        ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise DownloadError(f"cannot reach {url}: {reason_of(exc)}; check the network, or point "
-                            f"--base-url or ${BASE_URL_ENV} at a mirror") from None
+        raise DownloadError(
+            f"cannot reach {url}: {reason_of(exc)}; check the network, or point "
+            f"--base-url or ${BASE_URL_ENV} at a mirror"
+        ) from None
     match = MD5_PATTERN.search(text)
     if not match:
-        raise DownloadError(f"{url} holds no MD5 digest (it starts {text[:40].strip()!r}); check "
-                            f"--base-url or ${BASE_URL_ENV}")
+        raise DownloadError(
+            f"{url} holds no MD5 digest (it starts {text[:40].strip()!r}); check "
+            f"--base-url or ${BASE_URL_ENV}"
+        )
     return match.group(0).lower()
 
 
@@ -151,13 +161,14 @@ def check_free_space(directory: Path, needed: int, purpose: str) -> None:
     """Fail before writing when directory's file system has less than needed bytes free."""
     free = shutil.disk_usage(directory).free
     if needed > free:
-        raise DownloadError(f"not enough disk space: need {megabytes(needed)} in {directory} "
-                            f"{purpose}, {size_text(free)} free; free some space "
-                            "or pass --data-root on a larger disk")
+        raise DownloadError(
+            f"not enough disk space: need {megabytes(needed)} in {directory} "
+            f"{purpose}, {size_text(free)} free; free some space "
+            "or pass --data-root on a larger disk"
+        )
 
 
-def response_span(response: http.client.HTTPResponse, offset: int,
-                  part: Path) -> tuple[int, int | None]:
+def response_span(response: http.client.HTTPResponse, offset: int, part: Path) -> tuple[int, int | None]:
     """Where the response body starts in the file, and the file's size (None when unknown).
 
     206 continues the part at offset; 200 is the whole file, so the part starts again at 0.
@@ -170,9 +181,11 @@ def response_span(response: http.client.HTTPResponse, offset: int,
     match = RANGE_PATTERN.fullmatch(content_range)
     if not match or int(match.group(1)) != offset:
         part.unlink(missing_ok=True)
-        raise DownloadError(f"{response.url}: the server resumed at the wrong place (Content-Range "
-                            f"{content_range!r}, asked for byte {offset}); removed {part}: run the "
-                            "same command again to download afresh")
+        raise DownloadError(
+            f"{response.url}: the server resumed at the wrong place (Content-Range "
+            f"{content_range!r}, asked for byte {offset}); removed {part}: run the "
+            "same command again to download afresh"
+        )
     if match.group(3) != "*":
         return offset, int(match.group(3))
     return offset, None if length is None else offset + length
@@ -190,25 +203,31 @@ def download(url: str, part: Path, progress: Progress) -> int:
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             return offset
-        raise DownloadError(f"cannot download {url}: HTTP {exc.code} {exc.reason}; check the "
-                            f"release name and --base-url or ${BASE_URL_ENV}") from None
+        raise DownloadError(
+            f"cannot download {url}: HTTP {exc.code} {exc.reason}; check the "
+            f"release name and --base-url or ${BASE_URL_ENV}"
+        ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise DownloadError(f"cannot reach {url}: {reason_of(exc)}; check the network and run the "
-                            "same command again") from None
+        raise DownloadError(
+            f"cannot reach {url}: {reason_of(exc)}; check the network and run the same command again"
+        ) from None
     with response:
         start, total = response_span(response, offset, part)
         if total is not None:
             check_free_space(part.parent, total - start, f"for {url.rsplit('/', 1)[-1]}")
         received = copy_body(response, part, start, total, progress)
     if total is not None and received < total:
-        raise DownloadError(f"the download of {url} broke off at {size_text(received)} of "
-                            f"{size_text(total)}; kept {part}: run the same command again to "
-                            "resume")
+        raise DownloadError(
+            f"the download of {url} broke off at {size_text(received)} of "
+            f"{size_text(total)}; kept {part}: run the same command again to "
+            "resume"
+        )
     return start
 
 
-def copy_body(response: http.client.HTTPResponse, part: Path, start: int, total: int | None,
-              progress: Progress) -> int:
+def copy_body(
+    response: http.client.HTTPResponse, part: Path, start: int, total: int | None, progress: Progress
+) -> int:
     """Append the body to part (or write it afresh when start is 0); return the part's size."""
     task = progress.add_task(f"{part.name.removesuffix('.part')}", total=total, completed=start)
     received = start
@@ -222,16 +241,22 @@ def copy_body(response: http.client.HTTPResponse, part: Path, start: int, total:
         if is_disk_full(exc):
             part.unlink(missing_ok=True)
             needed = total if total is not None else received
-            raise DownloadError(f"disk full: need {megabytes(needed)} in {part.parent} for "
-                                f"{part.name.removesuffix('.part')}; removed the partial download: "
-                                "free some space or pass --data-root on a larger disk") from None
-        raise DownloadError(f"the download of {response.url} broke off at "
-                            f"{size_text(received)} ({reason_of(exc)}); kept {part}: run "
-                            "the same command again to resume") from None
+            raise DownloadError(
+                f"disk full: need {megabytes(needed)} in {part.parent} for "
+                f"{part.name.removesuffix('.part')}; removed the partial download: "
+                "free some space or pass --data-root on a larger disk"
+            ) from None
+        raise DownloadError(
+            f"the download of {response.url} broke off at "
+            f"{size_text(received)} ({reason_of(exc)}); kept {part}: run "
+            "the same command again to resume"
+        ) from None
     except http.client.HTTPException as exc:
-        raise DownloadError(f"the download of {response.url} broke off at "
-                            f"{size_text(received)} ({type(exc).__name__}); kept {part}: "
-                            "run the same command again to resume") from None
+        raise DownloadError(
+            f"the download of {response.url} broke off at "
+            f"{size_text(received)} ({type(exc).__name__}); kept {part}: "
+            "run the same command again to resume"
+        ) from None
     return received
 
 
@@ -247,9 +272,11 @@ def fetch_archive(url: str, expected_md5: str, archive: Path, progress: Progress
     actual = file_md5(part)
     if actual != expected_md5:
         part.unlink(missing_ok=True)
-        raise DownloadError(f"checksum mismatch for {url}: expected MD5 {expected_md5} (published "
-                            f"in {url}.md5), got {actual}; removed the download: run the same "
-                            "command again, and if it fails again the file or mirror is bad")
+        raise DownloadError(
+            f"checksum mismatch for {url}: expected MD5 {expected_md5} (published "
+            f"in {url}.md5), got {actual}; removed the download: run the same "
+            "command again, and if it fails again the file or mirror is bad"
+        )
     os.replace(part, archive)
     return f"resumed at {size_text(began)}" if began else ""
 
@@ -258,17 +285,26 @@ def check_members(members: list[zipfile.ZipInfo], name: str, archive: Path) -> N
     """Every member inside NAME/ (no absolute or '..' paths), and the files a build reads."""
     for info in members:
         path = PurePosixPath(info.filename)
-        if (info.filename.startswith("/") or "\\" in info.filename or ".." in path.parts
-                or not path.parts or path.parts[0] != name):
-            raise DownloadError(f"{archive}: refusing to unpack {info.filename!r}, which is not "
-                                f"inside {name}/; removed the archive: check --base-url, it does "
-                                f"not serve the GroupLens release")
+        if (
+            info.filename.startswith("/")
+            or "\\" in info.filename
+            or ".." in path.parts
+            or not path.parts
+            or path.parts[0] != name
+        ):
+            raise DownloadError(
+                f"{archive}: refusing to unpack {info.filename!r}, which is not "
+                f"inside {name}/; removed the archive: check --base-url, it does "
+                f"not serve the GroupLens release"
+            )
     present = {info.filename for info in members}
     missing = [f for f in REQUIRED_FILES if f"{name}/{f}" not in present]
     if missing:
-        raise DownloadError(f"{archive} lacks {', '.join(f'{name}/{f}' for f in missing)}; removed "
-                            f"the archive: check --base-url, it does not serve the GroupLens "
-                            "release")
+        raise DownloadError(
+            f"{archive} lacks {', '.join(f'{name}/{f}' for f in missing)}; removed "
+            f"the archive: check --base-url, it does not serve the GroupLens "
+            "release"
+        )
 
 
 def extract(archive: zipfile.ZipFile, staging: Path, progress: Progress, total: int) -> int:
@@ -293,13 +329,14 @@ def extract(archive: zipfile.ZipFile, staging: Path, progress: Progress, total: 
 def corrupt_archive(archive_path: Path, exc: BaseException) -> DownloadError:
     """Remove an archive that matched its MD5 but does not unpack; the error to raise."""
     archive_path.unlink(missing_ok=True)
-    return DownloadError(f"{archive_path} is not a valid zip archive ({exc}) although its MD5 "
-                         "matches the published one; removed it: run the same command again to "
-                         "download it afresh")
+    return DownloadError(
+        f"{archive_path} is not a valid zip archive ({exc}) although its MD5 "
+        "matches the published one; removed it: run the same command again to "
+        "download it afresh"
+    )
 
 
-def unpack(archive_path: Path, name: str, data_root: Path,
-           progress: Progress) -> tuple[Path, int, int]:
+def unpack(archive_path: Path, name: str, data_root: Path, progress: Progress) -> tuple[Path, int, int]:
     """Unpack into a hidden folder in data_root; return (folder holding NAME/, files, bytes).
 
     A corrupt or foreign archive is removed; one that does not fit on the disk is kept (it is
@@ -326,13 +363,17 @@ def unpack(archive_path: Path, name: str, data_root: Path,
             if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError)):
                 raise corrupt_archive(archive_path, exc) from None
             if isinstance(exc, OSError) and is_disk_full(exc):
-                raise DownloadError(f"disk full: need {megabytes(needed)} in {data_root} to unpack "
-                                    f"{name}; removed the partly unpacked files and kept the "
-                                    f"verified {archive_path}: free some space and run the same "
-                                    "command again") from None
+                raise DownloadError(
+                    f"disk full: need {megabytes(needed)} in {data_root} to unpack "
+                    f"{name}; removed the partly unpacked files and kept the "
+                    f"verified {archive_path}: free some space and run the same "
+                    "command again"
+                ) from None
             if isinstance(exc, OSError):
-                raise DownloadError(f"cannot unpack {name} into {data_root}: {reason_of(exc)}; "
-                                    "removed the partly unpacked files") from None
+                raise DownloadError(
+                    f"cannot unpack {name} into {data_root}: {reason_of(exc)}; "
+                    "removed the partly unpacked files"
+                ) from None
             raise
     return staging, files, needed
 
@@ -349,8 +390,7 @@ def install(new: Path, dest: Path, staging: Path) -> None:
     except OSError as exc:
         if had_previous:
             os.replace(previous, dest)
-        raise DownloadError(f"cannot move the unpacked {new.name} to {dest}: {reason_of(exc)}"
-                            ) from None
+        raise DownloadError(f"cannot move the unpacked {new.name} to {dest}: {reason_of(exc)}") from None
 
 
 def remove_stale_staging(data_root: Path, name: str) -> None:
@@ -363,9 +403,16 @@ def remove_stale_staging(data_root: Path, name: str) -> None:
 def progress_bar(console: Console) -> Iterator[Progress]:
     """Bytes, speed and time left, on a terminal; transient, so a failure ends with its one
     error line. Without a terminal (a log, CI) nothing is drawn, not even rich's blank line."""
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                        TransferSpeedColumn(), TimeRemainingColumn(), console=console,
-                        transient=True, disable=not console.is_terminal)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
     if progress.disable:
         yield progress
         return
@@ -377,13 +424,20 @@ def prepare_dirs(data_root: Path) -> None:
     try:
         (data_root / DOWNLOADS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"cannot create {data_root / DOWNLOADS_DIR}: {reason_of(exc)}; pass "
-                            "--data-root a writable folder") from None
+        raise DownloadError(
+            f"cannot create {data_root / DOWNLOADS_DIR}: {reason_of(exc)}; pass --data-root a writable folder"
+        ) from None
 
 
-def download_release(name: str, data_root: Path, *, base_url: str | None = None,
-                     force: bool = False, keep_zip: bool = False,
-                     console: Console | None = None) -> Path:
+def download_release(
+    name: str,
+    data_root: Path,
+    *,
+    base_url: str | None = None,
+    force: bool = False,
+    keep_zip: bool = False,
+    console: Console | None = None,
+) -> Path:
     """Fetch release name into data_root/name; return that folder.
 
     An existing complete copy is kept without touching the network unless force is set; with
@@ -395,8 +449,11 @@ def download_release(name: str, data_root: Path, *, base_url: str | None = None,
     data_root = Path(data_root)
     dest = data_root / name
     if is_complete(dest) and not force:
-        console.print(f"{dest} already holds {name}; nothing to download (--force fetches it "
-                      "again)", markup=False, soft_wrap=True)
+        console.print(
+            f"{dest} already holds {name}; nothing to download (--force fetches it again)",
+            markup=False,
+            soft_wrap=True,
+        )
         return dest
     url = f"{resolve_base_url(base_url)}/{name}.zip"
     prepare_dirs(data_root)
@@ -417,9 +474,16 @@ def download_release(name: str, data_root: Path, *, base_url: str | None = None,
     else:
         archive.unlink(missing_ok=True)
         kept = ""
-    source = (f"reused {archive}" if how == "reused"
-              else f"downloaded {url} ({size_text(size)}{', ' + how if how else ''})")
-    console.print(f"{source}, MD5 {expected} ok; unpacked "
-                  f"{files} files ({size_text(unpacked)}) into {dest} in "
-                  f"{time.monotonic() - started:.0f} s{kept}", markup=False, soft_wrap=True)
+    source = (
+        f"reused {archive}"
+        if how == "reused"
+        else f"downloaded {url} ({size_text(size)}{', ' + how if how else ''})"
+    )
+    console.print(
+        f"{source}, MD5 {expected} ok; unpacked "
+        f"{files} files ({size_text(unpacked)}) into {dest} in "
+        f"{time.monotonic() - started:.0f} s{kept}",
+        markup=False,
+        soft_wrap=True,
+    )
     return dest

@@ -1,4 +1,5 @@
 """The one error type for input data that cannot be used."""
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@ The small files (movies, links, tags, posters) are parsed here with pandas and t
 ratings.csv, the one that grows to tens of millions of rows, is read and checked by Spark
 (`offline.data.spark_ratings`) into a Parquet table with the same accounting.
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,8 +73,9 @@ class BadRows:
     def to_dict(self) -> dict[str, dict[str, dict[str, object]]]:
         """JSON-ready report for the manifest."""
         return {
-            file: {kind: {"count": n, "example_lines": self.examples[file][kind]}
-                   for kind, n in kinds.items()}
+            file: {
+                kind: {"count": n, "example_lines": self.examples[file][kind]} for kind, n in kinds.items()
+            }
             for file, kinds in self.counts.items()
         }
 
@@ -96,12 +98,22 @@ class Dataset:
     sorted by (user_id, movie_id).
     """
 
-    def __init__(self, movies: pd.DataFrame, links: pd.DataFrame, tags: pd.DataFrame,
-                 posters: pd.DataFrame, bad_rows: BadRows, files: dict[str, Any], *,
-                 ratings: pd.DataFrame | None = None, ratings_path: str | None = None,
-                 read_ratings: Callable[[], pd.DataFrame] | None = None,
-                 ratings_count: int | None = None, users_count: int | None = None,
-                 file_keys: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        movies: pd.DataFrame,
+        links: pd.DataFrame,
+        tags: pd.DataFrame,
+        posters: pd.DataFrame,
+        bad_rows: BadRows,
+        files: dict[str, Any],
+        *,
+        ratings: pd.DataFrame | None = None,
+        ratings_path: str | None = None,
+        read_ratings: Callable[[], pd.DataFrame] | None = None,
+        ratings_count: int | None = None,
+        users_count: int | None = None,
+        file_keys: dict[str, str] | None = None,
+    ) -> None:
         self.movies, self.links, self.tags, self.posters = movies, links, tags, posters
         self.bad_rows, self.files = bad_rows, files
         self.file_keys = file_keys  # what identifies each input file's content (see file_key)
@@ -109,8 +121,7 @@ class Dataset:
         self._ratings = ratings
         self._read_ratings = read_ratings
         self.ratings_count = len(ratings) if ratings is not None else ratings_count
-        self.users_count = (int(ratings["user_id"].nunique()) if ratings is not None
-                            else users_count)
+        self.users_count = int(ratings["user_id"].nunique()) if ratings is not None else users_count
 
     @property
     def ratings(self) -> pd.DataFrame:
@@ -165,8 +176,9 @@ def read_raw(path: Path, columns: list[str], bad: BadRows) -> pd.DataFrame:
     return frame
 
 
-def to_numbers(frame: pd.DataFrame, columns: dict[str, str], file: str, bad: BadRows,
-               optional: tuple[str, ...] = ()) -> pd.DataFrame:
+def to_numbers(
+    frame: pd.DataFrame, columns: dict[str, str], file: str, bad: BadRows, optional: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Convert text columns to numbers; rows with non-numeric values are counted and dropped."""
     out = frame.copy()
     invalid = np.zeros(len(out), dtype=bool)
@@ -185,8 +197,9 @@ def to_numbers(frame: pd.DataFrame, columns: dict[str, str], file: str, bad: Bad
     return out
 
 
-def drop_rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray, file: str, kind: str,
-              bad: BadRows) -> pd.DataFrame:
+def drop_rows(
+    frame: pd.DataFrame, mask: pd.Series | np.ndarray, file: str, kind: str, bad: BadRows
+) -> pd.DataFrame:
     """Count and drop the rows where `mask` is true."""
     mask = np.asarray(mask, dtype=bool)
     bad.add(file, kind, frame.loc[mask, "_line"].to_numpy())
@@ -213,39 +226,43 @@ def load_movies(path: Path, bad: BadRows) -> pd.DataFrame:
     frame = drop_rows(frame, frame.duplicated("movieId"), path.name, "duplicate_movie_id", bad)
     parts = [split_title(t) for t in frame["title"]]
     genres = frame["genres"].str.strip().replace(NO_GENRES, "")
-    return pd.DataFrame({
-        "movie_id": frame["movieId"].to_numpy(),
-        "title": [p[0] for p in parts],
-        "year": pd.array([p[1] for p in parts], dtype="Int16"),
-        "genres": genres.to_numpy(),
-        "raw_title": frame["title"].to_numpy(),
-    }).sort_values("movie_id", ignore_index=True)
+    return pd.DataFrame(
+        {
+            "movie_id": frame["movieId"].to_numpy(),
+            "title": [p[0] for p in parts],
+            "year": pd.array([p[1] for p in parts], dtype="Int16"),
+            "genres": genres.to_numpy(),
+            "raw_title": frame["title"].to_numpy(),
+        }
+    ).sort_values("movie_id", ignore_index=True)
 
 
 def load_links(path: Path, bad: BadRows) -> pd.DataFrame:
     raw = read_raw(path, EXPECTED_COLUMNS["links.csv"], bad)
     imdb = raw["imdbId"].str.strip()
-    frame = to_numbers(raw, {"movieId": "int32", "tmdbId": "Int64"}, path.name, bad,
-                       optional=("tmdbId",))
+    frame = to_numbers(raw, {"movieId": "int32", "tmdbId": "Int64"}, path.name, bad, optional=("tmdbId",))
     # one row per movie: a repeated id would duplicate the movie in every joined table
     frame = drop_rows(frame, frame.duplicated("movieId"), path.name, "duplicate_movie_id", bad)
-    return pd.DataFrame({
-        "movie_id": frame["movieId"].to_numpy(),
-        "imdb_id": imdb.loc[frame.index].to_numpy(),
-        "tmdb_id": frame["tmdbId"].array,
-    })
+    return pd.DataFrame(
+        {
+            "movie_id": frame["movieId"].to_numpy(),
+            "imdb_id": imdb.loc[frame.index].to_numpy(),
+            "tmdb_id": frame["tmdbId"].array,
+        }
+    )
 
 
 def load_tags(path: Path, bad: BadRows) -> pd.DataFrame:
     raw = read_raw(path, EXPECTED_COLUMNS["tags.csv"], bad)
-    frame = to_numbers(raw, {"userId": "int32", "movieId": "int32", "timestamp": "int64"},
-                       path.name, bad)
-    return pd.DataFrame({
-        "user_id": frame["userId"].to_numpy(),
-        "movie_id": frame["movieId"].to_numpy(),
-        "tag": frame["tag"].to_numpy(),
-        "timestamp": frame["timestamp"].to_numpy(),
-    })
+    frame = to_numbers(raw, {"userId": "int32", "movieId": "int32", "timestamp": "int64"}, path.name, bad)
+    return pd.DataFrame(
+        {
+            "user_id": frame["userId"].to_numpy(),
+            "movie_id": frame["movieId"].to_numpy(),
+            "tag": frame["tag"].to_numpy(),
+            "timestamp": frame["timestamp"].to_numpy(),
+        }
+    )
 
 
 def load_posters(path: Path | None, bad: BadRows) -> pd.DataFrame:
@@ -254,8 +271,9 @@ def load_posters(path: Path | None, bad: BadRows) -> pd.DataFrame:
     raw = read_raw(path, POSTER_COLUMNS, bad)
     frame = to_numbers(raw, {"movieId": "int32"}, path.name, bad)
     frame = drop_rows(frame, frame.duplicated("movieId"), path.name, "duplicate_movie_id", bad)
-    return pd.DataFrame({"movie_id": frame["movieId"].to_numpy(),
-                         "poster_url": frame["poster_url"].str.strip().to_numpy()})
+    return pd.DataFrame(
+        {"movie_id": frame["movieId"].to_numpy(), "poster_url": frame["poster_url"].str.strip().to_numpy()}
+    )
 
 
 def check_bad_share(bad: BadRows, totals: dict[str, int], max_share: float) -> None:
@@ -270,9 +288,15 @@ def check_bad_share(bad: BadRows, totals: dict[str, int], max_share: float) -> N
             )
 
 
-def load_dataset(data_dir: Path | str, posters_path: Path | str | None = None,
-                 max_bad_share: float = 0.01, *, spark: "SparkSession",
-                 work_dir: Path | str, feedback_path: Path | str | None = None) -> Dataset:
+def load_dataset(
+    data_dir: Path | str,
+    posters_path: Path | str | None = None,
+    max_bad_share: float = 0.01,
+    *,
+    spark: "SparkSession",
+    work_dir: Path | str,
+    feedback_path: Path | str | None = None,
+) -> Dataset:
     """Load and check one MovieLens release; see the module docstring.
 
     `data_dir` may be a local folder or a URI (`file://`, `hdfs://`, `s3a://`): Spark reads
@@ -289,27 +313,44 @@ def load_dataset(data_dir: Path | str, posters_path: Path | str | None = None,
     posters = load_posters(local.get("posters.csv"), bad)
     kept = {"movies.csv": movies, "links.csv": links, "tags.csv": tags, "posters.csv": posters}
     # Every data row is either kept or counted as bad, so the totals need no second read.
-    bad.totals = {name: len(kept[name]) + bad.bad_total(name) for name in local
-                  if name not in RATINGS_FILES}
+    bad.totals = {name: len(kept[name]) + bad.bad_total(name) for name in local if name not in RATINGS_FILES}
     keys = {name: file_key(spark, path) for name, path in files.items()}
     ratings_path, accounting = spark_ratings.ratings_table(
-        spark, str(files["ratings.csv"]), movies["movie_id"].to_numpy(), work_dir,
-        input_key=keys["ratings.csv"])
+        spark,
+        str(files["ratings.csv"]),
+        movies["movie_id"].to_numpy(),
+        work_dir,
+        input_key=keys["ratings.csv"],
+    )
     _add_bad(bad, "ratings.csv", accounting)
     if "feedback-ratings.csv" in files:
         # The visitors' file is checked as the data set's is (same kinds of bad rows, its own
         # line numbers), then the two tables are joined into one (spark_ratings.union_tables).
         extra_path, extra = spark_ratings.ratings_table(
-            spark, str(files["feedback-ratings.csv"]), movies["movie_id"].to_numpy(), work_dir,
-            input_key=keys["feedback-ratings.csv"])
+            spark,
+            str(files["feedback-ratings.csv"]),
+            movies["movie_id"].to_numpy(),
+            work_dir,
+            input_key=keys["feedback-ratings.csv"],
+        )
         _add_bad(bad, "feedback-ratings.csv", extra)
         ratings_path, accounting = spark_ratings.union_tables(
-            spark, (ratings_path, accounting), (extra_path, extra), work_dir)
+            spark, (ratings_path, accounting), (extra_path, extra), work_dir
+        )
     check_bad_share(bad, bad.totals, max_bad_share)
-    return Dataset(movies, links, tags, posters, bad, files, file_keys=keys,
-                   ratings_path=ratings_path,
-                   read_ratings=lambda: read_ratings_frame(spark, ratings_path),
-                   ratings_count=accounting.kept, users_count=accounting.users)
+    return Dataset(
+        movies,
+        links,
+        tags,
+        posters,
+        bad,
+        files,
+        file_keys=keys,
+        ratings_path=ratings_path,
+        read_ratings=lambda: read_ratings_frame(spark, ratings_path),
+        ratings_count=accounting.kept,
+        users_count=accounting.users,
+    )
 
 
 RATINGS_FILES = ("ratings.csv", "feedback-ratings.csv")  # read and checked by Spark
@@ -329,35 +370,42 @@ def check_headers(local: dict[str, Path]) -> None:
         check_header(path, headers[name])
 
 
-def check_local_inputs(data_dir: Path | str, posters_path: Path | str | None,
-                       feedback_path: Path | str | None = None) -> None:
+def check_local_inputs(
+    data_dir: Path | str, posters_path: Path | str | None, feedback_path: Path | str | None = None
+) -> None:
     """Fail fast, without Spark, when a local input folder, file or header is wrong."""
     files = input_files(data_dir, posters_path, feedback_path)
     check_headers({name: Path(p) for name, p in files.items() if not storage.is_uri(p)})
 
 
-def input_files(data_dir: Path | str, posters_path: Path | str | None,
-                feedback_path: Path | str | None = None) -> dict[str, Any]:
+def input_files(
+    data_dir: Path | str, posters_path: Path | str | None, feedback_path: Path | str | None = None
+) -> dict[str, Any]:
     """The input files by name: local Paths, or URI strings under a URI data_dir (and the
     exported feedback ratings, when the build includes them)."""
     if not storage.is_uri(data_dir) and not Path(data_dir).is_dir():
-        raise DataError(f"{data_dir}: data directory not found; expected a MovieLens release "
-                        f"with {', '.join(EXPECTED_COLUMNS)}")
-    files: dict[str, Any] = {name: storage.join(data_dir, name) for name in EXPECTED_COLUMNS
-                             if name != "feedback-ratings.csv"}
+        raise DataError(
+            f"{data_dir}: data directory not found; expected a MovieLens release "
+            f"with {', '.join(EXPECTED_COLUMNS)}"
+        )
+    files: dict[str, Any] = {
+        name: storage.join(data_dir, name) for name in EXPECTED_COLUMNS if name != "feedback-ratings.csv"
+    }
     if posters_path is not None:
         files["posters.csv"] = posters_path if storage.is_uri(posters_path) else Path(posters_path)
     if feedback_path is not None:
         if not storage.is_uri(feedback_path) and not Path(feedback_path).is_file():
-            raise DataError(f"{feedback_path}: file not found; write it with `python -m offline "
-                            f"export-feedback` (or build without --include-feedback)")
-        files["feedback-ratings.csv"] = (feedback_path if storage.is_uri(feedback_path)
-                                         else Path(feedback_path))
+            raise DataError(
+                f"{feedback_path}: file not found; write it with `python -m offline "
+                f"export-feedback` (or build without --include-feedback)"
+            )
+        files["feedback-ratings.csv"] = (
+            feedback_path if storage.is_uri(feedback_path) else Path(feedback_path)
+        )
     return files
 
 
-def local_copies(spark: "SparkSession", files: dict[str, Any],
-                 work_dir: Path | str) -> dict[str, Path]:
+def local_copies(spark: "SparkSession", files: dict[str, Any], work_dir: Path | str) -> dict[str, Path]:
     """The small files as local paths (copied from cluster storage when they live there)."""
     local: dict[str, Path] = {}
     for name, path in files.items():
@@ -367,8 +415,10 @@ def local_copies(spark: "SparkSession", files: dict[str, Any],
             continue
         if storage.is_uri(path):
             if not storage.exists(spark, path):
-                raise DataError(f"{path}: file not found; expected a CSV with columns "
-                                f"{','.join(EXPECTED_COLUMNS.get(name) or POSTER_COLUMNS)}")
+                raise DataError(
+                    f"{path}: file not found; expected a CSV with columns "
+                    f"{','.join(EXPECTED_COLUMNS.get(name) or POSTER_COLUMNS)}"
+                )
             base = work_dir if not storage.is_uri(work_dir) else tempfile.gettempdir()
             path = storage.copy_to_local(spark, path, Path(base) / "input-copies" / name)
         local[name] = Path(path)
@@ -391,5 +441,6 @@ def read_ratings_frame(spark: "SparkSession", ratings_path: str) -> pd.DataFrame
     if not storage.is_uri(ratings_path):
         return spark_ratings.read_local_ratings(ratings_path)
     frame = spark.read.parquet(ratings_path).toPandas()
-    return spark_ratings.sort_pairs(frame.astype({"user_id": "int32", "movie_id": "int32",
-                                                   "rating": "float32", "timestamp": "int64"}))
+    return spark_ratings.sort_pairs(
+        frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32", "timestamp": "int64"})
+    )

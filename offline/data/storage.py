@@ -4,6 +4,7 @@ Local paths are handled with the standard library. A URI is handled through the 
 FileSystem of the build's Spark session (py4j), so whatever storage the cluster can read — and
 has the connector for — works for the input data and the work folder alike.
 """
+
 from __future__ import annotations
 
 import re
@@ -96,8 +97,11 @@ def status(spark: "SparkSession", uri: str) -> dict[str, Any]:
     fs, hpath = _hadoop(spark, uri)
     info = fs.getFileStatus(hpath)
     checksum = fs.getFileChecksum(hpath)
-    return {"length": int(info.getLen()), "modified": int(info.getModificationTime()),
-            "checksum": None if checksum is None else str(checksum.toString())}
+    return {
+        "length": int(info.getLen()),
+        "modified": int(info.getModificationTime()),
+        "checksum": None if checksum is None else str(checksum.toString()),
+    }
 
 
 def copy_to_local(spark: "SparkSession", uri: str, local: Path) -> Path:

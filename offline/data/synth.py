@@ -22,6 +22,7 @@ Memory stays bounded: users are generated and written in chunks, so 25 million r
 exist as Python lists (the per-movie and per-group arrays are the only full-size state).
 Same seed and arguments: byte-identical files.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,19 +35,75 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-GENRES = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary",
-          "Drama", "Fantasy", "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance",
-          "Sci-Fi", "Thriller", "War", "Western")
+GENRES = (
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "IMAX",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 NO_GENRES = "(no genres listed)"
 MIN_RATINGS_PER_USER = 20
 TASTES = 24  # latent taste groups
 DIM = 8  # latent taste dimensions of the rating model
 STRAY_SHARE = 0.25  # share of a user's ratings drawn from a second taste group
 USER_CHUNK = 4096
-WORDS = ("Night", "City", "Love", "Story", "Man", "Woman", "Dark", "Last", "Return", "House",
-         "King", "Girl", "Blood", "Time", "Dead", "Star", "Game", "Dream", "Secret", "War",
-         "Summer", "Island", "Ghost", "River", "Heart", "Road", "Sky", "Fire", "Money", "Angel",
-         "Winter", "Shadow", "Song", "Murder", "Paris", "Lost", "Wild", "Blue", "Black", "Gold")
+WORDS = (
+    "Night",
+    "City",
+    "Love",
+    "Story",
+    "Man",
+    "Woman",
+    "Dark",
+    "Last",
+    "Return",
+    "House",
+    "King",
+    "Girl",
+    "Blood",
+    "Time",
+    "Dead",
+    "Star",
+    "Game",
+    "Dream",
+    "Secret",
+    "War",
+    "Summer",
+    "Island",
+    "Ghost",
+    "River",
+    "Heart",
+    "Road",
+    "Sky",
+    "Fire",
+    "Money",
+    "Angel",
+    "Winter",
+    "Shadow",
+    "Song",
+    "Murder",
+    "Paris",
+    "Lost",
+    "Wild",
+    "Blue",
+    "Black",
+    "Gold",
+)
 ARTICLES = ("The", "A", "An", "Les", "La", "Le", "Die", "El")
 START_TS = 820_454_400  # 1996-01-01
 END_TS = 1_700_000_000  # 2023-11
@@ -61,16 +118,17 @@ class SynthSize:
     movies: int
 
     @classmethod
-    def for_ratings(cls, ratings: int, users: int | None = None,
-                    movies: int | None = None) -> "SynthSize":
+    def for_ratings(cls, ratings: int, users: int | None = None, movies: int | None = None) -> "SynthSize":
         """ml-25m has ~154 ratings per user and ~62k movies at 25M ratings (12.5 * sqrt(N))."""
         if ratings < MIN_RATINGS_PER_USER * 2:
             raise ValueError(f"--ratings must be at least {MIN_RATINGS_PER_USER * 2}, got {ratings}")
         users = users or max(2, ratings // 154)
         movies = movies or max(50, int(round(12.5 * math.sqrt(ratings))))
         if users * MIN_RATINGS_PER_USER > ratings:
-            raise ValueError(f"{users} users need at least {users * MIN_RATINGS_PER_USER} ratings "
-                             f"({MIN_RATINGS_PER_USER} each); got {ratings}")
+            raise ValueError(
+                f"{users} users need at least {users * MIN_RATINGS_PER_USER} ratings "
+                f"({MIN_RATINGS_PER_USER} each); got {ratings}"
+            )
         if movies < 2 * MIN_RATINGS_PER_USER:
             raise ValueError(f"--movies must be at least {2 * MIN_RATINGS_PER_USER}, got {movies}")
         return cls(int(ratings), int(users), int(movies))
@@ -102,8 +160,10 @@ def user_activity(size: SynthSize, rng: np.random.Generator) -> np.ndarray:
     short = size.ratings - int(counts.sum())
     room = cap - counts
     if short > room.sum():
-        raise ValueError(f"{size.movies} movies are too few for {size.ratings} ratings from "
-                         f"{size.users} users (at most {cap} per user); pass more --movies")
+        raise ValueError(
+            f"{size.movies} movies are too few for {size.ratings} ratings from "
+            f"{size.users} users (at most {cap} per user); pass more --movies"
+        )
     # hand out the remainder one by one to users with room, heaviest first (deterministic)
     order = np.argsort(-counts, kind="stable")
     while short > 0:
@@ -142,16 +202,17 @@ def make_world(size: SynthSize, rng: np.random.Generator) -> World:
     group_cdf = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
     group_cdf[:, -1] = 1.0
     taste_vec = rng.normal(0.0, 0.4, size=(TASTES, DIM))
-    movie_vec = (np.log(affinity) - np.log(affinity).mean(axis=1, keepdims=True)) @ \
-        rng.normal(0.0, 0.05, size=(TASTES, DIM)) + rng.normal(0.0, 0.2, size=(n, DIM))
+    movie_vec = (np.log(affinity) - np.log(affinity).mean(axis=1, keepdims=True)) @ rng.normal(
+        0.0, 0.05, size=(TASTES, DIM)
+    ) + rng.normal(0.0, 0.2, size=(n, DIM))
     movie_bias = rng.normal(0.0, 0.3, size=n) + 0.05 * np.log(popularity * n)
     years = np.clip(np.round(2015 - rng.gamma(2.0, 9.0, size=n)), 1902, 2023).astype(int)
-    return World(movie_ids, popularity, genre_mask, taste_genres, group_cdf, movie_vec,
-                 movie_bias, taste_vec, years)
+    return World(
+        movie_ids, popularity, genre_mask, taste_genres, group_cdf, movie_vec, movie_bias, taste_vec, years
+    )
 
 
-def draw_movies(cdf: np.ndarray, count: int, taken: set[int] | None,
-                rng: np.random.Generator) -> np.ndarray:
+def draw_movies(cdf: np.ndarray, count: int, taken: set[int] | None, rng: np.random.Generator) -> np.ndarray:
     """`count` distinct movie indices drawn from one cumulative distribution, in draw order."""
     chosen: list[np.ndarray] = []
     have = 0
@@ -171,8 +232,9 @@ def draw_movies(cdf: np.ndarray, count: int, taken: set[int] | None,
     return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def user_rows(world: World, user_ids: np.ndarray, counts: np.ndarray, first_ts: np.ndarray,
-              rng: np.random.Generator) -> pd.DataFrame:
+def user_rows(
+    world: World, user_ids: np.ndarray, counts: np.ndarray, first_ts: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     """The ratings of a chunk of users, sorted by user then movie id (as MovieLens files are)."""
     parts_u, parts_m = [], []
     groups = rng.integers(0, TASTES, size=user_ids.size)
@@ -180,8 +242,11 @@ def user_rows(world: World, user_ids: np.ndarray, counts: np.ndarray, first_ts: 
     for uid, count, group, stray in zip(user_ids, counts, groups, strays):
         n_stray = int(rng.binomial(count, STRAY_SHARE))
         main = draw_movies(world.group_cdf[group], int(count) - n_stray, None, rng)
-        other = draw_movies(world.group_cdf[stray], n_stray, set(main.tolist()), rng) \
-            if n_stray else np.zeros(0, dtype=np.int64)
+        other = (
+            draw_movies(world.group_cdf[stray], n_stray, set(main.tolist()), rng)
+            if n_stray
+            else np.zeros(0, dtype=np.int64)
+        )
         movies = np.concatenate([main, other])
         parts_u.append(np.full(movies.size, uid, dtype=np.int64))
         parts_m.append(movies)
@@ -192,9 +257,13 @@ def user_rows(world: World, user_ids: np.ndarray, counts: np.ndarray, first_ts: 
     personal = rng.normal(0.0, 0.25, size=(user_ids.size, DIM))
     u_vec = world.taste_vec[groups] + personal
     u_bias = rng.normal(0.0, 0.35, size=user_ids.size)
-    latent = 3.5 + u_bias[user_pos] + world.movie_bias[movies] + \
-        np.einsum("ij,ij->i", u_vec[user_pos], world.movie_vec[movies]) + \
-        rng.normal(0.0, 0.6, size=movies.size)
+    latent = (
+        3.5
+        + u_bias[user_pos]
+        + world.movie_bias[movies]
+        + np.einsum("ij,ij->i", u_vec[user_pos], world.movie_vec[movies])
+        + rng.normal(0.0, 0.6, size=movies.size)
+    )
     rating = np.clip(np.round(latent * 2) / 2, 0.5, 5.0)
     # whole stars are more common than half stars in MovieLens: pull 40% of halves to a neighbour
     half = (rating * 2) % 2 == 1
@@ -212,8 +281,13 @@ def user_rows(world: World, user_ids: np.ndarray, counts: np.ndarray, first_ts: 
     return frame
 
 
-def write_ratings(path: Path, world: World, size: SynthSize, rng: np.random.Generator,
-                  progress: Callable[[int], None] | None = None) -> None:
+def write_ratings(
+    path: Path,
+    world: World,
+    size: SynthSize,
+    rng: np.random.Generator,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     """ratings.csv, chunk by chunk of users."""
     counts = user_activity(size, rng)
     user_ids = np.arange(1, size.users + 1)
@@ -224,8 +298,7 @@ def write_ratings(path: Path, world: World, size: SynthSize, rng: np.random.Gene
         written = 0
         for start in range(0, size.users, USER_CHUNK):
             stop = min(start + USER_CHUNK, size.users)
-            frame = user_rows(world, user_ids[start:stop], counts[start:stop],
-                              first_ts[start:stop], rng)
+            frame = user_rows(world, user_ids[start:stop], counts[start:stop], first_ts[start:stop], rng)
             frame.to_csv(f, header=False, index=False, lineterminator="\n", float_format="%.1f")
             written += len(frame)
             if progress:
@@ -271,11 +344,13 @@ def write_links(path: Path, world: World, rng: np.random.Generator) -> None:
     n = world.movie_ids.size
     imdb = rng.choice(np.arange(10_000, 9_999_999), size=n, replace=False)
     tmdb = rng.choice(np.arange(1, 1_500_000), size=n, replace=False)
-    frame = pd.DataFrame({
-        "movieId": world.movie_ids,
-        "imdbId": [f"{x:07d}" for x in imdb],
-        "tmdbId": pd.array(np.where(rng.random(n) < 0.01, -1, tmdb), dtype="Int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "movieId": world.movie_ids,
+            "imdbId": [f"{x:07d}" for x in imdb],
+            "tmdbId": pd.array(np.where(rng.random(n) < 0.01, -1, tmdb), dtype="Int64"),
+        }
+    )
     frame.loc[frame["tmdbId"] == -1, "tmdbId"] = pd.NA
     frame.to_csv(path, index=False, lineterminator="\n")
 
@@ -283,22 +358,30 @@ def write_links(path: Path, world: World, rng: np.random.Generator) -> None:
 def write_tags(path: Path, world: World, size: SynthSize, rng: np.random.Generator) -> None:
     """About one tag per 25 ratings (ml-25m's ratio), words from the movie's genres."""
     n = max(1, size.ratings // 25)
-    movies = np.minimum(np.searchsorted(np.cumsum(world.popularity), rng.random(n),
-                                        side="right"), world.movie_ids.size - 1)
+    movies = np.minimum(
+        np.searchsorted(np.cumsum(world.popularity), rng.random(n), side="right"), world.movie_ids.size - 1
+    )
     users = rng.integers(1, size.users + 1, size=n)
     words = []
     for m, r in zip(movies, rng.random(n)):
         genres = [g for g, on in zip(GENRES, world.genre_mask[m]) if on] or ["classic"]
         word = genres[int(r * len(genres))].lower()
         words.append(f"{word}, really" if r > 0.9 else word)
-    frame = pd.DataFrame({"userId": users, "movieId": world.movie_ids[movies], "tag": words,
-                          "timestamp": START_TS + rng.integers(0, END_TS - START_TS, size=n)})
+    frame = pd.DataFrame(
+        {
+            "userId": users,
+            "movieId": world.movie_ids[movies],
+            "tag": words,
+            "timestamp": START_TS + rng.integers(0, END_TS - START_TS, size=n),
+        }
+    )
     frame = frame.sort_values(["userId", "movieId", "timestamp"], kind="mergesort")
     frame.to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
 
 
-def write_release(out_dir: Path | str, size: SynthSize, seed: int = 42,
-                  progress: Callable[[int], None] | None = None) -> dict[str, float]:
+def write_release(
+    out_dir: Path | str, size: SynthSize, seed: int = 42, progress: Callable[[int], None] | None = None
+) -> dict[str, float]:
     """Write ratings/movies/links/tags.csv into `out_dir`; returns what was written and how fast."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -314,6 +397,12 @@ def write_release(out_dir: Path | str, size: SynthSize, seed: int = 42,
     (out / "README.txt").write_text(
         f"Synthetic MovieLens-format data: {size.ratings} ratings, {size.users} users, "
         f"{size.movies} movies, seed {seed}. Generated by `python -m offline synth`; "
-        "not real ratings.\n", encoding="utf-8")
-    return {"ratings": size.ratings, "users": size.users, "movies": size.movies,
-            "seconds": round(time.perf_counter() - started, 1)}
+        "not real ratings.\n",
+        encoding="utf-8",
+    )
+    return {
+        "ratings": size.ratings,
+        "users": size.users,
+        "movies": size.movies,
+        "seconds": round(time.perf_counter() - started, 1),
+    }

@@ -2,6 +2,7 @@
 
 Also the protocol's constants that the other evaluation modules share.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -56,8 +57,9 @@ def pick_seed(cfg: BuildConfig, variant: str, user_id: int) -> int:
     return cfg.seed_for(f"evaluate:picks:{variant}:{int(user_id)}")
 
 
-def build_cases(test_ratings: pd.DataFrame, fold: int, catalog: set[int],
-                less_known: set[int], cfg: BuildConfig) -> list[Case]:
+def build_cases(
+    test_ratings: pd.DataFrame, fold: int, catalog: set[int], less_known: set[int], cfg: BuildConfig
+) -> list[Case]:
     """Cases of one fold's test users: variant A for users with >= 4 liked, B with >= 3 in catalog."""
     liked = test_ratings[test_ratings["rating"] >= LIKED_RATING]
     below = test_ratings[test_ratings["rating"] < LIKED_RATING]
@@ -74,7 +76,15 @@ def build_cases(test_ratings: pd.DataFrame, fold: int, catalog: set[int],
                 continue
             picks = draw_picks(pool, pick_seed(cfg, variant, int(user_id)))
             relevant = frozenset(movies) - set(picks)
-            cases.append(Case(int(user_id), fold, variant, picks, relevant,
-                              frozenset(relevant & less_known),
-                              disliked.get(int(user_id), frozenset())))
+            cases.append(
+                Case(
+                    int(user_id),
+                    fold,
+                    variant,
+                    picks,
+                    relevant,
+                    frozenset(relevant & less_known),
+                    disliked.get(int(user_id), frozenset()),
+                )
+            )
     return cases

@@ -7,6 +7,7 @@ function as the web app's API (which takes 1 to N liked ids), at the fold's held
 the references are the same plain 5 + 5 lists as in the main table. Each point states how many
 users it has: the larger counts only have the users with that many liked movies.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -29,8 +30,13 @@ def draw_n(liked: Sequence[int], n: int, seed: int) -> tuple[int, ...]:
     return tuple(int(x) for x in np.random.default_rng(seed).choice(pool, n, replace=False))
 
 
-def cold_start_cases(test_ratings: pd.DataFrame, fold: int, less_known: set[int],
-                     cfg: BuildConfig, counts: Sequence[int] = PICK_COUNTS) -> dict[int, list[Case]]:
+def cold_start_cases(
+    test_ratings: pd.DataFrame,
+    fold: int,
+    less_known: set[int],
+    cfg: BuildConfig,
+    counts: Sequence[int] = PICK_COUNTS,
+) -> dict[int, list[Case]]:
     """{n: the fold's cases with n picks}: users with at least n + 1 liked movies."""
     liked = test_ratings[test_ratings["rating"] >= LIKED_RATING]
     out: dict[int, list[Case]] = {n: [] for n in counts}
@@ -41,22 +47,27 @@ def cold_start_cases(test_ratings: pd.DataFrame, fold: int, less_known: set[int]
                 continue
             picks = draw_n(movies, n, pick_seed(cfg, "A", int(user_id)))
             relevant = frozenset(movies) - set(picks)
-            out[n].append(Case(int(user_id), fold, "A", picks, relevant,
-                               frozenset(relevant & less_known)))
+            out[n].append(Case(int(user_id), fold, "A", picks, relevant, frozenset(relevant & less_known)))
     return out
 
 
-def score_curve(cases: Mapping[int, Sequence[Case]], methods: Mapping[str, Method]
-                ) -> list[dict[str, Any]]:
+def score_curve(cases: Mapping[int, Sequence[Case]], methods: Mapping[str, Method]) -> list[dict[str, Any]]:
     """Per-case rows (method, picks, user, fold, hr_at_10, ndcg_at_10) of one fold."""
     rows = []
     for n, group in cases.items():
         for name, method in methods.items():
             for case in group:
                 figures = score_case(method(case), case)
-                rows.append({"method": name, "picks": n, "user_id": case.user_id,
-                             "fold": case.fold, "hr_at_10": figures["hr_at_10"],
-                             "ndcg_at_10": figures["ndcg_at_10"]})
+                rows.append(
+                    {
+                        "method": name,
+                        "picks": n,
+                        "user_id": case.user_id,
+                        "fold": case.fold,
+                        "hr_at_10": figures["hr_at_10"],
+                        "ndcg_at_10": figures["ndcg_at_10"],
+                    }
+                )
     return rows
 
 
@@ -70,8 +81,10 @@ def curve_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     methods: dict[str, dict[str, list[float | None]]] = {}
     for name, group in frame.groupby("method", sort=False):
         means = group.groupby("picks")[["hr_at_10", "ndcg_at_10"]].mean()
-        methods[str(name)] = {key: [float(means.at[n, key]) if n in means.index else None
-                                    for n in counts] for key in ("hr_at_10", "ndcg_at_10")}
+        methods[str(name)] = {
+            key: [float(means.at[n, key]) if n in means.index else None for n in counts]
+            for key in ("hr_at_10", "ndcg_at_10")
+        }
     first = frame[frame["method"] == frame["method"].iloc[0]]
     users = {str(n): int((first["picks"] == n).sum()) for n in counts}
     return {"picks": counts, "users": users, "variant": "A", "methods": methods}

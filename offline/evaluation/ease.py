@@ -17,6 +17,7 @@ The two candidates are what suits each variant on ml-latest-small (about 1,000 f
 about 4,000 for any picks; 50 to 500 and 8,000 were worse for both). With one fold evaluated (the
 full releases) there is nothing to choose on, and EASE_LAMBDAS[0] is used.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -66,8 +67,13 @@ def _spd_inverse(g: np.ndarray) -> np.ndarray:
 class Ease:
     """EASE fitted on one fold's training ratings; `top(picks, pool_ids, n)` ranks a pool."""
 
-    def __init__(self, train: pd.DataFrame, lam: float = EASE_LAMBDA,
-                 min_support: int = EASE_MIN_SUPPORT, max_movies: int = EASE_MAX_MOVIES) -> None:
+    def __init__(
+        self,
+        train: pd.DataFrame,
+        lam: float = EASE_LAMBDA,
+        min_support: int = EASE_MIN_SUPPORT,
+        max_movies: int = EASE_MAX_MOVIES,
+    ) -> None:
         pairs = train[["user_id", "movie_id"]].drop_duplicates()
         counts = pairs.groupby("movie_id").size()
         counts = counts[counts >= min_support]
@@ -84,8 +90,7 @@ class Ease:
         dtype = np.float64 if n <= 1_000 else np.float32
         from scipy import sparse
 
-        x = sparse.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, cols)),
-                              shape=(len(users), n))
+        x = sparse.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, cols)), shape=(len(users), n))
         self.gram = (x.T @ x).toarray().astype(dtype)
         self.b = ease_from_gram(self.gram, lam) if n else np.zeros((0, 0))
         self.lam = lam
@@ -118,5 +123,7 @@ class Ease:
     def masks(self, popular: Sequence[int], less_known: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Pool masks over the model's items."""
         pop, lk = set(popular), set(less_known)
-        return (np.array([int(m) in pop for m in self.movie_ids], dtype=bool),
-                np.array([int(m) in lk for m in self.movie_ids], dtype=bool))
+        return (
+            np.array([int(m) in pop for m in self.movie_ids], dtype=bool),
+            np.array([int(m) in lk for m in self.movie_ids], dtype=bool),
+        )

@@ -1,4 +1,5 @@
 """A fold's tables: the build's own stage functions trained on the fold's training users."""
+
 from __future__ import annotations
 
 import time
@@ -30,22 +31,30 @@ def default_stages() -> FoldStages:
     """The build's own stage functions."""
     from offline.stages import als, knn, neumf, popular
 
-    def fit_explicit(spark: Any, ratings: pd.DataFrame, rank: int, reg: float,
-                     cfg: BuildConfig) -> pd.DataFrame:
+    def fit_explicit(
+        spark: Any, ratings: pd.DataFrame, rank: int, reg: float, cfg: BuildConfig
+    ) -> pd.DataFrame:
         return als.fit_factors(spark, ratings, rank, reg, cfg)[1]
 
-    return FoldStages(compute_popular=popular.compute_popular,
-                      compute_neighbors=knn.compute_neighbors,
-                      train_als_implicit=als.train_als_implicit,
-                      train_neumf=neumf.train_neumf,
-                      fit_als_explicit=fit_explicit,
-                      train_als=als.train_als)
+    return FoldStages(
+        compute_popular=popular.compute_popular,
+        compute_neighbors=knn.compute_neighbors,
+        train_als_implicit=als.train_als_implicit,
+        train_neumf=neumf.train_neumf,
+        fit_als_explicit=fit_explicit,
+        train_als=als.train_als,
+    )
 
 
-def train_fold_tables(spark: Any, train: pd.DataFrame, dataset: "Dataset", cfg: BuildConfig,
-                      stages: FoldStages, explicit: tuple[int, float] | None = None,
-                      spark_train: Any = None,
-                      ) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+def train_fold_tables(
+    spark: Any,
+    train: pd.DataFrame,
+    dataset: "Dataset",
+    cfg: BuildConfig,
+    stages: FoldStages,
+    explicit: tuple[int, float] | None = None,
+    spark_train: Any = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
     """The fold's trained_data tables from its training users' ratings, and seconds per stage.
 
     `explicit` = (rank, reg) of an explicit ALS fit for the fold-in comparison (None: skip it).
@@ -62,19 +71,21 @@ def train_fold_tables(spark: Any, train: pd.DataFrame, dataset: "Dataset", cfg: 
         seconds[name] = round(time.perf_counter() - start, 2)
         return out
 
-    tables.update(timed("popular", lambda: stages.compute_popular(spark, spark_rows, dataset.movies,
-                                                                 cfg)))
+    tables.update(timed("popular", lambda: stages.compute_popular(spark, spark_rows, dataset.movies, cfg)))
     pools = tables["movie_stats"][["movie_id", "vote_count", "pool"]]
     tables["knn_neighbors"] = timed(
-        "knn", lambda: stages.compute_neighbors(train, dataset.movies, dataset.tags, cfg))
+        "knn", lambda: stages.compute_neighbors(train, dataset.movies, dataset.tags, cfg)
+    )
     tables["als_implicit_item_factors"] = timed(
-        "als_implicit", lambda: stages.train_als_implicit(spark, spark_rows, cfg))
+        "als_implicit", lambda: stages.train_als_implicit(spark, spark_rows, cfg)
+    )
     neumf_tables, _ = timed("neumf", lambda: stages.train_neumf(train, pools, cfg))
     tables.update(neumf_tables)
     fit_explicit = stages.fit_als_explicit
     if explicit is not None and fit_explicit is not None:
         tables["als_item_factors"] = timed(
-            "als_explicit", lambda: fit_explicit(spark, spark_rows, *explicit, cfg))
+            "als_explicit", lambda: fit_explicit(spark, spark_rows, *explicit, cfg)
+        )
     return tables, seconds
 
 

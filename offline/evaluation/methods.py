@@ -2,6 +2,7 @@
 
 A method maps a Case to what it shows (Shown: the popular half, then the less-known half).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -49,10 +50,12 @@ class FoldView:
 
 def fold_view(tables: Mapping[str, pd.DataFrame], cfg: BuildConfig) -> FoldView:
     """Popularity orders, catalog and counts of one fold."""
-    stats = tables["movie_stats"].sort_values(["vote_count", "movie_id"],
-                                              ascending=[False, True], kind="mergesort")
-    less_known = stats[(stats["pool"] == "less_known")
-                       & (stats["vote_count"] >= cfg.pools.less_known_min_count)]
+    stats = tables["movie_stats"].sort_values(
+        ["vote_count", "movie_id"], ascending=[False, True], kind="mergesort"
+    )
+    less_known = stats[
+        (stats["pool"] == "less_known") & (stats["vote_count"] >= cfg.pools.less_known_min_count)
+    ]
     catalog = tables["popular"].sort_values("rank", kind="mergesort")["movie_id"]
     return FoldView(
         most_rated_popular=stats.loc[stats["pool"] == "popular", "movie_id"].astype(int).tolist(),
@@ -88,14 +91,18 @@ def _sample(pool: Sequence[int], n: int, exclude: set[int], rng: np.random.Gener
 def recommender_method(rec: Recommender) -> Method:
     """The product: the ten of the shared recommend function for the case's picks (any number
     of them), halves as displayed (the same movies as recommend_for_picks, without reasons)."""
+
     def method(case: Case) -> Shown:
         return Shown(*rec.recommend_ids(Profile.of_picks(case.picks)))
+
     return method
 
 
-def baseline_methods(view: FoldView, tables: Mapping[str, pd.DataFrame],
-                     cfg: BuildConfig) -> dict[str, Method]:
+def baseline_methods(
+    view: FoldView, tables: Mapping[str, pd.DataFrame], cfg: BuildConfig
+) -> dict[str, Method]:
     """Most rated, weighted-average catalog, random catalog, long-tail popularity, reference."""
+
     def most_rated(case: Case) -> Shown:
         ten = _first_n(view.most_rated, K, set(case.picks))
         return Shown(ten[:HALF], ten[HALF:])
@@ -111,18 +118,21 @@ def baseline_methods(view: FoldView, tables: Mapping[str, pd.DataFrame],
 
     def long_tail(case: Case) -> Shown:
         exclude = set(case.picks)
-        return Shown(_first_n(view.most_rated_popular, HALF, exclude),
-                     _first_n(view.most_rated_less_known, HALF, exclude))
+        return Shown(
+            _first_n(view.most_rated_popular, HALF, exclude),
+            _first_n(view.most_rated_less_known, HALF, exclude),
+        )
 
-    return {"most rated top 10": most_rated,
-            "weighted-average catalog top 10": catalog_top,
-            "random from the catalog": random_catalog,
-            "long-tail popularity (most rated 5 + 5)": long_tail,
-            "reference (random kNN + random two-hop NeuMF)": reference_method(tables, view, cfg)}
+    return {
+        "most rated top 10": most_rated,
+        "weighted-average catalog top 10": catalog_top,
+        "random from the catalog": random_catalog,
+        "long-tail popularity (most rated 5 + 5)": long_tail,
+        "reference (random kNN + random two-hop NeuMF)": reference_method(tables, view, cfg),
+    }
 
 
-def reference_method(tables: Mapping[str, pd.DataFrame], view: FoldView,
-                     cfg: BuildConfig) -> Method:
+def reference_method(tables: Mapping[str, pd.DataFrame], view: FoldView, cfg: BuildConfig) -> Method:
     """The original write-up: picks' kNN neighbours at random + random two-hop NeuMF movies."""
     neighbours = _lists(tables.get("knn_neighbors"), "movie_id", "neighbor_id")
     top_users = _lists(tables.get("neumf_movie_top_users"), "movie_id", "user_id")
@@ -136,11 +146,14 @@ def reference_method(tables: Mapping[str, pd.DataFrame], view: FoldView,
         hop_pool = [x for u in sorted(users) for x in users_top.get(u, [])]
         first = _sample(knn_pool, HALF, exclude, rng)
         second = _sample(hop_pool, HALF, exclude | set(first), rng)
-        first += list(_first_n(hop_pool + view.most_rated, HALF - len(first),
-                               exclude | set(first) | set(second)))
-        second += list(_first_n(knn_pool + view.most_rated, HALF - len(second),
-                                exclude | set(first) | set(second)))
+        first += list(
+            _first_n(hop_pool + view.most_rated, HALF - len(first), exclude | set(first) | set(second))
+        )
+        second += list(
+            _first_n(knn_pool + view.most_rated, HALF - len(second), exclude | set(first) | set(second))
+        )
         return Shown(tuple(first), tuple(second))
+
     return method
 
 
@@ -154,9 +167,12 @@ def _lists(frame: pd.DataFrame | None, key: str, value: str) -> dict[int, list[i
     return out
 
 
-def model_methods(tables: Mapping[str, pd.DataFrame], cfg: BuildConfig,
-                  weights: BlendWeights | None = None,
-                  base: Recommender | None = None) -> dict[str, Method]:
+def model_methods(
+    tables: Mapping[str, pd.DataFrame],
+    cfg: BuildConfig,
+    weights: BlendWeights | None = None,
+    base: Recommender | None = None,
+) -> dict[str, Method]:
     """The product (at `weights`: the fold's held-out choice), the product with each model
     removed, and each model alone. `base`: the fold's Recommender, when already built."""
     min_count = cfg.pools.less_known_min_count
@@ -172,8 +188,11 @@ def model_methods(tables: Mapping[str, pd.DataFrame], cfg: BuildConfig,
         methods[name] = recommender_method(rec.with_weights(weights))
     if "als_item_factors" in tables:
         explicit = Recommender.from_tables(
-            tables, less_known_min_count=min_count, als_mode="explicit",
-            weights=BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0}, after_feedback={}))
+            tables,
+            less_known_min_count=min_count,
+            als_mode="explicit",
+            weights=BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0}, after_feedback={}),
+        )
         methods["explicit ALS fold-in only"] = recommender_method(explicit)
     return methods
 
@@ -191,16 +210,17 @@ def ease_method(model: "Ease", view: FoldView) -> Method:
 
     def method(case: Case) -> Shown:
         return ease_shown(model, case.picks, popular, less_known, view)
+
     return method
 
 
-def ease_shown(model: "Ease", picks: Sequence[int], popular: np.ndarray, less_known: np.ndarray,
-               view: FoldView) -> Shown:
+def ease_shown(
+    model: "Ease", picks: Sequence[int], popular: np.ndarray, less_known: np.ndarray, view: FoldView
+) -> Shown:
     exclude = set(picks)
     scores = model.scores(picks)
     first = model.top(scores, popular, HALF, exclude)
     first += _first_n(view.most_rated_popular, HALF - len(first), exclude | set(first))
     second = model.top(scores, less_known, HALF, exclude | set(first))
-    second += _first_n(view.most_rated_less_known, HALF - len(second),
-                       exclude | set(first) | set(second))
+    second += _first_n(view.most_rated_less_known, HALF - len(second), exclude | set(first) | set(second))
     return Shown(tuple(first), tuple(second))

@@ -3,6 +3,7 @@
 `recommended` is a ranked sequence of movie ids (display order), `relevant` any collection of ids.
 Only the first k recommendations count; duplicates in `recommended` count once (first position).
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,7 @@ def ndcg_at_k(recommended: Sequence[int], relevant: Collection[int], k: int) -> 
     rel = set(relevant)
     if not rel:
         return 0.0
-    dcg = sum(1.0 / math.log2(pos + 2) for pos, item in enumerate(_top_k(recommended, k))
-              if item in rel)
+    dcg = sum(1.0 / math.log2(pos + 2) for pos, item in enumerate(_top_k(recommended, k)) if item in rel)
     ideal = sum(1.0 / math.log2(pos + 2) for pos in range(min(len(rel), k)))
     return dcg / ideal
 
@@ -58,4 +58,3 @@ def ndcg_at_k(recommended: Sequence[int], relevant: Collection[int], k: int) -> 
 def coverage(lists: Iterable[Sequence[int]]) -> int:
     """Number of distinct items across all recommendation lists."""
     return len({item for items in lists for item in items})
-

@@ -2,6 +2,7 @@
 
 Standard library only at import time: the report imports `rating_rows`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -14,9 +15,14 @@ if TYPE_CHECKING:
     from offline.evaluation.folds import FoldStages
 
 
-def rating_prediction(dataset: "Dataset", cfg: BuildConfig, spark: Any, stages: FoldStages,
-                      stage_metrics: Mapping[str, Mapping[str, Any]] | None,
-                      als_input: Any = None) -> dict[str, Any]:
+def rating_prediction(
+    dataset: "Dataset",
+    cfg: BuildConfig,
+    spark: Any,
+    stages: FoldStages,
+    stage_metrics: Mapping[str, Mapping[str, Any]] | None,
+    als_input: Any = None,
+) -> dict[str, Any]:
     """RMSE/MAE of the bias baseline, ALS and NeuMF on the build's seeded held-out split.
 
     `als_input`: the ratings for a fresh ALS run when the build's metrics are not given (a Spark
@@ -33,8 +39,7 @@ def rating_prediction(dataset: "Dataset", cfg: BuildConfig, spark: Any, stages: 
     out["bias"] = evaluate_baselines(ratings[split != TEST], ratings[split == TEST])
     given = dict(stage_metrics or {})
     if "als" not in given and stages.train_als is not None:
-        _, given["als"] = stages.train_als(spark, ratings if als_input is None else als_input,
-                                           cfg)
+        _, given["als"] = stages.train_als(spark, ratings if als_input is None else als_input, cfg)
     out["als"] = dict(given.get("als", {}))
     out["neumf"] = dict(given.get("neumf", {}))
     return out
@@ -46,8 +51,9 @@ def rating_rows(rating: Mapping[str, Any]) -> list[dict[str, Any]]:
     own = rating.get("bias", {})
     rows = []
     for label, prefix in (("global mean", "global_mean"), ("user+item bias", "bias")):
-        found = _find_error({k.replace(f"{prefix}_", "", 1): v for k, v in als.items()
-                             if k.startswith(f"{prefix}_test_")})
+        found = _find_error(
+            {k.replace(f"{prefix}_", "", 1): v for k, v in als.items() if k.startswith(f"{prefix}_test_")}
+        )
         if not found and f"{prefix}_rmse" in own:
             found = {"rmse": own[f"{prefix}_rmse"], "mae": own.get(f"{prefix}_mae")}
         if found:

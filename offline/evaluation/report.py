@@ -3,6 +3,7 @@
 Plots are drawn with matplotlib's Agg backend and inlined as SVG; the HTML has no external CSS,
 JavaScript or fonts, so the web app can serve it as one file.
 """
+
 from __future__ import annotations
 
 import html
@@ -16,22 +17,44 @@ from typing import Any
 from offline.evaluation.rating import rating_rows
 
 SUMMARY_COLUMNS = [
-    ("method", "method"), ("hr_at_10", "HR@10"), ("precision_at_10", "P@10"),
-    ("ndcg_at_10", "NDCG@10"), ("coverage", "coverage"), ("popular_hr_at_5", "popular HR@5"),
-    ("less_known_hr_at_5", "less-known HR@5"), ("less_known_median_count", "less-known median count"),
+    ("method", "method"),
+    ("hr_at_10", "HR@10"),
+    ("precision_at_10", "P@10"),
+    ("ndcg_at_10", "NDCG@10"),
+    ("coverage", "coverage"),
+    ("popular_hr_at_5", "popular HR@5"),
+    ("less_known_hr_at_5", "less-known HR@5"),
+    ("less_known_median_count", "less-known median count"),
 ]
 # The web app's dark theme (static/app.css), so /report looks like the rest of the site.
-THEME = {"bg": "#0d0f13", "surface": "#161920", "surface_2": "#1e222b", "line": "#2b303b",
-         "text": "#eeece8", "muted": "#a4aab5", "faint": "#7d8491", "accent": "#f2b544",
-         "blue": "#8cc8ff", "ok": "#56d364", "no": "#ff7b72"}
+THEME = {
+    "bg": "#0d0f13",
+    "surface": "#161920",
+    "surface_2": "#1e222b",
+    "line": "#2b303b",
+    "text": "#eeece8",
+    "muted": "#a4aab5",
+    "faint": "#7d8491",
+    "accent": "#f2b544",
+    "blue": "#8cc8ff",
+    "ok": "#56d364",
+    "no": "#ff7b72",
+}
 MAIN_COLOR, OTHER_COLOR, BASE_COLOR = THEME["accent"], "#5d6f8f", THEME["faint"]
 POPULAR_COLOR = THEME["blue"]
 # matplotlib settings for plots on the dark page: transparent figure, the page's text colours
 PLOT_STYLE = {
-    "figure.facecolor": "none", "axes.facecolor": THEME["surface"], "savefig.facecolor": "none",
-    "axes.edgecolor": THEME["line"], "axes.labelcolor": THEME["muted"], "text.color": THEME["text"],
-    "xtick.color": THEME["muted"], "ytick.color": THEME["muted"], "grid.color": THEME["line"],
-    "legend.facecolor": THEME["surface_2"], "legend.edgecolor": THEME["line"],
+    "figure.facecolor": "none",
+    "axes.facecolor": THEME["surface"],
+    "savefig.facecolor": "none",
+    "axes.edgecolor": THEME["line"],
+    "axes.labelcolor": THEME["muted"],
+    "text.color": THEME["text"],
+    "xtick.color": THEME["muted"],
+    "ytick.color": THEME["muted"],
+    "grid.color": THEME["line"],
+    "legend.facecolor": THEME["surface_2"],
+    "legend.edgecolor": THEME["line"],
     "legend.labelcolor": THEME["text"],
 }
 
@@ -62,8 +85,7 @@ def _fmt(value: Any) -> str:
 def report_files(report: Mapping[str, Any]) -> dict[str, bytes]:
     """{'report.json': ..., 'report.html': ...} as UTF-8 bytes (StageResult.files)."""
     text = json.dumps(_jsonable(report), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    return {"report.json": text.encode("utf-8"),
-            "report.html": render_html(report).encode("utf-8")}
+    return {"report.json": text.encode("utf-8"), "report.html": render_html(report).encode("utf-8")}
 
 
 def write_report(report: Mapping[str, Any], out_dir: Path | str) -> list[Path]:
@@ -91,7 +113,8 @@ def _jsonable(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- HTML
-CSS = """
+# %(name)s placeholders filled from THEME (CSS is full of braces, so no str.format)
+CSS_TEMPLATE = """
 :root{color-scheme:dark}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",sans-serif;
 margin:0;background:%(bg)s;color:%(text)s;line-height:1.5}
@@ -108,7 +131,8 @@ tr.main td{font-weight:600;background:rgb(242 181 68 / .12)}.ok{color:%(ok)s}.no
 figure{margin:1rem 0;background:%(surface)s;border:1px solid %(line)s;border-radius:10px;padding:.6rem}
 figcaption{font-size:.85rem;color:%(muted)s}.plots{display:flex;flex-wrap:wrap;gap:1rem}
 .plots figure{flex:1 1 30rem}svg{max-width:100%%;height:auto}
-""" % THEME  # noqa: UP031  (CSS is full of braces: %-format keeps it readable)
+"""
+CSS = CSS_TEMPLATE % THEME
 
 
 def render_html(report: Mapping[str, Any]) -> str:
@@ -117,7 +141,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<meta name='color-scheme' content='dark'>",
-        "<title>Recommendation quality report</title><style>", CSS, "</style></head><body>",
+        "<title>Recommendation quality report</title><style>",
+        CSS,
+        "</style></head><body>",
         # landmarks: served by the app at /report, "./" is the app's picker
         "<header><a href='./'>&larr; Three Picks</a></header><main>",
         "<h1>Recommendation quality report</h1>",
@@ -128,8 +154,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     ]
     main = report.get("main_method")
     for variant, label in report.get("protocol", {}).get("variants", {"A": "any picks"}).items():
-        parts.append(f"<h2>Three-pick protocol, variant {html.escape(variant)}: "
-                     f"{html.escape(label)}</h2>")
+        parts.append(f"<h2>Three-pick protocol, variant {html.escape(variant)}: {html.escape(label)}</h2>")
         parts.append(_methods_table(report.get("methods", []), variant, main))
     parts.append(_second_round_html(report.get("second_round", {})))
     parts.append(_ablations_html(report.get("ablations", {})))
@@ -139,27 +164,33 @@ def render_html(report: Mapping[str, Any]) -> str:
     parts.append("<h2>Rating prediction</h2>")
     parts.append(_rating_table(report.get("rating_prediction", {})))
     parts.append(_folds_table(report.get("folds", [])))
-    parts.append("</main><footer><p>Written by <code>python -m offline evaluate</code> "
-                 "(<code>make evaluate</code>); docs/EVALUATION.md describes the protocol.</p>"
-                 "</footer></body></html>\n")
+    parts.append(
+        "</main><footer><p>Written by <code>python -m offline evaluate</code> "
+        "(<code>make evaluate</code>); docs/EVALUATION.md describes the protocol.</p>"
+        "</footer></body></html>\n"
+    )
     return "".join(parts)
 
 
 def _protocol_html(protocol: Mapping[str, Any], seconds: Any) -> str:
     """A paragraph restating the protocol's settings."""
     pools = protocol.get("pools", {})
-    text = (f"{protocol.get('folds', '?')} folds of users (seed {protocol.get('seed', '?')}); "
-            f"each test user with at least {protocol.get('picks', 3) + 1} ratings of "
-            f"{protocol.get('liked_rating', 4.0)} or more picks {protocol.get('picks', 3)} of them "
-            f"and is shown ten movies; relevant = the rest of their liked movies. Popular = top "
-            f"{pools.get('popular_share', 0.1):.0%} of rated movies by rating count; less known = "
-            f"the rest with at least {pools.get('less_known_min_count', 5)} ratings. "
-            f"Picker catalog: {protocol.get('catalog_size', 100)} movies.")
+    text = (
+        f"{protocol.get('folds', '?')} folds of users (seed {protocol.get('seed', '?')}); "
+        f"each test user with at least {protocol.get('picks', 3) + 1} ratings of "
+        f"{protocol.get('liked_rating', 4.0)} or more picks {protocol.get('picks', 3)} of them "
+        f"and is shown ten movies; relevant = the rest of their liked movies. Popular = top "
+        f"{pools.get('popular_share', 0.1):.0%} of rated movies by rating count; less known = "
+        f"the rest with at least {pools.get('less_known_min_count', 5)} ratings. "
+        f"Picker catalog: {protocol.get('catalog_size', 100)} movies."
+    )
     sampled = protocol.get("sampled")
     if sampled:
-        text += (f" Sampled ({sampled.get('why', 'large data')}): {sampled['folds_evaluated']} of "
-                 f"{sampled['of_folds']} folds evaluated, {sampled['test_users']:,} of its "
-                 f"{sampled['of_test_users']:,} test users simulated (a seeded sample).")
+        text += (
+            f" Sampled ({sampled.get('why', 'large data')}): {sampled['folds_evaluated']} of "
+            f"{sampled['of_folds']} folds evaluated, {sampled['test_users']:,} of its "
+            f"{sampled['of_test_users']:,} test users simulated (a seeded sample)."
+        )
     if seconds is not None:
         text += f" Run time: {seconds} s."
     return f"<p>{html.escape(text)}</p>"
@@ -175,20 +206,26 @@ def _goals_html(goals: Sequence[Mapping[str, Any]]) -> str:
         + f"</td><td>{html.escape(_short(g['value']))}</td>"
         f"<td>{html.escape(_short(g['bar']))}</td>"
         f"<td class='{'ok' if g['met'] else 'no'}'>{'met' if g['met'] else 'not met'}</td></tr>"
-        for g in goals)
-    return ("<h2>Goals</h2><table><thead><tr><th>goal</th><th>value</th><th>bar</th>"
-            f"<th>met?</th></tr></thead><tbody>{rows}</tbody></table>")
+        for g in goals
+    )
+    return (
+        "<h2>Goals</h2><table><thead><tr><th>goal</th><th>value</th><th>bar</th>"
+        f"<th>met?</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _weights_text(w: Mapping[str, Any]) -> str:
     """'popular knn 0.1, als 1, ...; less known ...; every pick popular: prior 0.25'."""
+
     def part(mapping: Mapping[str, Any]) -> str:
         return ", ".join(f"{k} {_fmt(float(v))}" for k, v in mapping.items())
+
     text = f"popular: {part(w.get('popular', {}))}; less known: {part(w.get('less_known', {}))}"
     prior = w.get("popular_picks_prior")
     if prior:
         text += "; when every pick is popular, prior " + ", ".join(
-            f"{k.replace('_', ' ')} {_fmt(float(v))}" for k, v in prior.items())
+            f"{k.replace('_', ' ')} {_fmt(float(v))}" for k, v in prior.items()
+        )
     return text
 
 
@@ -196,42 +233,66 @@ def _tuning_html(tuning: Mapping[str, Any]) -> str:
     """The held-out choice of the blend per fold, the grid's figures and the spread."""
     if not tuning:
         return ""
-    parts = ["<h2>Tuning the blend, held out</h2><p>Each fold's figures in this report are those "
-             "of the blend setting that scored best on the <em>other</em> folds' simulated users "
-             f"({html.escape(tuning.get('criterion', ''))}); no figure comes from users that "
-             "chose their own weights. The web app's defaults are the setting that scores best on "
-             "all folds together.</p>"]
+    parts = [
+        "<h2>Tuning the blend, held out</h2><p>Each fold's figures in this report are those "
+        "of the blend setting that scored best on the <em>other</em> folds' simulated users "
+        f"({html.escape(tuning.get('criterion', ''))}); no figure comes from users that "
+        "chose their own weights. The web app's defaults are the setting that scores best on "
+        "all folds together.</p>"
+    ]
     if not tuning.get("tuned"):
-        parts.append("<p>Only one fold was evaluated: nothing to tune on, so it keeps the "
-                     "grid's first setting (today's weights).</p>")
-    rows = "".join(f"<tr><td>{e['fold'] + 1}</td><td>{html.escape(e['setting'])}</td>"
-                   f"<td>{html.escape(_weights_text(e['weights']))}</td></tr>"
-                   for e in tuning.get("per_fold", []))
-    parts.append("<table><thead><tr><th>fold</th><th>chosen on the other folds</th>"
-                 f"<th>weights</th></tr></thead><tbody>{rows}</tbody></table>")
+        parts.append(
+            "<p>Only one fold was evaluated: nothing to tune on, so it keeps the "
+            "grid's first setting (today's weights).</p>"
+        )
+    rows = "".join(
+        f"<tr><td>{e['fold'] + 1}</td><td>{html.escape(e['setting'])}</td>"
+        f"<td>{html.escape(_weights_text(e['weights']))}</td></tr>"
+        for e in tuning.get("per_fold", [])
+    )
+    parts.append(
+        "<table><thead><tr><th>fold</th><th>chosen on the other folds</th>"
+        f"<th>weights</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
     allw = tuning.get("all_folds", {})
-    varying = [f"{name.replace('_', ' ')} {_fmt(r['min'])} to {_fmt(r['max'])}"
-               for name, r in tuning.get("spread", {}).items()
-               if isinstance(r, Mapping) and r["min"] != r["max"]]
+    varying = [
+        f"{name.replace('_', ' ')} {_fmt(r['min'])} to {_fmt(r['max'])}"
+        for name, r in tuning.get("spread", {}).items()
+        if isinstance(r, Mapping) and r["min"] != r["max"]
+    ]
     prior = tuning.get("spread", {}).get("popular_picks_prior.popular")
     if isinstance(prior, list) and len(prior) > 1:
-        varying.append("popular half's prior when every pick is popular: "
-                       + " or ".join(str(x) for x in prior))
-    parts.append(f"<p>{tuning.get('distinct_choices', 0)} distinct setting(s) chosen across the "
-                 "folds; " + (("the weights vary: " + "; ".join(html.escape(v) for v in varying))
-                              if varying else "no weight varies between folds") + ". "
-                 f"Chosen on all folds (the web app's defaults): "
-                 f"<strong>{html.escape(allw.get('name', ''))}</strong> "
-                 f"({html.escape(_weights_text(allw))}).</p>")
+        varying.append(
+            "popular half's prior when every pick is popular: " + " or ".join(str(x) for x in prior)
+        )
+    parts.append(
+        f"<p>{tuning.get('distinct_choices', 0)} distinct setting(s) chosen across the "
+        "folds; "
+        + (
+            ("the weights vary: " + "; ".join(html.escape(v) for v in varying))
+            if varying
+            else "no weight varies between folds"
+        )
+        + ". "
+        f"Chosen on all folds (the web app's defaults): "
+        f"<strong>{html.escape(allw.get('name', ''))}</strong> "
+        f"({html.escape(_weights_text(allw))}).</p>"
+    )
     ease = tuning.get("ease")
     if ease:
-        chosen = ", ".join(f"fold {e['fold'] + 1}: {html.escape(e['lambda'])}"
-                           for e in ease.get("per_fold", []))
-        figures = "; ".join(f"{html.escape(r['setting'])}: HR@10 A {_fmt(r['by_variant'].get('A'))}"
-                            f", B {_fmt(r['by_variant'].get('B'))}" for r in ease.get("table", []))
-        parts.append("<p>The EASE reference's lambda is chosen the same way, among "
-                     f"{', '.join(_fmt(float(x)) for x in ease.get('lambdas', []))}: {chosen} "
-                     f"(in-sample: {figures}).</p>")
+        chosen = ", ".join(
+            f"fold {e['fold'] + 1}: {html.escape(e['lambda'])}" for e in ease.get("per_fold", [])
+        )
+        figures = "; ".join(
+            f"{html.escape(r['setting'])}: HR@10 A {_fmt(r['by_variant'].get('A'))}"
+            f", B {_fmt(r['by_variant'].get('B'))}"
+            for r in ease.get("table", [])
+        )
+        parts.append(
+            "<p>The EASE reference's lambda is chosen the same way, among "
+            f"{', '.join(_fmt(float(x)) for x in ease.get('lambdas', []))}: {chosen} "
+            f"(in-sample: {figures}).</p>"
+        )
     table = tuning.get("table", [])
     if table:
         folds = sorted({int(f) for r in table for f in r["by_fold"]})
@@ -240,12 +301,16 @@ def _tuning_html(tuning: Mapping[str, Any]) -> str:
             f"<tr><td>{html.escape(r['setting'])}</td><td>{_fmt(r['hr_at_10'])}</td>"
             f"<td>{_fmt(r['ndcg_at_10'])}</td>"
             + "".join(f"<td>{_fmt(r['by_variant'].get(v))}</td>" for v in ("A", "B"))
-            + "".join(f"<td>{_fmt(r['by_fold'].get(f, r['by_fold'].get(str(f))))}</td>"
-                      for f in folds) + "</tr>" for r in table)
-        parts.append("<p>The grid: HR@10 of every setting (in-sample, for comparison only).</p>"
-                     "<table><thead><tr><th>setting</th><th>HR@10 (A+B)</th><th>NDCG@10 (A+B)</th>"
-                     f"<th>HR@10 A</th><th>HR@10 B</th>{head}</tr></thead><tbody>{body}</tbody>"
-                     "</table>")
+            + "".join(f"<td>{_fmt(r['by_fold'].get(f, r['by_fold'].get(str(f))))}</td>" for f in folds)
+            + "</tr>"
+            for r in table
+        )
+        parts.append(
+            "<p>The grid: HR@10 of every setting (in-sample, for comparison only).</p>"
+            "<table><thead><tr><th>setting</th><th>HR@10 (A+B)</th><th>NDCG@10 (A+B)</th>"
+            f"<th>HR@10 A</th><th>HR@10 B</th>{head}</tr></thead><tbody>{body}</tbody>"
+            "</table>"
+        )
     return "".join(parts)
 
 
@@ -253,20 +318,26 @@ def _references_html(references: Mapping[str, Mapping[str, Any]]) -> str:
     """The ten against each plain 5 + 5 reference, paired per user, per variant."""
     if not references:
         return ""
-    keys = [("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10"),
-            ("less_known_hr_at_5", "less-known HR@5")]
+    keys = [("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10"), ("less_known_hr_at_5", "less-known HR@5")]
     header = "".join(f"<th>{label}: difference &plusmn; SE (z)</th>" for _, label in keys)
-    parts = ["<h2>The ten against the 5 + 5 references</h2><p>The ten minus the reference, per "
-             "simulated user (paired); positive = the ten are better. |z| &ge; 2 is beyond "
-             "noise.</p>"]
+    parts = [
+        "<h2>The ten against the 5 + 5 references</h2><p>The ten minus the reference, per "
+        "simulated user (paired); positive = the ten are better. |z| &ge; 2 is beyond "
+        "noise.</p>"
+    ]
     for variant, ref in references.items():
         body = "".join(
             f"<tr><td>{html.escape(name)}{' (best)' if name == ref.get('best') else ''}</td>"
-            + "".join(f"<td>{d[k]['diff']:+.3f} &plusmn; {d[k]['se']:.3f} ({d[k]['z']:+.1f})</td>"
-                      for k, _ in keys) + "</tr>"
-            for name, d in ref.get("paired", {}).items())
-        parts.append(f"<p>Variant {html.escape(variant)}.</p><table><thead><tr><th>reference"
-                     f"</th>{header}</tr></thead><tbody>{body}</tbody></table>")
+            + "".join(
+                f"<td>{d[k]['diff']:+.3f} &plusmn; {d[k]['se']:.3f} ({d[k]['z']:+.1f})</td>" for k, _ in keys
+            )
+            + "</tr>"
+            for name, d in ref.get("paired", {}).items()
+        )
+        parts.append(
+            f"<p>Variant {html.escape(variant)}.</p><table><thead><tr><th>reference"
+            f"</th>{header}</tr></thead><tbody>{body}</tbody></table>"
+        )
     return "".join(parts)
 
 
@@ -288,33 +359,43 @@ def _methods_table(methods: Sequence[Mapping[str, Any]], variant: str, main: Any
         cells = "".join(f"<td>{html.escape(_fmt(r.get(key)))}</td>" for key, _ in SUMMARY_COLUMNS)
         body.append(f"<tr{cls}>{cells}</tr>")
     users = next((r["users"] for r in methods if r["variant"] == variant), 0)
-    return (f"<p>{users} simulated users.</p><table><thead><tr>{header}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (
+        f"<p>{users} simulated users.</p><table><thead><tr>{header}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
-ROUND_ROWS = (("first_round_all_users", "first round, every simulated user"),
-              ("first_round", "first round, the same users"),
-              ("second_round", "second round: refreshed after feedback on the first ten"),
-              ("next_ten_without_feedback", "second round: next ten without feedback"))
+ROUND_ROWS = (
+    ("first_round_all_users", "first round, every simulated user"),
+    ("first_round", "first round, the same users"),
+    ("second_round", "second round: refreshed after feedback on the first ten"),
+    ("next_ten_without_feedback", "second round: next ten without feedback"),
+)
 
 
 def _second_round_html(rounds: Mapping[str, Mapping[str, Any]]) -> str:
     """HR@10 and NDCG@10 after the simulated visitor's feedback, against the first round."""
     if not rounds:
         return ""
-    parts = ["<h2>Second round: feedback on the ten</h2><p>The simulated visitor marks each of "
-             "the first ten from their held-out ratings (rated 4 or more: loved; lower: not for "
-             "me; unrated: not interested) and gets a refreshed ten from the same profile the "
-             "web app builds. Second-round figures count only relevant movies not shown in the "
-             "first round; users with none left are not simulated.</p>"]
+    parts = [
+        "<h2>Second round: feedback on the ten</h2><p>The simulated visitor marks each of "
+        "the first ten from their held-out ratings (rated 4 or more: loved; lower: not for "
+        "me; unrated: not interested) and gets a refreshed ten from the same profile the "
+        "web app builds. Second-round figures count only relevant movies not shown in the "
+        "first round; users with none left are not simulated.</p>"
+    ]
     for variant, figures in rounds.items():
         body = "".join(
             f"<tr><td>{html.escape(label)}</td><td>{_fmt(figures[key]['hr_at_10'])}</td>"
             f"<td>{_fmt(figures[key]['ndcg_at_10'])}</td></tr>"
-            for key, label in ROUND_ROWS if key in figures)
-        parts.append(f"<p>Variant {html.escape(variant)}: {figures['users']} users.</p><table>"
-                     f"<thead><tr><th>round</th><th>HR@10</th><th>NDCG@10</th></tr></thead>"
-                     f"<tbody>{body}</tbody></table>")
+            for key, label in ROUND_ROWS
+            if key in figures
+        )
+        parts.append(
+            f"<p>Variant {html.escape(variant)}: {figures['users']} users.</p><table>"
+            f"<thead><tr><th>round</th><th>HR@10</th><th>NDCG@10</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+        )
     return "".join(parts)
 
 
@@ -322,18 +403,22 @@ def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]]) 
     """Paired per-user differences of the product against each ablation (variant A)."""
     if not ablations:
         return ""
-    keys = [("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10"),
-            ("less_known_hr_at_5", "less-known HR@5")]
+    keys = [("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10"), ("less_known_hr_at_5", "less-known HR@5")]
     header = "".join(f"<th>{label}: difference &plusmn; SE (z)</th>" for _, label in keys)
     body = "".join(
-        f"<tr><td>{html.escape(model)}</td>" + "".join(
-            f"<td>{d[k]['diff']:+.3f} &plusmn; {d[k]['se']:.3f} ({d[k]['z']:+.1f})</td>"
-            for k, _ in keys) + "</tr>"
-        for model, d in ablations.items())
-    return ("<h2>Ablations (variant A)</h2><p>The full list minus the list with one model "
-            "removed, per simulated user (paired); positive = the model helps. |z| &ge; 2 is "
-            "beyond noise.</p>"
-            f"<table><thead><tr><th>model</th>{header}</tr></thead><tbody>{body}</tbody></table>")
+        f"<tr><td>{html.escape(model)}</td>"
+        + "".join(
+            f"<td>{d[k]['diff']:+.3f} &plusmn; {d[k]['se']:.3f} ({d[k]['z']:+.1f})</td>" for k, _ in keys
+        )
+        + "</tr>"
+        for model, d in ablations.items()
+    )
+    return (
+        "<h2>Ablations (variant A)</h2><p>The full list minus the list with one model "
+        "removed, per simulated user (paired); positive = the model helps. |z| &ge; 2 is "
+        "beyond noise.</p>"
+        f"<table><thead><tr><th>model</th>{header}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _rating_table(rating: Mapping[str, Any]) -> str:
@@ -341,16 +426,25 @@ def _rating_table(rating: Mapping[str, Any]) -> str:
     rows = rating_rows(rating)
     if not rows:
         return "<p>No rating-prediction figures.</p>"
-    body = "".join(f"<tr><td>{html.escape(r['model'])}</td><td>{_fmt(r.get('rmse'))}</td>"
-                   f"<td>{_fmt(r.get('mae'))}</td></tr>" for r in rows)
-    note = (f"<p>One seeded split (seed {rating.get('split_seed')}, fractions "
-            f"{rating.get('fractions')}); fitted on train + validation, scored on test.")
+    body = "".join(
+        f"<tr><td>{html.escape(r['model'])}</td><td>{_fmt(r.get('rmse'))}</td>"
+        f"<td>{_fmt(r.get('mae'))}</td></tr>"
+        for r in rows
+    )
+    note = (
+        f"<p>One seeded split (seed {rating.get('split_seed')}, fractions "
+        f"{rating.get('fractions')}); fitted on train + validation, scored on test."
+    )
     if not any(r["model"] == "NeuMF" for r in rows):
-        note += (" NeuMF is trained on implicit feedback (who rated what) and ranks movies; it "
-                 "does not predict ratings, so it has no RMSE.")
+        note += (
+            " NeuMF is trained on implicit feedback (who rated what) and ranks movies; it "
+            "does not predict ratings, so it has no RMSE."
+        )
     note += "</p>"
-    return (note + "<table><thead><tr><th>model</th><th>RMSE</th><th>MAE</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    return (
+        note + "<table><thead><tr><th>model</th><th>RMSE</th><th>MAE</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
@@ -363,10 +457,14 @@ def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
         f"<tr><td>{f['fold'] + 1}</td><td>{f['train_users']}</td><td>{f['test_users']}</td>"
         f"<td>{f['cases'].get('A', 0)}</td><td>{f['cases'].get('B', 0)}</td>"
         + "".join(f"<td>{_fmt(f['seconds'].get(s))}</td>" for s in stages)
-        + f"<td>{_fmt(f['total_seconds'])}</td></tr>" for f in folds)
-    return ("<h2>Folds</h2><table><thead><tr><th>fold</th><th>train users</th><th>test users</th>"
-            f"<th>cases A</th><th>cases B</th>{header}<th>total s</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+        + f"<td>{_fmt(f['total_seconds'])}</td></tr>"
+        for f in folds
+    )
+    return (
+        "<h2>Folds</h2><table><thead><tr><th>fold</th><th>train users</th><th>test users</th>"
+        f"<th>cases A</th><th>cases B</th>{header}<th>total s</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 # ---------------------------------------------------------------------- plots
@@ -383,22 +481,35 @@ def _themed_plots(report: Mapping[str, Any]) -> list[str]:
     figures = []
     rows = [r for r in report.get("methods", []) if r["variant"] == "A"]
     if rows:
-        figures.append(_figure(_bar_plot(rows, "hr_at_10", "HR@10", report.get("main_method")),
-                               "HR@10 by method (variant A)"))
-        figures.append(_figure(_bar_plot(rows, "coverage", "distinct movies shown",
-                                         report.get("main_method")),
-                               "Coverage by method (variant A)"))
+        figures.append(
+            _figure(
+                _bar_plot(rows, "hr_at_10", "HR@10", report.get("main_method")), "HR@10 by method (variant A)"
+            )
+        )
+        figures.append(
+            _figure(
+                _bar_plot(rows, "coverage", "distinct movies shown", report.get("main_method")),
+                "Coverage by method (variant A)",
+            )
+        )
     if report.get("long_tail", {}).get("rank"):
-        figures.append(_figure(_long_tail_plot(report["long_tail"]),
-                               "Long tail: rating count by popularity rank, and where the "
-                               "recommender's popular and less-known halves fall"))
+        figures.append(
+            _figure(
+                _long_tail_plot(report["long_tail"]),
+                "Long tail: rating count by popularity rank, and where the "
+                "recommender's popular and less-known halves fall",
+            )
+        )
     curve = report.get("cold_start", {})
     if curve.get("picks"):
         users = ", ".join(f"{n}: {curve['users'][str(n)]}" for n in curve["picks"])
         for key, label in (("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10")):
-            figures.append(_figure(_curve_plot(curve, key, label, report.get("main_method")),
-                                   f"Cold start: {label} by number of picks (variant A; users "
-                                   f"per point: {users})"))
+            figures.append(
+                _figure(
+                    _curve_plot(curve, key, label, report.get("main_method")),
+                    f"Cold start: {label} by number of picks (variant A; users per point: {users})",
+                )
+            )
     rating = rating_rows(report.get("rating_prediction", {}))
     if rating:
         figures.append(_figure(_rmse_plot(rating), "Test RMSE by rating model"))
@@ -418,12 +529,13 @@ def _svg(fig: Any) -> str:
     buffer = io.StringIO()
     # A fixed hash salt makes the SVG ids (and so the page) the same on every run;
     # text as paths means no font is needed to view it.
-    with matplotlib.rc_context({"svg.hashsalt": "movie-recommender", "svg.fonttype": "path",
-                                "savefig.facecolor": "none"}):
+    with matplotlib.rc_context(
+        {"svg.hashsalt": "movie-recommender", "svg.fonttype": "path", "savefig.facecolor": "none"}
+    ):
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def _bar_plot(rows: Sequence[Mapping[str, Any]], key: str, label: str, main: Any) -> str:
@@ -454,13 +566,18 @@ def _long_tail_plot(tail: Mapping[str, Any]) -> str:
     for half, ranks in placements.items():
         if ranks:
             y = 0.8 if half == "popular" else 0.6
-            ax.plot(ranks, [y] * len(ranks), "|", color=colors.get(half, BASE_COLOR),
-                    markersize=10, alpha=0.25,
-                    label=f"{half.replace('_', '-')} half (movies shown)")
+            ax.plot(
+                ranks,
+                [y] * len(ranks),
+                "|",
+                color=colors.get(half, BASE_COLOR),
+                markersize=10,
+                alpha=0.25,
+                label=f"{half.replace('_', '-')} half (movies shown)",
+            )
     for half, q in tail.get("placements", {}).items():
         if q:
-            ax.axvline(q["median"], color=colors.get(half, BASE_COLOR), linestyle="--",
-                       linewidth=1)
+            ax.axvline(q["median"], color=colors.get(half, BASE_COLOR), linestyle="--", linewidth=1)
     ax.set_xlabel("popularity rank (1 = most rated)")
     ax.set_ylabel("ratings")
     ax.set_ylim(bottom=0.5)

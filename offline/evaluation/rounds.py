@@ -11,6 +11,7 @@ is left to find).
 Compared, on the same users: the first round, and the next ten without feedback (the same
 picks, the first ten left out and nothing else learned): what feedback adds beyond paging on.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,8 +32,13 @@ def feedback_profile(case: Case, first: Shown) -> Profile:
     app's own mapping, webapp.marks.PageState)."""
     state = PageState(tuple(case.picks))
     for movie in first.ten:
-        mark = ("loved" if movie in case.relevant
-                else "not_for_me" if movie in case.rated_below else "not_interested")
+        mark = (
+            "loved"
+            if movie in case.relevant
+            else "not_for_me"
+            if movie in case.rated_below
+            else "not_interested"
+        )
         state = state.with_mark(movie, mark)
     return state.profile()
 
@@ -42,13 +48,13 @@ def remaining_case(case: Case, first: Shown) -> Case | None:
     left = case.relevant - set(first.ten)
     if not left:
         return None
-    return dataclasses.replace(case, relevant=frozenset(left),
-                               relevant_less_known=case.relevant_less_known & left)
+    return dataclasses.replace(
+        case, relevant=frozenset(left), relevant_less_known=case.relevant_less_known & left
+    )
 
 
 def shown(result: RecommendationSet) -> Shown:
-    return Shown(tuple(r.movie_id for r in result.popular),
-                 tuple(r.movie_id for r in result.less_known))
+    return Shown(tuple(r.movie_id for r in result.popular), tuple(r.movie_id for r in result.less_known))
 
 
 def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Case, Shown]]] | None:
@@ -59,5 +65,8 @@ def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Ca
         return None
     refreshed = shown(rec.recommend(feedback_profile(case, first)))
     paged = shown(rec.recommend(Profile(tuple(case.picks), excluded=tuple(first.ten))))
-    return later, {FIRST_ROUND_SAME_USERS: (case, first), SECOND_ROUND: (later, refreshed),
-                   NEXT_TEN: (later, paged)}
+    return later, {
+        FIRST_ROUND_SAME_USERS: (case, first),
+        SECOND_ROUND: (later, refreshed),
+        NEXT_TEN: (later, paged),
+    }

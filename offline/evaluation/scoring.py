@@ -1,4 +1,5 @@
 """Figures: per case, their means per (method, variant), and paired differences of the ablations."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,9 @@ def score_case(shown: Shown, case: Case) -> dict[str, float]:
         "less_known_hr_at_5": np.nan,
     }
     if case.relevant_less_known:
-        row["less_known_hr_at_5"] = m.hit_rate_at_k(list(shown.second) or [-1],
-                                                    case.relevant_less_known, HALF)
+        row["less_known_hr_at_5"] = m.hit_rate_at_k(
+            list(shown.second) or [-1], case.relevant_less_known, HALF
+        )
     return row
 
 
@@ -39,21 +41,27 @@ class Tally:
     shown: dict[tuple[str, str], list[Shown]] = dataclasses.field(default_factory=dict)
     counts: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
     placements: dict[str, list[int]] = dataclasses.field(
-        default_factory=lambda: {"popular": [], "less_known": []})
+        default_factory=lambda: {"popular": [], "less_known": []}
+    )
 
     def add(self, name: str, case: Case, result: Shown, view: FoldView) -> None:
         """Score one method's output for one case."""
         key = (name, case.variant)
-        self.rows.append({"method": name, "variant": case.variant, "user_id": case.user_id,
-                          "fold": case.fold, **score_case(result, case)})
+        self.rows.append(
+            {
+                "method": name,
+                "variant": case.variant,
+                "user_id": case.user_id,
+                "fold": case.fold,
+                **score_case(result, case),
+            }
+        )
         self.shown.setdefault(key, []).append(result)
         self.counts.setdefault(key, []).extend(view.vote_count.get(x, 0.0) for x in result.second)
         if name == MAIN and case.variant == "A":
             last = len(view.popularity_rank) + 1
-            self.placements["popular"].extend(view.popularity_rank.get(x, last)
-                                              for x in result.first)
-            self.placements["less_known"].extend(view.popularity_rank.get(x, last)
-                                                 for x in result.second)
+            self.placements["popular"].extend(view.popularity_rank.get(x, last) for x in result.first)
+            self.placements["less_known"].extend(view.popularity_rank.get(x, last) for x in result.second)
 
     def frame(self) -> pd.DataFrame:
         """The per-case figures."""
@@ -62,17 +70,23 @@ class Tally:
     def summary(self) -> list[dict[str, Any]]:
         """One row per (method, variant): means of the per-case figures, coverage, obscurity."""
         frame = self.frame()
-        return [summarize_group(method, variant, group, self.shown[(method, variant)],
-                                self.counts[(method, variant)])
-                for (method, variant), group in frame.groupby(["method", "variant"], sort=False)]
+        return [
+            summarize_group(
+                method, variant, group, self.shown[(method, variant)], self.counts[(method, variant)]
+            )
+            for (method, variant), group in frame.groupby(["method", "variant"], sort=False)
+        ]
 
 
-def summarize_group(method: str, variant: str, group: pd.DataFrame, shown: list[Shown],
-                    counts: list[float]) -> dict[str, Any]:
+def summarize_group(
+    method: str, variant: str, group: pd.DataFrame, shown: list[Shown], counts: list[float]
+) -> dict[str, Any]:
     """The figures of one (method, variant)."""
     lk = group["less_known_hr_at_5"].dropna()
     return {
-        "method": method, "variant": variant, "users": int(len(group)),
+        "method": method,
+        "variant": variant,
+        "users": int(len(group)),
         "hr_at_10": float(group["hr_at_10"].mean()),
         "precision_at_10": float(group["precision_at_10"].mean()),
         "recall_at_10": float(group["recall_at_10"].mean()),
@@ -86,15 +100,21 @@ def summarize_group(method: str, variant: str, group: pd.DataFrame, shown: list[
 
 
 ABLATION_KEYS = ("hr_at_10", "ndcg_at_10", "less_known_hr_at_5")
-ABLATIONS = {"knn": "without knn", "als": "without als", "neumf": "without neumf",
-             "popularity prior": "without popularity prior"}
+ABLATIONS = {
+    "knn": "without knn",
+    "als": "without als",
+    "neumf": "without neumf",
+    "popularity prior": "without popularity prior",
+}
 SIGNIFICANT_Z = 2.0  # a paired difference counts when it is at least two standard errors
 COVERAGE_GAIN = 0.10  # ... or when the model widens coverage by at least this share
 
 
-def paired_differences(rows: pd.DataFrame, method: str, other: str,
-                       variant: str = "A") -> dict[str, dict[str, float]]:
+def paired_differences(
+    rows: pd.DataFrame, method: str, other: str, variant: str = "A"
+) -> dict[str, dict[str, float]]:
     """Per figure: mean per-user difference method - other, its standard error, z and users."""
+
     def per_user(name: str) -> pd.DataFrame:
         return rows[(rows["method"] == name) & (rows["variant"] == variant)].set_index("user_id")
 
@@ -112,5 +132,8 @@ def paired_differences(rows: pd.DataFrame, method: str, other: str,
 def ablation_table(rows: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     """The product against each of its ablations (variant A), paired per user."""
     present = set(rows["method"])
-    return {source: paired_differences(rows, MAIN, name)
-            for source, name in ABLATIONS.items() if name in present and MAIN in present}
+    return {
+        source: paired_differences(rows, MAIN, name)
+        for source, name in ABLATIONS.items()
+        if name in present and MAIN in present
+    }

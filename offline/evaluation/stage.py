@@ -20,6 +20,7 @@ every stage per fold dominates; the report's protocol says what was sampled. The
 fold read the fold's training ratings from the checked Parquet table (an anti-join on the test
 users), so they never pass through the driver.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,12 +64,20 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 
-def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
-                   progress: Progress | None = None, *, stages: FoldStages | None = None,
-                   stage_metrics: Mapping[str, Mapping[str, Any]] | None = None,
-                   explicit_als: bool = True, rating_models: bool = True,
-                   ratings_df: Any = None, grid: Sequence[Setting] | None = None,
-                   pick_counts: Sequence[int] = PICK_COUNTS) -> dict[str, Any]:
+def run_evaluation(
+    dataset: "Dataset",
+    cfg: BuildConfig,
+    spark: Any,
+    progress: Progress | None = None,
+    *,
+    stages: FoldStages | None = None,
+    stage_metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    explicit_als: bool = True,
+    rating_models: bool = True,
+    ratings_df: Any = None,
+    grid: Sequence[Setting] | None = None,
+    pick_counts: Sequence[int] = PICK_COUNTS,
+) -> dict[str, Any]:
     """The whole evaluation: k-fold three-pick protocol with held-out tuning of the blend,
     references, baselines, ablations, the cold-start curve, rating error.
 
@@ -81,31 +90,47 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
     grid = list(grid or blend_grid())
     start = time.perf_counter()
     rating_input = ratings_df if ratings_df is not None else dataset.ratings
-    rating = (rating_prediction(dataset, cfg, spark, stages, stage_metrics, rating_input)
-              if rating_models else {})
+    rating = (
+        rating_prediction(dataset, cfg, spark, stages, stage_metrics, rating_input) if rating_models else {}
+    )
     explicit = explicit_params(cfg, rating.get("als")) if explicit_als else None
-    folds = assign_folds(dataset.ratings["user_id"].to_numpy(), cfg.eval_folds,
-                         cfg.seed_for("evaluate:folds"))
+    folds = assign_folds(
+        dataset.ratings["user_id"].to_numpy(), cfg.eval_folds, cfg.seed_for("evaluate:folds")
+    )
     bounded = len(dataset.ratings) > cfg.eval_full_size_ratings
     fold_ids = [0] if bounded else list(range(cfg.eval_folds))
     # one fold evaluated: nothing to choose on, so only the first setting and lambda are run
     lambdas = EASE_LAMBDAS if len(fold_ids) > 1 else EASE_LAMBDAS[:1]
     grid = grid if len(fold_ids) > 1 else grid[:1]
-    prepared = [prepare_fold(fold, folds, dataset, cfg, spark, stages, explicit, grid, say,
-                             ratings_df=ratings_df,
-                             max_users=cfg.eval_max_test_users if bounded else None,
-                             ease_lambdas=lambdas)
-                for fold in fold_ids]
+    prepared = [
+        prepare_fold(
+            fold,
+            folds,
+            dataset,
+            cfg,
+            spark,
+            stages,
+            explicit,
+            grid,
+            say,
+            ratings_df=ratings_df,
+            max_users=cfg.eval_max_test_users if bounded else None,
+            ease_lambdas=lambdas,
+        )
+        for fold in fold_ids
+    ]
     grid_rows = pd.DataFrame([row for p in prepared for row in p.grid_rows])
     tuning = tuning_summary(grid_rows, grid)
     ease_rows = pd.DataFrame([row for p in prepared for row in p.ease_rows])
     ease_names = [ease_name(lam) for lam in EASE_LAMBDAS]
     ease_choice = choose_held_out(ease_rows, ease_names)
-    tuning["ease"] = {"lambdas": list(EASE_LAMBDAS), "tuned": ease_choice["tuned"],
-                      "per_fold": [{"fold": k, "lambda": name}
-                                   for k, name in ease_choice["per_fold"].items()],
-                      "all_folds": ease_choice["all_folds"],
-                      "table": grid_table(ease_rows, ease_names)}
+    tuning["ease"] = {
+        "lambdas": list(EASE_LAMBDAS),
+        "tuned": ease_choice["tuned"],
+        "per_fold": [{"fold": k, "lambda": name} for k, name in ease_choice["per_fold"].items()],
+        "all_folds": ease_choice["all_folds"],
+        "table": grid_table(ease_rows, ease_names),
+    }
     for p in prepared:
         p.ease = p.ease_models[ease_choice["per_fold"][p.fold]]
         p.ease_models = {}
@@ -113,21 +138,31 @@ def run_evaluation(dataset: "Dataset", cfg: BuildConfig, spark: Any,
     by_name = {s.name: s for s in grid}
     tally = Tally()
     curve_rows: list[dict[str, Any]] = []
-    fold_info = [evaluate_fold(p, by_name[chosen[p.fold]], tally, curve_rows, cfg, say,
-                               pick_counts=pick_counts)
-                 for p in prepared]
+    fold_info = [
+        evaluate_fold(p, by_name[chosen[p.fold]], tally, curve_rows, cfg, say, pick_counts=pick_counts)
+        for p in prepared
+    ]
     summary = tally.summary()
     rows = tally.frame()
     ablations = ablation_table(rows)
     references = reference_table(rows, summary)
     protocol = protocol_description(cfg)
-    protocol["sampled"] = ({"folds_evaluated": len(fold_ids), "of_folds": cfg.eval_folds,
-                            "test_users": sum(f["simulated_users"] for f in fold_info),
-                            "of_test_users": sum(f["test_users"] for f in fold_info),
-                            "why": f"more than {cfg.eval_full_size_ratings:,} ratings"}
-                           if bounded else None)
-    protocol["ease"] = {"lambdas": list(EASE_LAMBDAS), "min_support": EASE_MIN_SUPPORT,
-                        "max_movies": EASE_MAX_MOVIES}
+    protocol["sampled"] = (
+        {
+            "folds_evaluated": len(fold_ids),
+            "of_folds": cfg.eval_folds,
+            "test_users": sum(f["simulated_users"] for f in fold_info),
+            "of_test_users": sum(f["test_users"] for f in fold_info),
+            "why": f"more than {cfg.eval_full_size_ratings:,} ratings",
+        }
+        if bounded
+        else None
+    )
+    protocol["ease"] = {
+        "lambdas": list(EASE_LAMBDAS),
+        "min_support": EASE_MIN_SUPPORT,
+        "max_movies": EASE_MAX_MOVIES,
+    }
     report = {
         "protocol": protocol,
         "methods": summary,
@@ -172,8 +207,9 @@ def ease_name(lam: float) -> str:
     return f"lambda = {lam:g}"
 
 
-def _score_rows(name: str, cases: Sequence[Case], method: Any, fold: int,
-                keep: dict[tuple[str, int], Shown] | None = None) -> list[dict[str, Any]]:
+def _score_rows(
+    name: str, cases: Sequence[Case], method: Any, fold: int, keep: dict[tuple[str, int], Shown] | None = None
+) -> list[dict[str, Any]]:
     """HR@10 / NDCG@10 per case of one candidate setting (the tuning's rows)."""
     rows = []
     for case in cases:
@@ -181,17 +217,34 @@ def _score_rows(name: str, cases: Sequence[Case], method: Any, fold: int,
         if keep is not None:
             keep[(case.variant, case.user_id)] = result
         figures = score_case(result, case)
-        rows.append({"setting": name, "fold": fold, "variant": case.variant,
-                     "user_id": case.user_id, "hr_at_10": figures["hr_at_10"],
-                     "ndcg_at_10": figures["ndcg_at_10"]})
+        rows.append(
+            {
+                "setting": name,
+                "fold": fold,
+                "variant": case.variant,
+                "user_id": case.user_id,
+                "hr_at_10": figures["hr_at_10"],
+                "ndcg_at_10": figures["ndcg_at_10"],
+            }
+        )
     return rows
 
 
-def prepare_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConfig, spark: Any,
-                 stages: FoldStages, explicit: tuple[int, float] | None,
-                 grid: Sequence[Setting], say: Progress, *, ratings_df: Any = None,
-                 max_users: int | None = None,
-                 ease_lambdas: Sequence[float] = EASE_LAMBDAS) -> PreparedFold:
+def prepare_fold(
+    fold: int,
+    folds: pd.Series,
+    dataset: "Dataset",
+    cfg: BuildConfig,
+    spark: Any,
+    stages: FoldStages,
+    explicit: tuple[int, float] | None,
+    grid: Sequence[Setting],
+    say: Progress,
+    *,
+    ratings_df: Any = None,
+    max_users: int | None = None,
+    ease_lambdas: Sequence[float] = EASE_LAMBDAS,
+) -> PreparedFold:
     """Train one fold's tables on the other folds' users, simulate its users, and show them the
     ten at every grid setting (HR@10 / NDCG@10 per case, for the held-out choice).
 
@@ -208,12 +261,12 @@ def prepare_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConf
         held_out = spark.createDataFrame(pd.DataFrame({"user_id": test_users.astype(np.int32)}))
         spark_train = ratings_df.join(held_out.hint("broadcast"), "user_id", "left_anti")
     say(f"fold {fold + 1}/{cfg.eval_folds}: training on {train['user_id'].nunique()} users")
-    tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit,
-                                        spark_train=spark_train)
+    tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit, spark_train=spark_train)
     ease_start = time.perf_counter()
     first = Ease(train, lam=ease_lambdas[0])
-    ease_models = {ease_name(lam): first if lam == ease_lambdas[0] else first.with_lambda(lam)
-                   for lam in ease_lambdas}
+    ease_models = {
+        ease_name(lam): first if lam == ease_lambdas[0] else first.with_lambda(lam) for lam in ease_lambdas
+    }
     first.gram = None  # only needed for the other lambdas
     seconds["ease"] = round(time.perf_counter() - ease_start, 2)
     if max_users is not None and test_users.size > max_users:
@@ -227,33 +280,64 @@ def prepare_fold(fold: int, folds: pd.Series, dataset: "Dataset", cfg: BuildConf
     grid_shown: dict[str, dict[tuple[str, int], Shown]] = {}
     grid_rows: list[dict[str, Any]] = []
     for setting in grid:
-        grid_rows += _score_rows(setting.name, cases,
-                                 recommender_method(rec.with_weights(setting.weights)), fold,
-                                 grid_shown.setdefault(setting.name, {}))
-    ease_rows = [row for name, model in ease_models.items()
-                 for row in _score_rows(name, cases, ease_method(model, view), fold)]
+        grid_rows += _score_rows(
+            setting.name,
+            cases,
+            recommender_method(rec.with_weights(setting.weights)),
+            fold,
+            grid_shown.setdefault(setting.name, {}),
+        )
+    ease_rows = [
+        row
+        for name, model in ease_models.items()
+        for row in _score_rows(name, cases, ease_method(model, view), fold)
+    ]
     seconds["grid"] = round(time.perf_counter() - grid_start, 2)
     say(f"fold {fold + 1}/{cfg.eval_folds}: {len(cases)} cases x {len(grid)} blend settings")
-    return PreparedFold(fold, int(train["user_id"].nunique()), int(test_users.size), test,
-                        tables, view, cases, rec, ease_models, ease_rows, grid_shown,
-                        grid_rows, seconds, start)
+    return PreparedFold(
+        fold,
+        int(train["user_id"].nunique()),
+        int(test_users.size),
+        test,
+        tables,
+        view,
+        cases,
+        rec,
+        ease_models,
+        ease_rows,
+        grid_shown,
+        grid_rows,
+        seconds,
+        start,
+    )
 
 
-def evaluate_fold(p: PreparedFold, setting: Setting, tally: Tally,
-                  curve_rows: list[dict[str, Any]], cfg: BuildConfig, say: Progress, *,
-                  pick_counts: Sequence[int] = PICK_COUNTS) -> dict[str, Any]:
+def evaluate_fold(
+    p: PreparedFold,
+    setting: Setting,
+    tally: Tally,
+    curve_rows: list[dict[str, Any]],
+    cfg: BuildConfig,
+    say: Progress,
+    *,
+    pick_counts: Sequence[int] = PICK_COUNTS,
+) -> dict[str, Any]:
     """Tally every method on one fold's cases, the product at the fold's held-out setting (its
     ten are the grid pass's, not recomputed), and add the fold's cold-start rows."""
     seconds = dict(p.seconds)
     weights = setting.weights
     assert p.ease is not None  # chosen before the folds are tallied
-    methods = {**model_methods(p.tables, cfg, weights=weights, base=p.rec),
-               EASE: ease_method(p.ease, p.view),
-               **baseline_methods(p.view, p.tables, cfg)}
+    methods = {
+        **model_methods(p.tables, cfg, weights=weights, base=p.rec),
+        EASE: ease_method(p.ease, p.view),
+        **baseline_methods(p.view, p.tables, cfg),
+    }
     stored = p.grid_shown[setting.name]
     methods[MAIN] = lambda case: stored[(case.variant, case.user_id)]
-    say(f"fold {p.fold + 1}/{cfg.eval_folds}: {len(p.cases)} cases x {len(methods)} methods "
-        f"(weights: {setting.name})")
+    say(
+        f"fold {p.fold + 1}/{cfg.eval_folds}: {len(p.cases)} cases x {len(methods)} methods "
+        f"(weights: {setting.name})"
+    )
     sim_start = time.perf_counter()
     for name, method in methods.items():
         for case in p.cases:
@@ -271,25 +355,30 @@ def evaluate_fold(p: PreparedFold, setting: Setting, tally: Tally,
                     hits.setdefault(name, []).append(float(bool(set(shown.ten) & scored_on.relevant)))
     seconds["second_round"] = round(time.perf_counter() - rounds_start, 2)
     curve_start = time.perf_counter()
-    curve_cases = cold_start_cases(p.test, p.fold, set(p.view.most_rated_less_known), cfg,
-                                   pick_counts)
-    curve_methods = {MAIN: recommender_method(rec),
-                     **{name: methods[name] for name in REFERENCES if name in methods}}
+    curve_cases = cold_start_cases(p.test, p.fold, set(p.view.most_rated_less_known), cfg, pick_counts)
+    curve_methods = {
+        MAIN: recommender_method(rec),
+        **{name: methods[name] for name in REFERENCES if name in methods},
+    }
     curve_rows.extend(score_curve(curve_cases, curve_methods))
     seconds["cold_start"] = round(time.perf_counter() - curve_start, 2)
     rounds = {name: round(float(np.mean(v)), 4) for name, v in hits.items()}
     main_hr = [r["hr_at_10"] for r in p.grid_rows if r["setting"] == setting.name]
-    return {"fold": p.fold, "train_users": p.train_users, "test_users": p.test_users,
-            "simulated_users": int(p.test["user_id"].nunique()),
-            "cases": {v: sum(c.variant == v for c in p.cases) for v in VARIANTS},
-            "weights": setting.name,
-            "hr_at_10": round(float(np.mean(main_hr)), 4) if main_hr else None,  # A and B
-            "second_round_hr_at_10": rounds,  # variant A, this fold's users
-            "seconds": seconds, "total_seconds": round(time.perf_counter() - p.start, 2)}
+    return {
+        "fold": p.fold,
+        "train_users": p.train_users,
+        "test_users": p.test_users,
+        "simulated_users": int(p.test["user_id"].nunique()),
+        "cases": {v: sum(c.variant == v for c in p.cases) for v in VARIANTS},
+        "weights": setting.name,
+        "hr_at_10": round(float(np.mean(main_hr)), 4) if main_hr else None,  # A and B
+        "second_round_hr_at_10": rounds,  # variant A, this fold's users
+        "seconds": seconds,
+        "total_seconds": round(time.perf_counter() - p.start, 2),
+    }
 
 
-def reference_table(rows: pd.DataFrame, summary: Sequence[Mapping[str, Any]]
-                    ) -> dict[str, dict[str, Any]]:
+def reference_table(rows: pd.DataFrame, summary: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per variant: the product against each plain 5 + 5 reference, paired per user, and which
     reference is best by HR@10."""
     out: dict[str, dict[str, Any]] = {}
@@ -302,9 +391,10 @@ def reference_table(rows: pd.DataFrame, summary: Sequence[Mapping[str, Any]]
         if MAIN not in by or not refs:
             continue
         best = max(refs, key=lambda name: (by[name]["hr_at_10"], -refs.index(name)))
-        out[variant] = {"best": best,
-                        "paired": {name: paired_differences(rows, MAIN, name, variant)
-                                   for name in refs}}
+        out[variant] = {
+            "best": best,
+            "paired": {name: paired_differences(rows, MAIN, name, variant) for name in refs},
+        }
     return out
 
 
@@ -316,33 +406,48 @@ def second_round_summary(summary: Sequence[Mapping[str, Any]]) -> dict[str, Any]
         by = {r["method"]: r for r in summary if r["variant"] == variant}
         if SECOND_ROUND not in by:
             continue
-        rows = {"first_round": by[FIRST_ROUND_SAME_USERS], "second_round": by[SECOND_ROUND],
-                "next_ten_without_feedback": by[NEXT_TEN]}
-        out[variant] = {"users": by[SECOND_ROUND]["users"],
-                        "first_round_all_users": {k: by[MAIN][k] for k in ("hr_at_10", "ndcg_at_10")},
-                        **{name: {k: row[k] for k in ("hr_at_10", "ndcg_at_10")}
-                           for name, row in rows.items()}}
+        rows = {
+            "first_round": by[FIRST_ROUND_SAME_USERS],
+            "second_round": by[SECOND_ROUND],
+            "next_ten_without_feedback": by[NEXT_TEN],
+        }
+        out[variant] = {
+            "users": by[SECOND_ROUND]["users"],
+            "first_round_all_users": {k: by[MAIN][k] for k in ("hr_at_10", "ndcg_at_10")},
+            **{name: {k: row[k] for k in ("hr_at_10", "ndcg_at_10")} for name, row in rows.items()},
+        }
     return out
 
 
 def protocol_description(cfg: BuildConfig) -> dict[str, Any]:
     """The settings a reader needs to reproduce the figures."""
-    return {"folds": cfg.eval_folds, "seed": cfg.seed, "liked_rating": LIKED_RATING,
-            "picks": PICKS_REQUIRED, "k": K,
-            "pools": dataclasses.asdict(cfg.pools),
-            "catalog_size": cfg.popular.catalog_size,
-            "variants": VARIANTS}
+    return {
+        "folds": cfg.eval_folds,
+        "seed": cfg.seed,
+        "liked_rating": LIKED_RATING,
+        "picks": PICKS_REQUIRED,
+        "k": K,
+        "pools": dataclasses.asdict(cfg.pools),
+        "catalog_size": cfg.popular.catalog_size,
+        "variants": VARIANTS,
+    }
 
 
-def long_tail_curve(ratings: pd.DataFrame, placements: Mapping[str, list[int]],
-                    points: int = 400) -> dict[str, Any]:
+def long_tail_curve(
+    ratings: pd.DataFrame, placements: Mapping[str, list[int]], points: int = 400
+) -> dict[str, Any]:
     """Rating count by popularity rank (log-spaced sample), and where each half's movies fall."""
     counts = np.sort(ratings.groupby("movie_id").size().to_numpy())[::-1]
     ranks = np.unique(np.geomspace(1, len(counts), num=min(points, len(counts))).astype(int))
-    return {"rank": ranks.tolist(), "count": counts[ranks - 1].astype(int).tolist(),
-            "placements": {k: _quantiles(v) for k, v in placements.items()},
-            "placement_ranks": {k: np.sort(np.asarray(v, dtype=int))[::max(1, len(v) // 500)].tolist()
-                                for k, v in placements.items()}}
+    return {
+        "rank": ranks.tolist(),
+        "count": counts[ranks - 1].astype(int).tolist(),
+        "placements": {k: _quantiles(v) for k, v in placements.items()},
+        "placement_ranks": {
+            k: np.sort(np.asarray(v, dtype=int))[:: max(1, len(v) // 500)].tolist()
+            for k, v in placements.items()
+        },
+    }
 
 
 def _quantiles(values: Sequence[int]) -> dict[str, float]:
@@ -355,24 +460,42 @@ def _quantiles(values: Sequence[int]) -> dict[str, float]:
 
 def headline(report: Mapping[str, Any]) -> dict[str, Any]:
     """The few figures that go into the manifest's metrics."""
-    main: Mapping[str, Any] = next((r for r in report["methods"] if r["method"] == MAIN and r["variant"] == "A"), {})
-    keys = ("hr_at_10", "precision_at_10", "ndcg_at_10", "coverage", "popular_hr_at_5",
-            "less_known_hr_at_5", "less_known_median_count", "users")
+    main: Mapping[str, Any] = next(
+        (r for r in report["methods"] if r["method"] == MAIN and r["variant"] == "A"), {}
+    )
+    keys = (
+        "hr_at_10",
+        "precision_at_10",
+        "ndcg_at_10",
+        "coverage",
+        "popular_hr_at_5",
+        "less_known_hr_at_5",
+        "less_known_median_count",
+        "users",
+    )
     rounds = report.get("second_round", {}).get("A", {})
-    return {**{k: main.get(k) for k in keys},
-            "second_round_hr_at_10": rounds.get("second_round", {}).get("hr_at_10"),
-            "first_round_same_users_hr_at_10": rounds.get("first_round", {}).get("hr_at_10"),
-            "goals_met": sum(g["met"] for g in report["goals"]),
-            "goals": len(report["goals"]), "seconds": report["seconds"]}
+    return {
+        **{k: main.get(k) for k in keys},
+        "second_round_hr_at_10": rounds.get("second_round", {}).get("hr_at_10"),
+        "first_round_same_users_hr_at_10": rounds.get("first_round", {}).get("hr_at_10"),
+        "goals_met": sum(g["met"] for g in report["goals"]),
+        "goals": len(report["goals"]),
+        "seconds": report["seconds"],
+    }
 
 
 def run(ctx: "BuildContext") -> "StageResult":
     """Stage `evaluate`: no tables; headline metrics, and report.json + report.html as files."""
     from offline.build import StageResult
 
-    report = run_evaluation(ctx.data, ctx.config, ctx.spark, progress=ctx.progress,
-                            stage_metrics=published_stage_metrics(ctx.config),
-                            ratings_df=ctx.ratings_df)
+    report = run_evaluation(
+        ctx.data,
+        ctx.config,
+        ctx.spark,
+        progress=ctx.progress,
+        stage_metrics=published_stage_metrics(ctx.config),
+        ratings_df=ctx.ratings_df,
+    )
     metrics = {**headline(report), "summary": summary_rows(report)}
     return StageResult(tables={}, metrics=metrics, files=report_files(report))
 

@@ -8,6 +8,7 @@ never take part in choosing fold k's weights, so every reported figure is held o
 training and from tuning. The setting chosen on all folds together is the one the web app uses
 (`webapp.recommend.BlendWeights`' defaults).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -34,17 +35,24 @@ class Setting:
 
     def describe(self) -> dict[str, Any]:
         w = self.weights
-        return {"name": self.name, "popular": dict(w.popular), "less_known": dict(w.less_known),
-                "popular_picks_prior": None if w.popular_picks_prior is None
-                else dict(w.popular_picks_prior)}
+        return {
+            "name": self.name,
+            "popular": dict(w.popular),
+            "less_known": dict(w.less_known),
+            "popular_picks_prior": None if w.popular_picks_prior is None else dict(w.popular_picks_prior),
+        }
 
 
-def _weights(popular: Mapping[str, float] | None = None,
-             less_known: Mapping[str, float] | None = None,
-             popular_picks_prior: Mapping[str, float] | None = None) -> BlendWeights:
-    return BlendWeights(popular={**TODAY_POPULAR, **(popular or {})},
-                        less_known={**TODAY_LESS_KNOWN, **(less_known or {})},
-                        popular_picks_prior=popular_picks_prior)
+def _weights(
+    popular: Mapping[str, float] | None = None,
+    less_known: Mapping[str, float] | None = None,
+    popular_picks_prior: Mapping[str, float] | None = None,
+) -> BlendWeights:
+    return BlendWeights(
+        popular={**TODAY_POPULAR, **(popular or {})},
+        less_known={**TODAY_LESS_KNOWN, **(less_known or {})},
+        popular_picks_prior=popular_picks_prior,
+    )
 
 
 # The grid: every combination of these (today's weights first). Each setting costs one
@@ -69,17 +77,26 @@ def blend_grid() -> list[Setting]:
     """The candidate settings: today's weights first, then the rest of the factorial grid."""
     out = []
     for pk, pp, lk, lp, ln, situation in itertools.product(
-            POPULAR_KNN, POPULAR_PRIOR, LESS_KNOWN_KNN, LESS_KNOWN_PRIOR, LESS_KNOWN_NEUMF,
-            POPULAR_PICKS):
-        name = (f"popular kNN {_fmt(pk)}, prior {_fmt(pp)}; less known kNN {_fmt(lk)}, "
-                f"prior {_fmt(lp)}, NeuMF {_fmt(ln)}")
+        POPULAR_KNN, POPULAR_PRIOR, LESS_KNOWN_KNN, LESS_KNOWN_PRIOR, LESS_KNOWN_NEUMF, POPULAR_PICKS
+    ):
+        name = (
+            f"popular kNN {_fmt(pk)}, prior {_fmt(pp)}; less known kNN {_fmt(lk)}, "
+            f"prior {_fmt(lp)}, NeuMF {_fmt(ln)}"
+        )
         if situation:
             name += "; every pick popular: " + ", ".join(
-                f"{section.replace('_', ' ')} prior {_fmt(v)}" for section, v in situation.items())
-        out.append(Setting(name, _weights(
-            popular={"knn": pk, "popularity": pp},
-            less_known={"knn": lk, "popularity": lp, "neumf": ln},
-            popular_picks_prior=situation)))
+                f"{section.replace('_', ' ')} prior {_fmt(v)}" for section, v in situation.items()
+            )
+        out.append(
+            Setting(
+                name,
+                _weights(
+                    popular={"knn": pk, "popularity": pp},
+                    less_known={"knn": lk, "popularity": lp, "neumf": ln},
+                    popular_picks_prior=situation,
+                ),
+            )
+        )
     today = _weights()
     first = next(s for s in out if s.weights == today)
     return [Setting("today's weights", today)] + [s for s in out if s is not first]
@@ -89,9 +106,14 @@ def _ranked(rows: pd.DataFrame, order: Sequence[str]) -> list[str]:
     """Setting names, best first: mean HR@10, then mean NDCG@10, then grid order."""
     means = rows.groupby("setting")[["hr_at_10", "ndcg_at_10"]].mean()
     position = {name: i for i, name in enumerate(order)}
-    return sorted(means.index, key=lambda s: (-round(float(means.at[s, "hr_at_10"]), 12),
-                                              -round(float(means.at[s, "ndcg_at_10"]), 12),
-                                              position[s]))
+    return sorted(
+        means.index,
+        key=lambda s: (
+            -round(float(means.at[s, "hr_at_10"]), 12),
+            -round(float(means.at[s, "ndcg_at_10"]), 12),
+            position[s],
+        ),
+    )
 
 
 def choose_held_out(rows: pd.DataFrame, order: Sequence[str]) -> dict[str, Any]:
@@ -118,13 +140,15 @@ def grid_table(rows: pd.DataFrame, order: Sequence[str]) -> list[dict[str, Any]]
         mine = rows[rows["setting"] == name]
         if mine.empty:
             continue
-        out.append({
-            "setting": name,
-            "hr_at_10": float(mine["hr_at_10"].mean()),
-            "ndcg_at_10": float(mine["ndcg_at_10"].mean()),
-            "by_variant": {v: float(g["hr_at_10"].mean()) for v, g in mine.groupby("variant")},
-            "by_fold": {int(f): float(g["hr_at_10"].mean()) for f, g in mine.groupby("fold")},
-        })
+        out.append(
+            {
+                "setting": name,
+                "hr_at_10": float(mine["hr_at_10"].mean()),
+                "ndcg_at_10": float(mine["ndcg_at_10"].mean()),
+                "by_variant": {v: float(g["hr_at_10"].mean()) for v, g in mine.groupby("variant")},
+                "by_fold": {int(f): float(g["hr_at_10"].mean()) for f, g in mine.groupby("fold")},
+            }
+        )
     return out
 
 
@@ -141,20 +165,20 @@ def tuning_summary(rows: pd.DataFrame, grid: Sequence[Setting]) -> dict[str, Any
         for source in ("knn", "als", "neumf", "popularity"):
             values = [float(getattr(w, section).get(source, 0.0)) for w in weights]
             spread[f"{section}.{source}"] = {"min": min(values), "max": max(values)}
-    priors = [None if w.popular_picks_prior is None else w.popular_picks_prior.get(POPULAR)
-              for w in weights]
+    priors = [None if w.popular_picks_prior is None else w.popular_picks_prior.get(POPULAR) for w in weights]
     spread["popular_picks_prior.popular"] = sorted({p for p in priors if p is not None}) + (
-        ["none"] if None in priors else [])
+        ["none"] if None in priors else []
+    )
     return {
-        "criterion": "HR@10, variants A and B together, "
-                     "ties by NDCG@10, then grid order",
+        "criterion": "HR@10, variants A and B together, ties by NDCG@10, then grid order",
         "tuned": choice["tuned"],
         "grid": [by_name[n].describe() for n in order],
-        "per_fold": [{"fold": k, "setting": name, "weights": by_name[name].describe()}
-                     for k, name in choice["per_fold"].items()],
+        "per_fold": [
+            {"fold": k, "setting": name, "weights": by_name[name].describe()}
+            for k, name in choice["per_fold"].items()
+        ],
         "distinct_choices": len(set(chosen)),
         "spread": spread,
         "all_folds": by_name[choice["all_folds"]].describe(),
         "table": grid_table(rows, order),
     }
-

@@ -19,6 +19,7 @@ block counts are fixed too. Predictions, top lists and metrics are computed in n
 exported (rounded) factors, so they match what the web app can compute; each user's scores are
 one matrix-vector product, so they do not depend on how users are batched.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,23 +53,33 @@ Say = Callable[[str], None]
 def ratings_frame(spark: SparkSession, ratings: DataFrame | pd.DataFrame) -> DataFrame:
     """user_id, movie_id, rating as a Spark frame with a layout that depends only on the data."""
     frame = spark_frame(spark, ratings).select(
-        F.col("user_id").cast("int"), F.col("movie_id").cast("int"),
-        F.col("rating").cast("float"))
+        F.col("user_id").cast("int"), F.col("movie_id").cast("int"), F.col("rating").cast("float")
+    )
     return frame.repartition(PARTITIONS, "user_id").sortWithinPartitions("user_id", "movie_id")
 
 
 def _estimator(rank: int, reg_param: float, max_iter: int, seed: int, **extra: Any) -> ALS:
     """The project's ALS settings; `extra` adds the implicit-feedback ones."""
-    return ALS(rank=rank, regParam=reg_param, maxIter=max_iter, seed=seed,
-               userCol="user_id", itemCol="movie_id", ratingCol="rating",
-               coldStartStrategy="drop", nonnegative=False,
-               numUserBlocks=PARTITIONS, numItemBlocks=PARTITIONS,
-               checkpointInterval=CHECKPOINT_INTERVAL if max_iter > CHECKPOINT_INTERVAL else -1,
-               **extra)
+    return ALS(
+        rank=rank,
+        regParam=reg_param,
+        maxIter=max_iter,
+        seed=seed,
+        userCol="user_id",
+        itemCol="movie_id",
+        ratingCol="rating",
+        coldStartStrategy="drop",
+        nonnegative=False,
+        numUserBlocks=PARTITIONS,
+        numItemBlocks=PARTITIONS,
+        checkpointInterval=CHECKPOINT_INTERVAL if max_iter > CHECKPOINT_INTERVAL else -1,
+        **extra,
+    )
 
 
-def fit_model(spark: SparkSession, estimator: ALS, frame: DataFrame, label: str,
-              say: Say | None = None) -> ALSModel:
+def fit_model(
+    spark: SparkSession, estimator: ALS, frame: DataFrame, label: str, say: Say | None = None
+) -> ALSModel:
     """Fit with a live line: which fit, the iteration in progress, the seconds so far."""
     max_iter = estimator.getMaxIter()
     with StageCounter(spark, ITERATION_STAGE) as counter:
@@ -85,6 +96,7 @@ def fit_model(spark: SparkSession, estimator: ALS, frame: DataFrame, label: str,
                 if per > 0:
                     left = f", about {per * (max_iter - iteration + 1):.0f} s left"
             say(f"{label}: iteration {iteration}/{max_iter} ({seconds:.0f} s{left})")
+
         counter.on_change = show
         model = estimator.fit(frame)
         model.itemFactors.count()  # the fit is lazy until the factors are used
@@ -94,8 +106,11 @@ def fit_model(spark: SparkSession, estimator: ALS, frame: DataFrame, label: str,
 def factor_table(factors: DataFrame, id_column: str) -> pd.DataFrame:
     """A model's factor rows as `id_column, f0..f{k-1}`: sorted by id, rounded."""
     pdf = factors.toPandas().sort_values("id", kind="mergesort")
-    values = np.vstack(pdf["features"].to_numpy()).astype(np.float64).round(DECIMALS) \
-        if len(pdf) else np.zeros((0, 0))
+    values = (
+        np.vstack(pdf["features"].to_numpy()).astype(np.float64).round(DECIMALS)
+        if len(pdf)
+        else np.zeros((0, 0))
+    )
     table = pd.DataFrame(values, columns=[f"f{i}" for i in range(values.shape[1])])
     table.insert(0, id_column, pdf["id"].to_numpy(dtype=np.int32))
     return table
@@ -110,8 +125,7 @@ def model_tables(model: ALSModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     return users, items
 
 
-def predict(users: pd.DataFrame, items: pd.DataFrame,
-            frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def predict(users: pd.DataFrame, items: pd.DataFrame, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(mask of the rows both factor tables know, clipped predictions for those rows)."""
     u_pos = pd.Index(users["user_id"]).get_indexer(frame["user_id"])
     i_pos = pd.Index(items["movie_id"]).get_indexer(frame["movie_id"])
@@ -121,22 +135,23 @@ def predict(users: pd.DataFrame, items: pd.DataFrame,
     return known, baselines.clip_ratings(np.einsum("ij,ij->i", u, v))
 
 
-def top_unseen(users: pd.DataFrame, items: pd.DataFrame, seen: pd.DataFrame,
-               top_n: int) -> pd.DataFrame:
+def top_unseen(users: pd.DataFrame, items: pd.DataFrame, seen: pd.DataFrame, top_n: int) -> pd.DataFrame:
     """Each user's top_n movies of `items` not in `seen` (user_id, movie_id), on the driver:
     the same computation as `top_unseen_spark`, for tables already in memory."""
     grouped = seen.groupby("user_id")["movie_id"].apply(list) if len(seen) else pd.Series()
-    batch = pd.DataFrame({
-        "user_id": users["user_id"].to_numpy(),
-        "features": list(users.iloc[:, 1:].to_numpy(np.float64)),
-        "seen": [grouped.get(u) for u in users["user_id"]],
-    })
-    return topn.rank_users(batch, items.iloc[:, 1:].to_numpy(np.float64),
-                           items["movie_id"].to_numpy(), top_n)
+    batch = pd.DataFrame(
+        {
+            "user_id": users["user_id"].to_numpy(),
+            "features": list(users.iloc[:, 1:].to_numpy(np.float64)),
+            "seen": [grouped.get(u) for u in users["user_id"]],
+        }
+    )
+    return topn.rank_users(batch, items.iloc[:, 1:].to_numpy(np.float64), items["movie_id"].to_numpy(), top_n)
 
 
-def top_unseen_spark(spark: SparkSession, model: ALSModel, ratings: DataFrame,
-                     items: pd.DataFrame, top_n: int) -> pd.DataFrame:
+def top_unseen_spark(
+    spark: SparkSession, model: ALSModel, ratings: DataFrame, items: pd.DataFrame, top_n: int
+) -> pd.DataFrame:
     """als_user_top computed where the ratings are: each user's factor row meets their rated
     movies in Spark, and `topn.rank_users` ranks the candidate `items` for them."""
     item_ids = items["movie_id"].to_numpy()
@@ -161,9 +176,15 @@ def recommendable(items: pd.DataFrame, counts: pd.Series, cfg: BuildConfig) -> p
     return items[keep.to_numpy()].reset_index(drop=True)
 
 
-def fit_factors(spark: SparkSession, ratings: DataFrame | pd.DataFrame, rank: int,
-                reg_param: float, cfg: BuildConfig, label: str = "ALS",
-                say: Say | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def fit_factors(
+    spark: SparkSession,
+    ratings: DataFrame | pd.DataFrame,
+    rank: int,
+    reg_param: float,
+    cfg: BuildConfig,
+    label: str = "ALS",
+    say: Say | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit explicit ALS on `ratings`; return (user factors, item factors)."""
     estimator = _estimator(rank, reg_param, cfg.als.max_iter, cfg.seed_for("als"))
     return model_tables(fit_model(spark, estimator, ratings_frame(spark, ratings), label, say))
@@ -180,16 +201,21 @@ def user_sample(frame: DataFrame, total: int, cfg: BuildConfig) -> tuple[DataFra
     if total <= target:
         return frame, {"sampled": False, "ratings": total}
     share = target / total
-    bucket = F.pmod(F.xxhash64(F.col("user_id").cast("int"),
-                               F.lit(cfg.seed_for("als_sample")).cast("int")), F.lit(BUCKETS))
+    bucket = F.pmod(
+        F.xxhash64(F.col("user_id").cast("int"), F.lit(cfg.seed_for("als_sample")).cast("int")),
+        F.lit(BUCKETS),
+    )
     picked = bucket < int(share * BUCKETS)
-    return frame.where(picked), {"sampled": True, "user_share": round(share, 6),
-                                 "of_ratings": total}
+    return frame.where(picked), {"sampled": True, "user_share": round(share, 6), "of_ratings": total}
 
 
-def search_grid(spark: SparkSession, train: DataFrame, validation: pd.DataFrame,
-                cfg: BuildConfig, say: Say | None = None,
-                ) -> tuple[tuple[Any, Any], list[dict[str, Any]]]:
+def search_grid(
+    spark: SparkSession,
+    train: DataFrame,
+    validation: pd.DataFrame,
+    cfg: BuildConfig,
+    say: Say | None = None,
+) -> tuple[tuple[Any, Any], list[dict[str, Any]]]:
     """The (rank, reg_param) with the lowest validation RMSE, and every grid point's score."""
     grid = [(rank, reg) for rank in cfg.als.ranks for reg in cfg.als.reg_params]
     if len(grid) == 1:  # nothing to choose: skip the validation fit
@@ -204,28 +230,37 @@ def search_grid(spark: SparkSession, train: DataFrame, validation: pd.DataFrame,
         users, items = fit_factors(spark, train, rank, reg, cfg, label, say)
         known, pred = predict(users, items, validation)
         truth = validation["rating"].to_numpy(dtype=np.float64)[known]
-        scores.append({"rank": rank, "reg_param": reg,
-                       "validation_rmse": round(baselines.rmse(truth, pred), DECIMALS)})
+        scores.append(
+            {"rank": rank, "reg_param": reg, "validation_rmse": round(baselines.rmse(truth, pred), DECIMALS)}
+        )
     # NaN (no validation row could be scored) sorts last
-    best = min(scores, key=lambda s: (math.isnan(s["validation_rmse"]), s["validation_rmse"],
-                                      s["rank"], s["reg_param"]))
+    best = min(
+        scores,
+        key=lambda s: (math.isnan(s["validation_rmse"]), s["validation_rmse"], s["rank"], s["reg_param"]),
+    )
     return (best["rank"], best["reg_param"]), scores
 
 
-def held_out_errors(users: pd.DataFrame, items: pd.DataFrame, fit_rows: DataFrame | pd.DataFrame,
-                    test: pd.DataFrame) -> dict[str, Any]:
+def held_out_errors(
+    users: pd.DataFrame, items: pd.DataFrame, fit_rows: DataFrame | pd.DataFrame, test: pd.DataFrame
+) -> dict[str, Any]:
     """Test RMSE/MAE of ALS and of both baselines (fitted on `fit_rows`) on the same test rows."""
     known, pred = predict(users, items, test)
     scored = test[known]
     truth = scored["rating"].to_numpy(dtype=np.float64)
-    model = (baselines.fit_bias(fit_rows) if isinstance(fit_rows, pd.DataFrame)
-             else baselines.fit_bias_spark(fit_rows))
+    model = (
+        baselines.fit_bias(fit_rows)
+        if isinstance(fit_rows, pd.DataFrame)
+        else baselines.fit_bias_spark(fit_rows)
+    )
     base = baselines.score_bias_model(model, scored)
     errors = {
-        "test_rmse": baselines.rmse(truth, pred), "test_mae": baselines.mae(truth, pred),
+        "test_rmse": baselines.rmse(truth, pred),
+        "test_mae": baselines.mae(truth, pred),
         "global_mean_test_rmse": base["global_mean_rmse"],
         "global_mean_test_mae": base["global_mean_mae"],
-        "bias_test_rmse": base["bias_rmse"], "bias_test_mae": base["bias_mae"],
+        "bias_test_rmse": base["bias_rmse"],
+        "bias_test_mae": base["bias_mae"],
     }
     errors = {k: round(v, DECIMALS) for k, v in errors.items()}
     return {**errors, "test_rows": int(known.sum()), "test_rows_cold_start": int((~known).sum())}
@@ -237,8 +272,9 @@ def _rows(frame: DataFrame) -> pd.DataFrame:
     return pdf.sort_values(["user_id", "movie_id"], kind="mergesort", ignore_index=True)
 
 
-def train_als(spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: BuildConfig,
-              say: Say | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def train_als(
+    spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: BuildConfig, say: Say | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Grid on validation, refit on train+validation for test errors, export a fit on all rows."""
     clock = {"start": time.perf_counter()}
     frame = with_split(spark_frame(spark, ratings).select("user_id", "movie_id", "rating"), cfg)
@@ -247,14 +283,20 @@ def train_als(spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: Build
     sample = sample.cache()
     try:
         train = sample.where(F.col("split") == TRAIN)
-        (rank, reg), grid = search_grid(spark, train, _rows(sample.where(F.col("split") ==
-                                                                        VALIDATION)), cfg, say)
+        (rank, reg), grid = search_grid(
+            spark, train, _rows(sample.where(F.col("split") == VALIDATION)), cfg, say
+        )
         clock["grid"] = time.perf_counter()
         fit_rows = sample.where(F.col("split") != TEST)
         test = _rows(sample.where(F.col("split") == TEST))
         fitted = fit_factors(spark, fit_rows, rank, reg, cfg, "ALS refit for the test errors", say)
-        metrics: dict[str, Any] = {"rank": rank, "reg_param": reg, "max_iter": cfg.als.max_iter,
-                                   "grid": grid, "grid_sample": sample_info}
+        metrics: dict[str, Any] = {
+            "rank": rank,
+            "reg_param": reg,
+            "max_iter": cfg.als.max_iter,
+            "grid": grid,
+            "grid_sample": sample_info,
+        }
         metrics.update(held_out_errors(*fitted, fit_rows, test))
     finally:
         sample.unpersist()
@@ -262,8 +304,7 @@ def train_als(spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: Build
     all_rows = ratings_frame(spark, frame)
     estimator = _estimator(rank, reg, cfg.als.max_iter, cfg.seed_for("als"))
     model = fit_model(spark, estimator, all_rows, f"ALS fit on all {total:,} ratings", say)
-    users, items = factor_table(model.userFactors, "user_id"), factor_table(model.itemFactors,
-                                                                            "movie_id")
+    users, items = factor_table(model.userFactors, "user_id"), factor_table(model.itemFactors, "movie_id")
     clock["full_fit"] = time.perf_counter()
     if say:
         say("ALS: each user's top movies")
@@ -273,14 +314,14 @@ def train_als(spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: Build
     model.itemFactors.unpersist()
     clock["top_lists"] = time.perf_counter()
     marks = list(clock.items())
-    metrics["seconds"] = {name: round(t - marks[i][1], 1) for i, (name, t) in
-                          enumerate(marks[1:])}
+    metrics["seconds"] = {name: round(t - marks[i][1], 1) for i, (name, t) in enumerate(marks[1:])}
     tables = {"als_user_factors": users, "als_item_factors": items, "als_user_top": top}
     return tables, metrics
 
 
-def train_als_implicit(spark: SparkSession, ratings: DataFrame | pd.DataFrame,
-                       cfg: BuildConfig, say: Say | None = None) -> pd.DataFrame:
+def train_als_implicit(
+    spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: BuildConfig, say: Say | None = None
+) -> pd.DataFrame:
     """Implicit-feedback ALS item factors (`movie_id, f0..`); each rating is one interaction.
 
     Spark's model: preference p = 1 and confidence c = 1 + alpha for each (user, movie) rated,
@@ -289,12 +330,20 @@ def train_als_implicit(spark: SparkSession, ratings: DataFrame | pd.DataFrame,
     by it). The same equation over three picks (n_u = 3) folds a new visitor in.
     """
     # the checked ratings hold one row per (user, movie), so each row is one interaction
-    pairs = (spark_frame(spark, ratings).select("user_id", "movie_id")
-             .withColumn("rating", F.lit(1.0).cast("float")))
+    pairs = (
+        spark_frame(spark, ratings)
+        .select("user_id", "movie_id")
+        .withColumn("rating", F.lit(1.0).cast("float"))
+    )
     als = cfg.als
-    estimator = _estimator(als.implicit_rank, als.implicit_reg_param, als.implicit_max_iter,
-                           cfg.seed_for("als_implicit"), implicitPrefs=True,
-                           alpha=als.implicit_alpha)
+    estimator = _estimator(
+        als.implicit_rank,
+        als.implicit_reg_param,
+        als.implicit_max_iter,
+        cfg.seed_for("als_implicit"),
+        implicitPrefs=True,
+        alpha=als.implicit_alpha,
+    )
     model = fit_model(spark, estimator, ratings_frame(spark, pairs), "ALS implicit factors", say)
     return model_tables(model)[1]
 
@@ -303,10 +352,15 @@ def run(ctx: BuildContext) -> StageResult:
     """Stage entry point: explicit ALS tables and metrics, implicit item factors."""
     tables, metrics = train_als(ctx.spark, ctx.ratings_df, ctx.config, ctx.progress)
     started = time.perf_counter()
-    tables["als_implicit_item_factors"] = train_als_implicit(ctx.spark, ctx.ratings_df,
-                                                             ctx.config, ctx.progress)
+    tables["als_implicit_item_factors"] = train_als_implicit(
+        ctx.spark, ctx.ratings_df, ctx.config, ctx.progress
+    )
     metrics["seconds"]["implicit"] = round(time.perf_counter() - started, 1)
     als = ctx.config.als
-    metrics["implicit"] = {"rank": als.implicit_rank, "reg_param": als.implicit_reg_param,
-                           "alpha": als.implicit_alpha, "max_iter": als.implicit_max_iter}
+    metrics["implicit"] = {
+        "rank": als.implicit_rank,
+        "reg_param": als.implicit_reg_param,
+        "alpha": als.implicit_alpha,
+        "max_iter": als.implicit_max_iter,
+    }
     return StageResult(tables=tables, metrics=metrics)

@@ -3,6 +3,7 @@
 numpy/pandas only, so the ALS stage, the NeuMF stage and the evaluation can all reuse them.
 Frames have the columns `user_id, movie_id, rating`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,7 @@ def predict_global_mean(global_mean: float, frame: pd.DataFrame) -> np.ndarray:
     return clip_ratings(np.full(len(frame), global_mean))
 
 
-def fit_bias(train: pd.DataFrame, item_reg: float = ITEM_REG,
-             user_reg: float = USER_REG) -> BiasModel:
+def fit_bias(train: pd.DataFrame, item_reg: float = ITEM_REG, user_reg: float = USER_REG) -> BiasModel:
     """Fit damped item biases, then damped user biases on the item-corrected residuals."""
     mu = fit_global_mean(train)
     rating = train["rating"].astype(np.float64)
@@ -79,25 +79,29 @@ def predict_bias(model: BiasModel, frame: pd.DataFrame) -> np.ndarray:
     return clip_ratings(model.global_mean + b_user + b_item)
 
 
-def fit_bias_spark(frame: "DataFrame", item_reg: float = ITEM_REG,
-                   user_reg: float = USER_REG) -> BiasModel:
+def fit_bias_spark(frame: "DataFrame", item_reg: float = ITEM_REG, user_reg: float = USER_REG) -> BiasModel:
     """`fit_bias` computed by Spark over a DataFrame of ratings (only the biases reach the
     driver). Sums are taken as sum(r) - n * mu, which is exact for half-star ratings."""
     from pyspark.sql import functions as F
 
     rating = F.col("rating").cast("double")
     mu = float(frame.agg(F.avg(rating)).first()[0])
-    items = (frame.groupBy("movie_id")
-             .agg(((F.sum(rating) - F.count(F.lit(1)) * F.lit(mu))
-                   / (F.count(F.lit(1)) + F.lit(item_reg))).alias("b_item")))
+    items = frame.groupBy("movie_id").agg(
+        ((F.sum(rating) - F.count(F.lit(1)) * F.lit(mu)) / (F.count(F.lit(1)) + F.lit(item_reg))).alias(
+            "b_item"
+        )
+    )
     residual = rating - F.lit(mu) - F.col("b_item")
-    users = (frame.join(F.broadcast(items), "movie_id")
-             .groupBy("user_id")
-             .agg((F.sum(residual) / (F.count(F.lit(1)) + F.lit(user_reg))).alias("b_user")))
+    users = (
+        frame.join(F.broadcast(items), "movie_id")
+        .groupBy("user_id")
+        .agg((F.sum(residual) / (F.count(F.lit(1)) + F.lit(user_reg))).alias("b_user"))
+    )
     item_bias = items.toPandas().set_index("movie_id")["b_item"].sort_index()
     user_bias = users.toPandas().set_index("user_id")["b_user"].sort_index()
-    return BiasModel(global_mean=mu, user_bias=user_bias.astype(np.float64),
-                     item_bias=item_bias.astype(np.float64))
+    return BiasModel(
+        global_mean=mu, user_bias=user_bias.astype(np.float64), item_bias=item_bias.astype(np.float64)
+    )
 
 
 def score_bias_model(model: BiasModel, test: pd.DataFrame) -> dict[str, float]:

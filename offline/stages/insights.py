@@ -16,6 +16,7 @@ Tables (docs/architecture.md has the contracts):
   ("12 0 3": a year's or a star value's count, space-separated). The long format (one row per
   movie and year) was 14 MB on a synthetic 25M-rating release, this one is about a third of that.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,8 +38,7 @@ DISTRIBUTION_COLUMNS = ["rating", "ratings"]
 GENRE_DISTRIBUTION_COLUMNS = ["genre", *DISTRIBUTION_COLUMNS]
 PER_USER_COLUMNS = ["min_ratings", "max_ratings", "users", "ratings"]
 PER_MOVIE_COLUMNS = ["rank", "ratings", "pool", "cumulative_share"]
-POLARISING_COLUMNS = ["movie_id", "ratings", "mean_rating", "stddev", "low_share", "high_share",
-                      "rank"]
+POLARISING_COLUMNS = ["movie_id", "ratings", "mean_rating", "stddev", "low_share", "high_share", "rank"]
 WEIGHTING_COLUMNS = ["movie_id", "vote_count", "vote_mean", "score", "score_rank", "mean_rank"]
 MOVIE_YEAR_COLUMNS = ["movie_id", "first_year", "counts"]
 MOVIE_HISTOGRAM_COLUMNS = ["movie_id", "counts"]
@@ -50,8 +50,12 @@ def with_month(ratings: DataFrame) -> DataFrame:
     """user_id, movie_id, rating (double) and month as yyyymm (int) of the UTC day: the day is
     counted from the epoch, so the session's time zone plays no part."""
     day = F.date_from_unix_date(F.floor(F.col("timestamp") / 86400).cast("int"))
-    return ratings.select("user_id", "movie_id", F.col("rating").cast("double").alias("rating"),
-                          (F.year(day) * 100 + F.month(day)).alias("month"))
+    return ratings.select(
+        "user_id",
+        "movie_id",
+        F.col("rating").cast("double").alias("rating"),
+        (F.year(day) * 100 + F.month(day)).alias("month"),
+    )
 
 
 def movie_genres(spark: SparkSession, movies: pd.DataFrame) -> DataFrame:
@@ -59,10 +63,13 @@ def movie_genres(spark: SparkSession, movies: pd.DataFrame) -> DataFrame:
     Built from the movies table (tens of thousands of rows), joined as a broadcast."""
     pairs = movies[["movie_id", "genres"]].assign(genre=movies["genres"].str.split("|"))
     pairs = pairs.explode("genre")
-    pairs = pairs[pairs["genre"].notna() & (pairs["genre"] != "")
-                  & (pairs["genre"] != "(no genres listed)")]
-    frame = pd.DataFrame({"movie_id": pairs["movie_id"].astype("int32").to_numpy(),
-                          "genre": pairs["genre"].astype(str).to_numpy()})
+    pairs = pairs[pairs["genre"].notna() & (pairs["genre"] != "") & (pairs["genre"] != "(no genres listed)")]
+    frame = pd.DataFrame(
+        {
+            "movie_id": pairs["movie_id"].astype("int32").to_numpy(),
+            "genre": pairs["genre"].astype(str).to_numpy(),
+        }
+    )
     return F.broadcast(spark.createDataFrame(frame, schema="movie_id int, genre string"))
 
 
@@ -83,8 +90,10 @@ def monthly_tables(per_movie_month: DataFrame, genres: DataFrame) -> dict[str, p
     overall = per_movie_month.groupBy("month").agg(*sums).toPandas()
     by_genre = per_movie_month.join(genres, "movie_id").groupBy("genre", "month").agg(*sums).toPandas()
     out = {}
-    for name, frame, keys in (("ratings_by_month", overall, ["month"]),
-                              ("genre_ratings_by_month", by_genre, ["genre", "month"])):
+    for name, frame, keys in (
+        ("ratings_by_month", overall, ["month"]),
+        ("genre_ratings_by_month", by_genre, ["genre", "month"]),
+    ):
         frame = frame.sort_values(keys, kind="mergesort")
         frame["ratings"] = frame["ratings"].astype(np.int64)
         frame["mean_rating"] = frame["rating_sum"] / frame["ratings"]
@@ -107,14 +116,23 @@ def counts_text(found: Column, first: Column, last: Column) -> Column:
 def movie_years(per_movie_month: DataFrame) -> pd.DataFrame:
     """movie_ratings_by_year: per movie, its first year with a rating and its ratings in each
     calendar year from then to its last ("4 0 7": 4 in the first year, none in the next, ...)."""
-    years = per_movie_month.groupBy("movie_id", F.floor(F.col("month") / 100).cast("int").alias("year")) \
-        .agg(F.sum("ratings").alias("ratings"))
-    frame = (years.groupBy("movie_id")
-             .agg(F.min("year").alias("first_year"), F.max("year").alias("last_year"),
-                  counts_map(F.col("year"), F.col("ratings")).alias("found"))
-             .select("movie_id", "first_year",
-                     counts_text(F.col("found"), F.col("first_year"), F.col("last_year")).alias("counts"))
-             .toPandas())
+    years = per_movie_month.groupBy("movie_id", F.floor(F.col("month") / 100).cast("int").alias("year")).agg(
+        F.sum("ratings").alias("ratings")
+    )
+    frame = (
+        years.groupBy("movie_id")
+        .agg(
+            F.min("year").alias("first_year"),
+            F.max("year").alias("last_year"),
+            counts_map(F.col("year"), F.col("ratings")).alias("found"),
+        )
+        .select(
+            "movie_id",
+            "first_year",
+            counts_text(F.col("found"), F.col("first_year"), F.col("last_year")).alias("counts"),
+        )
+        .toPandas()
+    )
     frame = frame.astype({"movie_id": "int32", "first_year": "int32", "counts": str})
     return _sorted(frame, ["movie_id"], MOVIE_YEAR_COLUMNS)
 
@@ -123,16 +141,24 @@ def distribution_tables(per_movie_rating: DataFrame, genres: DataFrame) -> dict[
     """rating_distribution, genre_rating_distribution and movie_rating_histogram (per movie, its
     ratings of 0.5, 1, ..., 5 stars: ten counts, space-separated)."""
     overall = per_movie_rating.groupBy("rating").agg(F.sum("ratings").alias("ratings")).toPandas()
-    by_genre = (per_movie_rating.join(genres, "movie_id").groupBy("genre", "rating")
-                .agg(F.sum("ratings").alias("ratings")).toPandas())
+    by_genre = (
+        per_movie_rating.join(genres, "movie_id")
+        .groupBy("genre", "rating")
+        .agg(F.sum("ratings").alias("ratings"))
+        .toPandas()
+    )
     step = F.round(F.col("rating") * 2).cast("int")  # 1 (half a star) .. 10 (five stars)
-    per_movie = (per_movie_rating.groupBy("movie_id").agg(counts_map(step, F.col("ratings")).alias("found"))
-                 .select("movie_id", counts_text(F.col("found"), F.lit(1), F.lit(STAR_STEPS)).alias("counts"))
-                 .toPandas())
+    per_movie = (
+        per_movie_rating.groupBy("movie_id")
+        .agg(counts_map(step, F.col("ratings")).alias("found"))
+        .select("movie_id", counts_text(F.col("found"), F.lit(1), F.lit(STAR_STEPS)).alias("counts"))
+        .toPandas()
+    )
     out = {}
     for name, frame, keys, columns in (
-            ("rating_distribution", overall, ["rating"], DISTRIBUTION_COLUMNS),
-            ("genre_rating_distribution", by_genre, ["genre", "rating"], GENRE_DISTRIBUTION_COLUMNS)):
+        ("rating_distribution", overall, ["rating"], DISTRIBUTION_COLUMNS),
+        ("genre_rating_distribution", by_genre, ["genre", "rating"], GENRE_DISTRIBUTION_COLUMNS),
+    ):
         frame = frame.astype({"ratings": "int64", "rating": "float64"})
         out[name] = _sorted(frame, keys, columns)
     per_movie = per_movie.astype({"movie_id": "int32", "counts": str})
@@ -159,7 +185,8 @@ def movie_moments(per_movie_rating: DataFrame, cfg: BuildConfig) -> DataFrame:
     count = F.col("vote_count").cast("double")
     variance = (count * F.col("s2") - F.col("s1") * F.col("s1")) / (count * count)
     return sums.select(
-        "movie_id", "vote_count",
+        "movie_id",
+        "vote_count",
         (F.col("s1") / count).alias("vote_mean"),
         F.sqrt(F.greatest(variance, F.lit(0.0))).alias("stddev"),
         (F.col("low") / count).alias("low_share"),
@@ -170,9 +197,12 @@ def movie_moments(per_movie_rating: DataFrame, cfg: BuildConfig) -> DataFrame:
 def polarising(moments: DataFrame, min_ratings: int, top: int) -> pd.DataFrame:
     """The `top` movies by rating standard deviation among those with >= min_ratings ratings
     (ties: more ratings first, then movie_id)."""
-    chosen = (moments.filter(F.col("vote_count") >= F.lit(min_ratings))
-              .orderBy(F.col("stddev").desc(), F.col("vote_count").desc(), F.col("movie_id").asc())
-              .limit(top).toPandas())
+    chosen = (
+        moments.filter(F.col("vote_count") >= F.lit(min_ratings))
+        .orderBy(F.col("stddev").desc(), F.col("vote_count").desc(), F.col("movie_id").asc())
+        .limit(top)
+        .toPandas()
+    )
     chosen = chosen.rename(columns={"vote_count": "ratings", "vote_mean": "mean_rating"})
     chosen = chosen.astype({"movie_id": "int32", "ratings": "int64"})
     chosen["rank"] = np.arange(1, len(chosen) + 1)
@@ -184,8 +214,11 @@ def per_user_histogram(ratings: DataFrame) -> pd.DataFrame:
     [2^k, 2^(k+1) - 1]. The bin is the bit length of the count less one: exact integer
     arithmetic (a floating-point log2 can put 2^k into the bin below)."""
     per_user = ratings.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"))
-    bins = (per_user.groupBy((F.length(F.bin("n")) - 1).alias("k"))
-            .agg(F.count(F.lit(1)).alias("users"), F.sum("n").alias("ratings")).toPandas())
+    bins = (
+        per_user.groupBy((F.length(F.bin("n")) - 1).alias("k"))
+        .agg(F.count(F.lit(1)).alias("users"), F.sum("n").alias("ratings"))
+        .toPandas()
+    )
     bins = bins.astype({"k": "int64", "users": "int64", "ratings": "int64"}).sort_values("k")
     bins["min_ratings"] = np.left_shift(1, bins["k"].to_numpy())
     bins["max_ratings"] = np.left_shift(1, bins["k"].to_numpy() + 1) - 1
@@ -209,8 +242,14 @@ def long_tail(stats: pd.DataFrame, cfg: BuildConfig) -> pd.DataFrame:
     ranks |= {int(i) + 1 for i in np.flatnonzero(pool[:-1] != pool[1:])} | {n}  # each pool's last
     index = np.array(sorted(r for r in ranks if 1 <= r <= n)) - 1
     cumulative = np.cumsum(counts) / counts.sum()
-    return pd.DataFrame({"rank": index + 1, "ratings": counts[index], "pool": pool[index],
-                         "cumulative_share": cumulative[index]})[PER_MOVIE_COLUMNS]
+    return pd.DataFrame(
+        {
+            "rank": index + 1,
+            "ratings": counts[index],
+            "pool": pool[index],
+            "cumulative_share": cumulative[index],
+        }
+    )[PER_MOVIE_COLUMNS]
 
 
 def weighting_effect(stats: pd.DataFrame, size: int) -> pd.DataFrame:
@@ -218,9 +257,11 @@ def weighting_effect(stats: pd.DataFrame, size: int) -> pd.DataFrame:
     the top `size` by plain mean (ties: more ratings first, then movie_id), with both ranks over
     every rated movie: what the weighting does to the order."""
     by_score = stats.assign(key=stats["score"].round(RANK_DECIMALS)).sort_values(
-        ["key", "vote_count", "movie_id"], ascending=[False, False, True], kind="mergesort")
-    by_mean = stats.sort_values(["vote_mean", "vote_count", "movie_id"],
-                                ascending=[False, False, True], kind="mergesort")
+        ["key", "vote_count", "movie_id"], ascending=[False, False, True], kind="mergesort"
+    )
+    by_mean = stats.sort_values(
+        ["vote_mean", "vote_count", "movie_id"], ascending=[False, False, True], kind="mergesort"
+    )
     ranked = stats.set_index("movie_id")
     ranked["score_rank"] = pd.Series(np.arange(1, len(stats) + 1), index=by_score["movie_id"].to_numpy())
     ranked["mean_rank"] = pd.Series(np.arange(1, len(stats) + 1), index=by_mean["movie_id"].to_numpy())
@@ -229,15 +270,18 @@ def weighting_effect(stats: pd.DataFrame, size: int) -> pd.DataFrame:
     return chosen.astype({"score_rank": "int64", "mean_rank": "int64"})[WEIGHTING_COLUMNS]
 
 
-def compute_insights(spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame,
-                     cfg: BuildConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def compute_insights(
+    spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame, cfg: BuildConfig
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Every insights table, and the metrics (N of the polarising list, C and m, totals)."""
     frame = with_month(spark_frame(spark, ratings))
     genres = movie_genres(spark, movies)
-    per_movie_month = frame.groupBy("movie_id", "month").agg(
-        F.count(F.lit(1)).alias("ratings"), F.sum("rating").alias("rating_sum")).cache()
-    per_movie_rating = frame.groupBy("movie_id", "rating").agg(
-        F.count(F.lit(1)).alias("ratings")).cache()
+    per_movie_month = (
+        frame.groupBy("movie_id", "month")
+        .agg(F.count(F.lit(1)).alias("ratings"), F.sum("rating").alias("rating_sum"))
+        .cache()
+    )
+    per_movie_rating = frame.groupBy("movie_id", "rating").agg(F.count(F.lit(1)).alias("ratings")).cache()
     try:
         tables = monthly_tables(per_movie_month, genres)
         tables["movie_ratings_by_year"] = movie_years(per_movie_month)
@@ -256,12 +300,19 @@ def compute_insights(spark: SparkSession, ratings: DataFrame | pd.DataFrame, mov
     tables["ratings_per_user"] = per_user_histogram(frame)
     tables["ratings_per_movie"] = long_tail(stats, cfg)
     tables["weighting_effect"] = weighting_effect(stats, cfg.popular.catalog_size)
-    metrics = {"ratings": total, "users": int(tables["ratings_per_user"]["users"].sum()),
-               "movies": int(len(stats)), "polarising_min_ratings": min_ratings,
-               "polarising_candidates": int((stats["vote_count"] >= min_ratings).sum()),
-               "C": weights["C"], "m": weights["m"], "vote_quantile": weights["vote_quantile"],
-               "catalog_size": cfg.popular.catalog_size,
-               "low_rating": cfg.insights.low_rating, "high_rating": cfg.insights.high_rating}
+    metrics = {
+        "ratings": total,
+        "users": int(tables["ratings_per_user"]["users"].sum()),
+        "movies": int(len(stats)),
+        "polarising_min_ratings": min_ratings,
+        "polarising_candidates": int((stats["vote_count"] >= min_ratings).sum()),
+        "C": weights["C"],
+        "m": weights["m"],
+        "vote_quantile": weights["vote_quantile"],
+        "catalog_size": cfg.popular.catalog_size,
+        "low_rating": cfg.insights.low_rating,
+        "high_rating": cfg.insights.high_rating,
+    }
     return tables, metrics
 
 

@@ -35,6 +35,7 @@ recommendation can come from). Content cosines run higher than co-occurrence cos
 consumer summing both should discount `content` rows (x0.5 measured best above). Only movies
 with no genre, tag, year or shared title word get no neighbours (2 in ml-latest-small).
 """
+
 from __future__ import annotations
 
 import re
@@ -63,9 +64,13 @@ WORKING_MEMORY_MB = 64  # per distance chunk; sklearn's 1 GiB default is slower 
 _NON_WORD = re.compile(r"\W+")
 
 
-def compute_neighbors(ratings: pd.DataFrame, movies: pd.DataFrame, tags: pd.DataFrame,
-                      cfg: BuildConfig,
-                      progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+def compute_neighbors(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    tags: pd.DataFrame,
+    cfg: BuildConfig,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Top-k neighbours of every movie: `cf` where it has enough ratings, `content` otherwise."""
     counts = ratings.groupby("movie_id").size()
     cf_ids = np.sort(counts.index[counts >= cfg.knn.min_support].to_numpy())
@@ -80,15 +85,16 @@ def compute_neighbors(ratings: pd.DataFrame, movies: pd.DataFrame, tags: pd.Data
     # product gave the cf rows' counts; the other rows are counted pair by pair.
     if "co_raters" not in cf.columns:
         cf = cf.assign(co_raters=co_rater_counts(ratings, cf["movie_id"], cf["neighbor_id"]))
-    content = content.assign(
-        co_raters=co_rater_counts(ratings, content["movie_id"], content["neighbor_id"]))
+    content = content.assign(co_raters=co_rater_counts(ratings, content["movie_id"], content["neighbor_id"]))
     table = pd.concat([cf.assign(kind=CF), content.assign(kind=CONTENT)], ignore_index=True)
-    return table[COLUMNS].astype({"movie_id": "int32", "neighbor_id": "int32", "rank": "int32",
-                                  "co_raters": "int32"})
+    return table[COLUMNS].astype(
+        {"movie_id": "int32", "neighbor_id": "int32", "rank": "int32", "co_raters": "int32"}
+    )
 
 
-def co_rater_counts(ratings: pd.DataFrame, movie_ids: pd.Series | np.ndarray,
-                    neighbor_ids: pd.Series | np.ndarray) -> np.ndarray:
+def co_rater_counts(
+    ratings: pd.DataFrame, movie_ids: pd.Series | np.ndarray, neighbor_ids: pd.Series | np.ndarray
+) -> np.ndarray:
     """For each pair (movie_ids[i], neighbor_ids[i]): how many users rated both.
 
     Walks the first movie's raters, so it is meant for pairs whose first movie has few ratings
@@ -114,9 +120,14 @@ def co_rater_counts(ratings: pd.DataFrame, movie_ids: pd.Series | np.ndarray,
     return np.bincount(pair[keys[at] == wanted], minlength=first.size).astype(np.int64)
 
 
-def cf_neighbors(ratings: pd.DataFrame, movie_ids: np.ndarray, k: int,
-                 weighting: str = "binary", workers: int = 1,
-                 progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+def cf_neighbors(
+    ratings: pd.DataFrame,
+    movie_ids: np.ndarray,
+    k: int,
+    weighting: str = "binary",
+    workers: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Collaborative neighbours among `movie_ids` (cosine over their user vectors).
 
     Binary vectors go through the blockwise co-occurrence product (`similarity.top_k_cosine`:
@@ -136,16 +147,28 @@ def cf_neighbors(ratings: pd.DataFrame, movie_ids: np.ndarray, k: int,
             progress(f"kNN: similarity block {done}/{total}, about {left:.0f} s left")
 
     query, neighbour, sims, counts = similarity.top_k_cosine(
-        matrix, matrix, k, self_index=np.arange(len(movie_ids)), workers=workers,
-        progress=report, with_counts=True)
-    frame = pd.DataFrame({"movie_id": np.asarray(movie_ids)[query],
-                          "neighbor_id": np.asarray(movie_ids)[neighbour], "similarity": sims,
-                          "co_raters": counts})
+        matrix,
+        matrix,
+        k,
+        self_index=np.arange(len(movie_ids)),
+        workers=workers,
+        progress=report,
+        with_counts=True,
+    )
+    frame = pd.DataFrame(
+        {
+            "movie_id": np.asarray(movie_ids)[query],
+            "neighbor_id": np.asarray(movie_ids)[neighbour],
+            "similarity": sims,
+            "co_raters": counts,
+        }
+    )
     return _rank(frame, k)
 
 
-def item_user_matrix(ratings: pd.DataFrame, movie_ids: np.ndarray,
-                     weighting: str = "binary") -> sp.csr_matrix:
+def item_user_matrix(
+    ratings: pd.DataFrame, movie_ids: np.ndarray, weighting: str = "binary"
+) -> sp.csr_matrix:
     """Sparse movie x user matrix over `movie_ids` (sorted): 1 per rating, or the centred rating."""
     rows = pd.Index(movie_ids).get_indexer(ratings["movie_id"])
     keep = rows >= 0
@@ -162,8 +185,9 @@ def item_user_matrix(ratings: pd.DataFrame, movie_ids: np.ndarray,
     return sp.csr_matrix((values, (rows[keep], user_codes[keep])), shape=shape)
 
 
-def nearest_movies(candidates: sp.spmatrix, candidate_ids: np.ndarray, queries: sp.spmatrix,
-                   query_ids: np.ndarray, k: int) -> pd.DataFrame:
+def nearest_movies(
+    candidates: sp.spmatrix, candidate_ids: np.ndarray, queries: sp.spmatrix, query_ids: np.ndarray, k: int
+) -> pd.DataFrame:
     """Each query row's k most cosine-similar candidate rows (itself excluded, similarity > 0)."""
     if candidates.shape[0] == 0 or queries.shape[0] == 0:
         return _empty()
@@ -173,17 +197,20 @@ def nearest_movies(candidates: sp.spmatrix, candidate_ids: np.ndarray, queries: 
     index = NearestNeighbors(n_neighbors=n, metric="cosine", algorithm="brute").fit(candidates)
     with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
         distance, position = index.kneighbors(queries)
-    frame = pd.DataFrame({
-        "movie_id": np.repeat(np.asarray(query_ids), n),
-        "neighbor_id": np.asarray(candidate_ids)[position.ravel()],
-        "similarity": np.round(1.0 - distance.ravel(), DECIMALS),
-    })
+    frame = pd.DataFrame(
+        {
+            "movie_id": np.repeat(np.asarray(query_ids), n),
+            "neighbor_id": np.asarray(candidate_ids)[position.ravel()],
+            "similarity": np.round(1.0 - distance.ravel(), DECIMALS),
+        }
+    )
     frame = frame[(frame["neighbor_id"] != frame["movie_id"]) & (frame["similarity"] > 0)]
     return _rank(frame, k)
 
 
-def content_neighbors(movies: pd.DataFrame, tags: pd.DataFrame, query_ids: np.ndarray,
-                      candidate_ids: np.ndarray, k: int) -> pd.DataFrame:
+def content_neighbors(
+    movies: pd.DataFrame, tags: pd.DataFrame, query_ids: np.ndarray, candidate_ids: np.ndarray, k: int
+) -> pd.DataFrame:
     """Content neighbours (TF-IDF over genres, tags, decade and title words) of `query_ids`."""
     if len(query_ids) == 0:
         return _empty()
@@ -192,21 +219,25 @@ def content_neighbors(movies: pd.DataFrame, tags: pd.DataFrame, query_ids: np.nd
     # Candidates are the movies with enough ratings; with none (a tiny data set), all movies.
     pool = candidate_ids if len(candidate_ids) else ids
     lookup = pd.Index(ids)
-    return nearest_movies(features[lookup.get_indexer(pool)], pool,
-                          features[lookup.get_indexer(query_ids)], query_ids, k)
+    return nearest_movies(
+        features[lookup.get_indexer(pool)], pool, features[lookup.get_indexer(query_ids)], query_ids, k
+    )
 
 
-def content_features(movies: pd.DataFrame, tags: pd.DataFrame,
-                     movie_ids: np.ndarray) -> sp.csr_matrix:
+def content_features(movies: pd.DataFrame, tags: pd.DataFrame, movie_ids: np.ndarray) -> sp.csr_matrix:
     """TF-IDF rows for `movie_ids`: genres + tags + decade, plus title words at a lower weight."""
     info = movies.drop_duplicates("movie_id").set_index("movie_id").reindex(movie_ids)
     tag_words = (
         tags.assign(words=_words(tags["tag"]))
-        .groupby("movie_id")["words"].agg(" ".join)
+        .groupby("movie_id")["words"]
+        .agg(" ".join)
         .reindex(movie_ids, fill_value="")
     )
-    genre_text = info["genres"].fillna("").map(
-        lambda g: " ".join(f"genre:{_NON_WORD.sub('', x.lower())}" for x in g.split("|") if x))
+    genre_text = (
+        info["genres"]
+        .fillna("")
+        .map(lambda g: " ".join(f"genre:{_NON_WORD.sub('', x.lower())}" for x in g.split("|") if x))
+    )
     years = info["year"] if "year" in info else pd.Series(pd.NA, index=info.index)
     decade_text = years.map(lambda y: "" if pd.isna(y) else f"decade:{int(y) // 10 * 10}")
     main = genre_text + " " + tag_words.to_numpy() + " " + decade_text
@@ -232,17 +263,22 @@ def _words(text: pd.Series) -> pd.Series:
 
 def _rank(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     """Sort by movie, similarity desc, neighbour id asc; number the ranks; keep the top k."""
-    frame = frame.sort_values(["movie_id", "similarity", "neighbor_id"],
-                              ascending=[True, False, True], kind="mergesort")
+    frame = frame.sort_values(
+        ["movie_id", "similarity", "neighbor_id"], ascending=[True, False, True], kind="mergesort"
+    )
     frame = frame.assign(rank=frame.groupby("movie_id").cumcount().to_numpy() + 1)
     return frame[frame["rank"] <= k].reset_index(drop=True)
 
 
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({"movie_id": pd.Series(dtype="int32"),
-                         "neighbor_id": pd.Series(dtype="int32"),
-                         "similarity": pd.Series(dtype="float64"),
-                         "rank": pd.Series(dtype="int32")})
+    return pd.DataFrame(
+        {
+            "movie_id": pd.Series(dtype="int32"),
+            "neighbor_id": pd.Series(dtype="int32"),
+            "similarity": pd.Series(dtype="float64"),
+            "rank": pd.Series(dtype="int32"),
+        }
+    )
 
 
 def run(ctx: BuildContext) -> StageResult:
@@ -250,8 +286,7 @@ def run(ctx: BuildContext) -> StageResult:
     from offline.build import StageResult
 
     start = time.perf_counter()
-    table = compute_neighbors(ctx.data.ratings, ctx.data.movies, ctx.data.tags, ctx.config,
-                              ctx.progress)
+    table = compute_neighbors(ctx.data.ratings, ctx.data.movies, ctx.data.tags, ctx.config, ctx.progress)
     per_kind = table.groupby("kind")["movie_id"]
     metrics = {
         "movies_cf": int(per_kind.nunique().get(CF, 0)),

@@ -1,4 +1,5 @@
 """Stage `movies`: one row per movie with its display title, year, genres, links and poster."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -23,8 +24,11 @@ def compute_movies(movies: pd.DataFrame, links: pd.DataFrame, posters: pd.DataFr
 def run(ctx: BuildContext) -> StageResult:
     data = ctx.data
     table = compute_movies(data.movies, data.links, data.posters)
-    return StageResult({"movies": table}, {
-        "movies": len(table),
-        "with_poster": int((table["poster_url"] != "").sum()),
-        "bad_rows": data.bad_rows.summary(),
-    })
+    return StageResult(
+        {"movies": table},
+        {
+            "movies": len(table),
+            "with_poster": int((table["poster_url"] != "").sum()),
+            "bad_rows": data.bad_rows.summary(),
+        },
+    )

@@ -30,6 +30,7 @@ with ratings x candidate_neighbors and (users + movies) x candidate_cap.
 
 TensorFlow is imported here only, lazily: the web app never imports this module.
 """
+
 from __future__ import annotations
 
 import os
@@ -115,27 +116,41 @@ def build_neumf(n_users: int, n_movies: int, cfg: NeumfConfig, seed: int) -> ker
 
     user = keras.Input(shape=(), dtype="int32", name="user")
     movie = keras.Input(shape=(), dtype="int32", name="movie")
-    gmf = layers.Multiply(name="gmf_product")([
-        embedding(n_users, cfg.gmf_dim, "gmf_user_embedding")(user),
-        embedding(n_movies, cfg.gmf_dim, "gmf_movie_embedding")(movie),
-    ])
+    gmf = layers.Multiply(name="gmf_product")(
+        [
+            embedding(n_users, cfg.gmf_dim, "gmf_user_embedding")(user),
+            embedding(n_movies, cfg.gmf_dim, "gmf_movie_embedding")(movie),
+        ]
+    )
     half = cfg.mlp_dims[0] // 2
-    mlp = layers.Concatenate(name="mlp_concat")([
-        embedding(n_users, half, "mlp_user_embedding")(user),
-        embedding(n_movies, half, "mlp_movie_embedding")(movie),
-    ])
+    mlp = layers.Concatenate(name="mlp_concat")(
+        [
+            embedding(n_users, half, "mlp_user_embedding")(user),
+            embedding(n_movies, half, "mlp_movie_embedding")(movie),
+        ]
+    )
     for i, units in enumerate(cfg.mlp_dims[1:]):
-        mlp = layers.Dense(units, activation="relu", name=f"mlp_dense_{i}",
-                           kernel_initializer=init.GlorotUniform(seed=next(seeds)))(mlp)
+        mlp = layers.Dense(
+            units,
+            activation="relu",
+            name=f"mlp_dense_{i}",
+            kernel_initializer=init.GlorotUniform(seed=next(seeds)),
+        )(mlp)
     merged = layers.Concatenate(name="neumf_concat")([gmf, mlp])
-    output = layers.Dense(1, activation="sigmoid", name="prediction",
-                          kernel_initializer=init.GlorotUniform(seed=next(seeds)))(merged)
+    output = layers.Dense(
+        1, activation="sigmoid", name="prediction", kernel_initializer=init.GlorotUniform(seed=next(seeds))
+    )(merged)
     return keras.Model(inputs={"user": user, "movie": movie}, outputs=output, name="neumf")
 
 
-def sample_epoch(user_idx: np.ndarray, movie_idx: np.ndarray, positive_keys: np.ndarray,
-                 n_movies: int, negatives: int, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_epoch(
+    user_idx: np.ndarray,
+    movie_idx: np.ndarray,
+    positive_keys: np.ndarray,
+    n_movies: int,
+    negatives: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shuffled examples of the given positives: each one plus `negatives` unrated movies."""
     neg_users = np.repeat(user_idx, negatives)
     neg_movies = rng.integers(0, n_movies, size=neg_users.size)
@@ -162,9 +177,15 @@ def training_plan(n_positives: int, cfg: NeumfConfig) -> tuple[int, int]:
     return batch, int(min(cfg.epochs * per_epoch, cfg.max_train_examples))
 
 
-def fit_neumf(user_idx: np.ndarray, movie_idx: np.ndarray, n_users: int, n_movies: int,
-              cfg: NeumfConfig, seed: int, say: Say | None = None,
-              ) -> tuple[keras.Model, list[float]]:
+def fit_neumf(
+    user_idx: np.ndarray,
+    movie_idx: np.ndarray,
+    n_users: int,
+    n_movies: int,
+    cfg: NeumfConfig,
+    seed: int,
+    say: Say | None = None,
+) -> tuple[keras.Model, list[float]]:
     """Train NeuMF on (user, movie) index pairs; returns the model and each epoch's mean loss.
 
     Each epoch visits the positives in a fresh random order, a chunk at a time (negatives are
@@ -201,36 +222,41 @@ def fit_neumf(user_idx: np.ndarray, movie_idx: np.ndarray, n_users: int, n_movie
         order = rng.permutation(user_idx.size)
         epoch_losses = []
         for start in range(0, order.size, chunk):
-            part = order[start:start + chunk]
-            users, movies, labels = sample_epoch(user_idx[part], movie_idx[part], positive_keys,
-                                                 n_movies, cfg.negatives, rng)
+            part = order[start : start + chunk]
+            users, movies, labels = sample_epoch(
+                user_idx[part], movie_idx[part], positive_keys, n_movies, cfg.negatives, rng
+            )
             for s in range(0, users.size, batch):
                 if done >= budget:
                     break
-                epoch_losses.append(train_step(users[s:s + batch], movies[s:s + batch],
-                                               labels[s:s + batch]))
+                epoch_losses.append(
+                    train_step(users[s : s + batch], movies[s : s + batch], labels[s : s + batch])
+                )
                 done += min(batch, users.size - s)
             if say:
                 step = -(-done // batch)
                 left = (time.perf_counter() - started) / done * (budget - done)
-                say(f"NeuMF: step {step:,}/{total_steps:,} (epoch {len(losses) + 1}), "
-                    f"about {left:.0f} s left")
+                say(
+                    f"NeuMF: step {step:,}/{total_steps:,} (epoch {len(losses) + 1}), about {left:.0f} s left"
+                )
             if done >= budget:
                 break
         losses.append(round(float(np.mean([float(x) for x in epoch_losses])), 4))
     return model, losses
 
 
-def predict_pairs(model: keras.Model, user_idx: np.ndarray, movie_idx: np.ndarray,
-                  batch_size: int) -> np.ndarray:
+def predict_pairs(
+    model: keras.Model, user_idx: np.ndarray, movie_idx: np.ndarray, batch_size: int
+) -> np.ndarray:
     """Scores of (user, movie) index pairs, in batches, rounded so ties and bytes are stable."""
     import tensorflow as tf
 
-    predict = tf.function(lambda u, m: model({"user": u, "movie": m}, training=False),
-                          reduce_retracing=True)
+    predict = tf.function(lambda u, m: model({"user": u, "movie": m}, training=False), reduce_retracing=True)
     users, movies = user_idx.astype(np.int32), movie_idx.astype(np.int32)
-    parts = [np.asarray(predict(users[s:s + batch_size], movies[s:s + batch_size])).reshape(-1)
-             for s in range(0, users.size, batch_size)]
+    parts = [
+        np.asarray(predict(users[s : s + batch_size], movies[s : s + batch_size])).reshape(-1)
+        for s in range(0, users.size, batch_size)
+    ]
     scores = np.concatenate(parts) if parts else np.zeros(0)
     return np.round(scores.astype(np.float64), DECIMALS)
 
@@ -241,8 +267,9 @@ def top_per_row(matrix: sp.spmatrix, n: int) -> tuple[np.ndarray, np.ndarray, np
     return top_per_group(coo.row, coo.col, coo.data, n)
 
 
-def top_per_group(groups: np.ndarray, items: np.ndarray, values: np.ndarray,
-                  n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def top_per_group(
+    groups: np.ndarray, items: np.ndarray, values: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each group's n largest values (ties: lower item first), sorted by group then rank."""
     order = np.lexsort((items, -values, groups))
     groups, items, values = groups[order], items[order], values[order]
@@ -251,29 +278,32 @@ def top_per_group(groups: np.ndarray, items: np.ndarray, values: np.ndarray,
     return groups[keep], items[keep], values[keep]
 
 
-def neighbor_matrix(items: sp.csr_matrix, candidates: np.ndarray, k: int,
-                    workers: int = 1) -> sp.csr_matrix:
+def neighbor_matrix(items: sp.csr_matrix, candidates: np.ndarray, k: int, workers: int = 1) -> sp.csr_matrix:
     """Movie x movie matrix of each movie's k nearest `candidates` (binary cosine similarity)."""
     return neighbor_matrices(items, candidates, [None], k, workers)[0]
 
 
-def neighbor_matrices(items: sp.csr_matrix, candidates: np.ndarray,
-                      subsets: list[np.ndarray | None], k: int,
-                      workers: int = 1) -> list[sp.csr_matrix]:
+def neighbor_matrices(
+    items: sp.csr_matrix, candidates: np.ndarray, subsets: list[np.ndarray | None], k: int, workers: int = 1
+) -> list[sp.csr_matrix]:
     """`neighbor_matrix` for several subsets of `candidates` (sorted index arrays; None for
     all of them) from one similarity pass."""
     n = items.shape[0]
     candidates = np.asarray(candidates)
     self_index = pd.Index(candidates).get_indexer(np.arange(n))  # -1: not a candidate
     masks = [None if sub is None else np.isin(candidates, sub) for sub in subsets]
-    found = similarity.top_k_cosine(items, items[candidates], k, self_index=self_index,
-                                    workers=workers, masks=masks)
-    return [sp.csr_matrix((sims, (query, candidates[neighbour])), shape=(n, n))
-            for query, neighbour, sims in found]
+    found = similarity.top_k_cosine(
+        items, items[candidates], k, self_index=self_index, workers=workers, masks=masks
+    )
+    return [
+        sp.csr_matrix((sims, (query, candidates[neighbour])), shape=(n, n))
+        for query, neighbour, sims in found
+    ]
 
 
-def user_candidates(rated: sp.csr_matrix, seen: sp.csr_matrix, neighbors: sp.csr_matrix,
-                    cfg: NeumfConfig) -> tuple[np.ndarray, np.ndarray]:
+def user_candidates(
+    rated: sp.csr_matrix, seen: sp.csr_matrix, neighbors: sp.csr_matrix, cfg: NeumfConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """(user, movie) index pairs: less-known neighbours (`neighbors`, movie x movie) of a user's
     movies, unseen, capped. A block of users at a time, so the user x movie score matrix never
     exists whole."""
@@ -304,12 +334,15 @@ def capped_raters(items: sp.csr_matrix, cap: int, seed: int) -> sp.csr_matrix:
     rank = np.arange(items.nnz) - np.repeat(items.indptr[:-1], counts)
     keep = np.zeros(items.nnz, dtype=bool)
     keep[order[rank < cap]] = True
-    return sp.csr_matrix((items.data[keep], items.indices[keep], np.r_[0, np.cumsum(
-        np.minimum(counts, cap))]), shape=items.shape)
+    return sp.csr_matrix(
+        (items.data[keep], items.indices[keep], np.r_[0, np.cumsum(np.minimum(counts, cap))]),
+        shape=items.shape,
+    )
 
 
-def movie_candidates(items: sp.csr_matrix, neighbors: sp.csr_matrix, cfg: NeumfConfig,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def movie_candidates(
+    items: sp.csr_matrix, neighbors: sp.csr_matrix, cfg: NeumfConfig, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(movie, user) index pairs: users who rated the movie or its `neighbors` (movie x movie,
     among supported movies), capped.
 
@@ -329,8 +362,9 @@ def movie_candidates(items: sp.csr_matrix, neighbors: sp.csr_matrix, cfg: NeumfC
     return np.concatenate(movies), np.concatenate(users)
 
 
-def ranked(first: np.ndarray, second: np.ndarray, scores: np.ndarray, n: int,
-           names: tuple[str, str]) -> pd.DataFrame:
+def ranked(
+    first: np.ndarray, second: np.ndarray, scores: np.ndarray, n: int, names: tuple[str, str]
+) -> pd.DataFrame:
     """Long table `names[0], names[1], score, rank` of each `first` index's top n by score."""
     rows, cols, values = top_per_group(first, second, scores, n)
     frame = pd.DataFrame({names[0]: rows, names[1]: cols, "score": values})
@@ -353,9 +387,13 @@ def _pool_series(pools: pd.DataFrame | pd.Series) -> pd.Series:
     return pools
 
 
-def train_neumf(ratings: pd.DataFrame, pools: pd.DataFrame | pd.Series, cfg: BuildConfig,
-                split: pd.Series | None = None,
-                say: Say | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def train_neumf(
+    ratings: pd.DataFrame,
+    pools: pd.DataFrame | pd.Series,
+    cfg: BuildConfig,
+    split: pd.Series | None = None,
+    say: Say | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Train NeuMF on the training rows and export its top lists and movie embeddings.
 
     The candidate pairs come first: they depend only on who rated what, and their similarity
@@ -365,8 +403,9 @@ def train_neumf(ratings: pd.DataFrame, pools: pd.DataFrame | pd.Series, cfg: Bui
     train = ratings if split is None else ratings[split.to_numpy() == TRAIN]
     users, movies = IdIndex.of(train["user_id"]), IdIndex.of(train["movie_id"])
     user_idx, movie_idx = users.indices(train["user_id"]), movies.indices(train["movie_id"])
-    rated = sp.csr_matrix((np.ones(user_idx.size, dtype=np.float32), (user_idx, movie_idx)),
-                          shape=(len(users), len(movies)))
+    rated = sp.csr_matrix(
+        (np.ones(user_idx.size, dtype=np.float32), (user_idx, movie_idx)), shape=(len(users), len(movies))
+    )
     items = rated.T.tocsr()
     pool = _pool_series(pools)
     if say:
@@ -375,28 +414,29 @@ def train_neumf(ratings: pd.DataFrame, pools: pd.DataFrame | pd.Series, cfg: Bui
     # candidates, and it keeps the similarity search at movies x supported, not movies^2.
     supported = _indices_in_pool(pool, movies, (POPULAR, LESS_KNOWN))
     among_supported, among_less_known = neighbor_matrices(
-        items, supported, [None, _indices_in_pool(pool, movies, (LESS_KNOWN,))],
-        cfg.neumf.candidate_neighbors, cfg.knn.workers)
+        items,
+        supported,
+        [None, _indices_in_pool(pool, movies, (LESS_KNOWN,))],
+        cfg.neumf.candidate_neighbors,
+        cfg.knn.workers,
+    )
     if say:
         say("NeuMF: candidate movies per user and users per movie")
-    user_pairs = user_candidates(rated, _seen_matrix(ratings, users, movies), among_less_known,
-                                 cfg.neumf)
-    movie_pairs = movie_candidates(items, among_supported, cfg.neumf,
-                                   cfg.seed_for("neumf_raters"))
+    user_pairs = user_candidates(rated, _seen_matrix(ratings, users, movies), among_less_known, cfg.neumf)
+    movie_pairs = movie_candidates(items, among_supported, cfg.neumf, cfg.seed_for("neumf_raters"))
     del rated, items
     candidates_done = time.perf_counter()
-    model, losses = fit_neumf(user_idx, movie_idx, len(users), len(movies), cfg.neumf,
-                              cfg.seed_for("neumf"), say)
+    model, losses = fit_neumf(
+        user_idx, movie_idx, len(users), len(movies), cfg.neumf, cfg.seed_for("neumf"), say
+    )
     trained = time.perf_counter()
     if say:
         say(f"NeuMF: scoring {user_pairs[0].size + movie_pairs[0].size:,} candidate pairs")
     batch = cfg.neumf.predict_batch_size
     u, m = user_pairs
-    user_top = ranked(u, m, predict_pairs(model, u, m, batch), cfg.neumf.top_n,
-                      ("user_id", "movie_id"))
+    user_top = ranked(u, m, predict_pairs(model, u, m, batch), cfg.neumf.top_n, ("user_id", "movie_id"))
     m, u = movie_pairs
-    movie_top = ranked(m, u, predict_pairs(model, u, m, batch), cfg.neumf.top_n,
-                       ("movie_id", "user_id"))
+    movie_top = ranked(m, u, predict_pairs(model, u, m, batch), cfg.neumf.top_n, ("movie_id", "user_id"))
     batch_size, examples = training_plan(user_idx.size, cfg.neumf)
     tables = {
         "neumf_user_top": _to_ids(user_top, {"user_id": users, "movie_id": movies}),
@@ -404,8 +444,12 @@ def train_neumf(ratings: pd.DataFrame, pools: pd.DataFrame | pd.Series, cfg: Bui
         "neumf_movie_embeddings": movie_embeddings(model, movies),
     }
     metrics = {
-        "train_rows": int(len(train)), "users": len(users), "movies": len(movies),
-        "epoch_loss": losses, "batch_size": batch_size, "train_examples": examples,
+        "train_rows": int(len(train)),
+        "users": len(users),
+        "movies": len(movies),
+        "epoch_loss": losses,
+        "batch_size": batch_size,
+        "train_examples": examples,
         "candidate_seconds": round(candidates_done - start, 2),
         "train_seconds": round(trained - candidates_done, 2),
         "seconds": round(time.perf_counter() - start, 2),
@@ -423,15 +467,15 @@ def _seen_matrix(ratings: pd.DataFrame, users: IdIndex, movies: IdIndex) -> sp.c
     """Binary user x movie matrix of every given rating whose user and movie the model knows."""
     u, m = users.indices(ratings["user_id"]), movies.indices(ratings["movie_id"])
     known = (u >= 0) & (m >= 0)
-    return sp.csr_matrix((np.ones(int(known.sum()), dtype=np.float32), (u[known], m[known])),
-                         shape=(len(users), len(movies)))
+    return sp.csr_matrix(
+        (np.ones(int(known.sum()), dtype=np.float32), (u[known], m[known])), shape=(len(users), len(movies))
+    )
 
 
 def movie_embeddings(model: keras.Model, movies: IdIndex) -> pd.DataFrame:
     """`neumf_movie_embeddings`: the GMF movie embeddings (the branch that scores by a product)."""
     weights = model.get_layer("gmf_movie_embedding").get_weights()[0].astype(np.float64)
-    frame = pd.DataFrame(np.round(weights, DECIMALS),
-                         columns=[f"e{i}" for i in range(weights.shape[1])])
+    frame = pd.DataFrame(np.round(weights, DECIMALS), columns=[f"e{i}" for i in range(weights.shape[1])])
     frame.insert(0, "movie_id", movies.ids.astype(np.int32))
     return frame
 
@@ -449,6 +493,5 @@ def run(ctx: BuildContext) -> StageResult:
     """Stage `neumf`: train on the build's training split, export the three tables."""
     from offline.build import StageResult
 
-    tables, metrics = train_neumf(ctx.data.ratings, ctx.pools, ctx.config, ctx.split,
-                                  ctx.progress)
+    tables, metrics = train_neumf(ctx.data.ratings, ctx.pools, ctx.config, ctx.split, ctx.progress)
     return StageResult(tables=tables, metrics=metrics)

@@ -3,6 +3,7 @@
 score = v / (v + m) * R + m / (v + m) * C, with v and R a movie's rating count and mean,
 C the mean of the per-movie means and m the `vote_quantile` quantile of the per-movie counts.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,7 @@ from offline.pools import assign_pools
 from offline.sparkctx import spark_frame
 
 STATS_COLUMNS = ["movie_id", "vote_count", "vote_mean", "score", "pool"]
-POPULAR_COLUMNS = ["movie_id", "title", "year", "genres", "vote_count", "vote_mean", "score",
-                   "rank"]
+POPULAR_COLUMNS = ["movie_id", "title", "year", "genres", "vote_count", "vote_mean", "score", "rank"]
 # Published CSVs keep 6 significant digits (5 decimals for scores >= 1); ranking on the score
 # rounded so keeps popular.csv reproducible from movie_stats.csv and exact ties free of float noise.
 RANK_DECIMALS = 5
@@ -51,8 +51,9 @@ def weighting_constants(per_movie: DataFrame, vote_quantile: float) -> tuple[flo
     return float(row["c"]), float(row["m"])
 
 
-def score_movies(spark: SparkSession, ratings: DataFrame | pd.DataFrame,
-                 cfg: BuildConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
+def score_movies(
+    spark: SparkSession, ratings: DataFrame | pd.DataFrame, cfg: BuildConfig
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-movie vote_count, vote_mean and weighted score (sorted by movie_id), plus C and m."""
     return score_aggregates(movie_aggregates(spark, ratings), cfg)
 
@@ -70,16 +71,19 @@ def score_aggregates(per_movie: DataFrame, cfg: BuildConfig) -> tuple[pd.DataFra
     finally:
         per_movie.unpersist()
     # sorted here: a Spark orderBy would cost a sampling job and a shuffle for 10k rows
-    stats = (stats.astype({"movie_id": "int32", "vote_count": "int64"})
-             .sort_values("movie_id", kind="mergesort").reset_index(drop=True))
-    return stats, {"C": c, "m": m, "vote_quantile": cfg.popular.vote_quantile,
-                   "movies": int(len(stats))}
+    stats = (
+        stats.astype({"movie_id": "int32", "vote_count": "int64"})
+        .sort_values("movie_id", kind="mergesort")
+        .reset_index(drop=True)
+    )
+    return stats, {"C": c, "m": m, "vote_quantile": cfg.popular.vote_quantile, "movies": int(len(stats))}
 
 
 def rank_catalog(stats: pd.DataFrame, movies: pd.DataFrame, size: int) -> pd.DataFrame:
     """The top `size` by score (to RANK_DECIMALS), vote_count desc, movie_id asc; rank 1 first."""
     order = stats.assign(key=stats["score"].round(RANK_DECIMALS)).sort_values(
-        ["key", "vote_count", "movie_id"], ascending=[False, False, True], kind="mergesort")
+        ["key", "vote_count", "movie_id"], ascending=[False, False, True], kind="mergesort"
+    )
     top = order.drop(columns="key").head(size)
     meta = movies[["movie_id", "title", "year", "genres"]]
     catalog = top.merge(meta, on="movie_id", how="left", validate="one_to_one")
@@ -87,20 +91,24 @@ def rank_catalog(stats: pd.DataFrame, movies: pd.DataFrame, size: int) -> pd.Dat
     return catalog[POPULAR_COLUMNS].reset_index(drop=True)
 
 
-def compute_popular(spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame,
-                    cfg: BuildConfig) -> dict[str, pd.DataFrame]:
+def compute_popular(
+    spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame, cfg: BuildConfig
+) -> dict[str, pd.DataFrame]:
     """Tables `movie_stats` (every rated movie, with its pool) and `popular` (the catalog)."""
     return _compute(spark, ratings, movies, cfg)[0]
 
 
-def _compute(spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame,
-             cfg: BuildConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def _compute(
+    spark: SparkSession, ratings: DataFrame | pd.DataFrame, movies: pd.DataFrame, cfg: BuildConfig
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The two tables and the metrics (C, m, number of movies)."""
     stats, metrics = score_movies(spark, ratings, cfg)
     counts = stats.set_index("movie_id")["vote_count"]
     stats["pool"] = assign_pools(counts, cfg.pools).reindex(counts.index).to_numpy()
-    tables = {"movie_stats": stats[STATS_COLUMNS],
-              "popular": rank_catalog(stats, movies, cfg.popular.catalog_size)}
+    tables = {
+        "movie_stats": stats[STATS_COLUMNS],
+        "popular": rank_catalog(stats, movies, cfg.popular.catalog_size),
+    }
     return tables, metrics
 
 

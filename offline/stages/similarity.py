@@ -7,6 +7,7 @@ transpose, one block of query movies at a time: memory is bounded by `block x ca
 similarities do not depend on summation order, block size or the number of processes.
 Blocks run in `workers` forked processes (scipy's sparse product holds the GIL).
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -25,8 +26,7 @@ _shared: dict[str, Any] = {}  # the matrices, inherited by forked workers
 
 def binary_matrix(row_codes: np.ndarray, col_codes: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     """A 0/1 float32 CSR matrix with a one at each (row, col) given (duplicates count once)."""
-    matrix = sp.csr_matrix((np.ones(row_codes.size, dtype=np.float32), (row_codes, col_codes)),
-                           shape=shape)
+    matrix = sp.csr_matrix((np.ones(row_codes.size, dtype=np.float32), (row_codes, col_codes)), shape=shape)
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
@@ -48,8 +48,9 @@ def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
     own = self_index[start:stop]
     has_self = own >= 0
     sims[rows[has_self], own[has_self]] = 0.0  # a movie is not its own neighbour
-    found: list[tuple[np.ndarray, ...]] = [_top_k(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start)
-             for mask in masks]
+    found: list[tuple[np.ndarray, ...]] = [
+        _top_k(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start) for mask in masks
+    ]
     if not _shared.get("with_counts"):
         return found
     # the exact co-occurrence count of each pair kept (an integer below 2^24 in float32)
@@ -75,11 +76,16 @@ def _top_k(sims: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray
     return r[top] + start, c[top], v[top]
 
 
-def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
-                 self_index: np.ndarray | None = None, workers: int = 2,
-                 progress: Callable[[int, int], None] | None = None,
-                 masks: list[np.ndarray | None] | None = None, with_counts: bool = False,
-                 ) -> tuple[np.ndarray, ...] | list[tuple[np.ndarray, ...]]:
+def top_k_cosine(
+    queries: sp.csr_matrix,
+    candidates: sp.csr_matrix,
+    k: int,
+    self_index: np.ndarray | None = None,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    masks: list[np.ndarray | None] | None = None,
+    with_counts: bool = False,
+) -> tuple[np.ndarray, ...] | list[tuple[np.ndarray, ...]]:
     """Each query row's k most similar candidate rows (binary cosine, similarity > 0).
 
     `self_index[i]` is the candidate index of query i itself (-1 if none), which is skipped.
@@ -93,11 +99,15 @@ def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
     if self_index is None:
         self_index = np.full(n_q, -1, dtype=np.int64)
     _shared.update(
-        queries=queries.tocsr(), candidates_t=candidates.T.tocsr(),
+        queries=queries.tocsr(),
+        candidates_t=candidates.T.tocsr(),
         q_norm=np.sqrt(np.asarray(queries.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
         c_norm=np.sqrt(np.asarray(candidates.getnnz(axis=1), dtype=np.float64)).clip(min=1.0),
-        self_index=np.asarray(self_index, dtype=np.int64), k=int(k),
-        masks=list(masks) if masks is not None else [None], with_counts=bool(with_counts))
+        self_index=np.asarray(self_index, dtype=np.int64),
+        k=int(k),
+        masks=list(masks) if masks is not None else [None],
+        with_counts=bool(with_counts),
+    )
     block = max(1, BLOCK_CELLS // max(1, candidates.shape[0]))
     bounds = [(s, min(s + block, n_q)) for s in range(0, n_q, block)]
     parts = []
@@ -117,10 +127,13 @@ def top_k_cosine(queries: sp.csr_matrix, candidates: sp.csr_matrix, k: int,
     finally:
         n_masks = len(_shared.get("masks", [None]))
         _shared.clear()
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)) \
-        + ((np.zeros(0, np.int64),) if with_counts else ())
-    results = [tuple(np.concatenate([p[i][j] for p in parts]) for j in range(len(empty))) if parts
-               else empty for i in range(n_masks)]
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)) + (
+        (np.zeros(0, np.int64),) if with_counts else ()
+    )
+    results = [
+        tuple(np.concatenate([p[i][j] for p in parts]) for j in range(len(empty))) if parts else empty
+        for i in range(n_masks)
+    ]
     return results if masks is not None else results[0]
 
 

@@ -4,6 +4,7 @@ Run both on the driver and inside Spark's Python workers (`als.top_unseen_spark`
 this module: keep its imports light. One matrix-vector product per user, so a user's scores do
 not depend on which other users share a batch (or an executor).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ RATING_MIN, RATING_MAX = 0.5, 5.0
 SCHEMA = "user_id int, movie_id int, score double, rank int"
 
 
-def user_top(factor: np.ndarray, items: np.ndarray, item_ids: np.ndarray, seen: np.ndarray,
-             top_n: int) -> tuple[np.ndarray, np.ndarray]:
+def user_top(
+    factor: np.ndarray, items: np.ndarray, item_ids: np.ndarray, seen: np.ndarray, top_n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """One user's top_n unseen items by predicted rating (ties: lower movie id first).
 
     `seen` holds item positions to leave out. Ranked on the raw prediction (rounded), so movies
@@ -34,15 +36,17 @@ def user_top(factor: np.ndarray, items: np.ndarray, item_ids: np.ndarray, seen: 
 
 def top_frame(user_id: int, movie_ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
     """Rows user_id, movie_id, score (clipped to the rating scale), rank 1.."""
-    return pd.DataFrame({"user_id": np.full(len(movie_ids), user_id, dtype=np.int32),
-                         "movie_id": np.asarray(movie_ids).astype(np.int32),
-                         "score": np.clip(np.asarray(scores, dtype=np.float64), RATING_MIN,
-                                          RATING_MAX),
-                         "rank": np.arange(1, len(movie_ids) + 1, dtype=np.int32)})
+    return pd.DataFrame(
+        {
+            "user_id": np.full(len(movie_ids), user_id, dtype=np.int32),
+            "movie_id": np.asarray(movie_ids).astype(np.int32),
+            "score": np.clip(np.asarray(scores, dtype=np.float64), RATING_MIN, RATING_MAX),
+            "rank": np.arange(1, len(movie_ids) + 1, dtype=np.int32),
+        }
+    )
 
 
-def rank_users(batch: pd.DataFrame, items: np.ndarray, item_ids: np.ndarray,
-               top_n: int) -> pd.DataFrame:
+def rank_users(batch: pd.DataFrame, items: np.ndarray, item_ids: np.ndarray, top_n: int) -> pd.DataFrame:
     """Top lists of a batch of users given as user_id, features (a factor list), seen (ids)."""
     position = pd.Index(item_ids)
     users, movies, scores, ranks = [], [], [], []
@@ -58,7 +62,11 @@ def rank_users(batch: pd.DataFrame, items: np.ndarray, item_ids: np.ndarray,
     if not users:
         return top_frame(0, np.zeros(0, np.int64), np.zeros(0))
     # one frame per batch (a frame per user costs more than the ranking itself)
-    return pd.DataFrame({"user_id": np.concatenate(users),
-                         "movie_id": np.concatenate(movies).astype(np.int32),
-                         "score": np.clip(np.concatenate(scores), RATING_MIN, RATING_MAX),
-                         "rank": np.concatenate(ranks)})
+    return pd.DataFrame(
+        {
+            "user_id": np.concatenate(users),
+            "movie_id": np.concatenate(movies).astype(np.int32),
+            "score": np.clip(np.concatenate(scores), RATING_MIN, RATING_MAX),
+            "rank": np.concatenate(ranks),
+        }
+    )

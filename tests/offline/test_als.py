@@ -1,4 +1,5 @@
 """Stage `als`: recovery of a low-rank matrix, exported tables, determinism, implicit factors."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,10 +14,19 @@ from offline.stages import als
 
 USERS, MOVIES = 60, 40
 CFG = dataclasses.replace(
-    BuildConfig(), seed=7,
-    als=AlsConfig(ranks=(2,), reg_params=(0.01, 0.1), max_iter=10, top_n=5,
-                  implicit_rank=4, implicit_reg_param=0.1, implicit_alpha=10.0,
-                  implicit_max_iter=5))
+    BuildConfig(),
+    seed=7,
+    als=AlsConfig(
+        ranks=(2,),
+        reg_params=(0.01, 0.1),
+        max_iter=10,
+        top_n=5,
+        implicit_rank=4,
+        implicit_reg_param=0.1,
+        implicit_alpha=10.0,
+        implicit_max_iter=5,
+    ),
+)
 
 
 def low_rank_ratings(seed: int = 0, density: float = 0.6) -> pd.DataFrame:
@@ -24,12 +34,14 @@ def low_rank_ratings(seed: int = 0, density: float = 0.6) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     u, v = rng.uniform(0.3, 1.5, size=(USERS, 2)), rng.uniform(0.3, 1.5, size=(MOVIES, 2))
     users, movies = np.nonzero(rng.random((USERS, MOVIES)) < density)
-    return pd.DataFrame({
-        "user_id": (users + 1).astype("int32"),
-        "movie_id": (movies + 101).astype("int32"),
-        "rating": np.einsum("ij,ij->i", u[users], v[movies]).astype("float32"),
-        "timestamp": np.zeros(len(users), dtype="int64"),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": (users + 1).astype("int32"),
+            "movie_id": (movies + 101).astype("int32"),
+            "rating": np.einsum("ij,ij->i", u[users], v[movies]).astype("float32"),
+            "timestamp": np.zeros(len(users), dtype="int64"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +93,14 @@ def test_exported_tables(data, trained) -> None:
 
 def test_top_unseen_by_hand() -> None:
     users = pd.DataFrame({"user_id": [1, 2], "f0": [1.0, 0.0], "f1": [0.0, 2.0]})
-    items = pd.DataFrame({"movie_id": [10, 20, 30, 40],
-                          "f0": [2.0, 1.0, 0.0, 1.0], "f1": [0.0, 0.5, 3.0, 0.5]})
+    items = pd.DataFrame(
+        {"movie_id": [10, 20, 30, 40], "f0": [2.0, 1.0, 0.0, 1.0], "f1": [0.0, 0.5, 3.0, 0.5]}
+    )
     seen = pd.DataFrame({"user_id": [1, 2], "movie_id": [10, 40]})
     top = als.top_unseen(users, items, seen, top_n=2)
     # user 1: 20 -> 1, 30 -> 0, 40 -> 1: the tie 20/40 goes to the lower movie_id
     # user 2: 10 -> 0, 20 -> 1, 30 -> 6 (published clipped to 5)
-    assert top.values.tolist() == [[1, 20, 1.0, 1], [1, 40, 1.0, 2], [2, 30, 5.0, 1],
-                                   [2, 20, 1.0, 2]]
+    assert top.values.tolist() == [[1, 20, 1.0, 1], [1, 40, 1.0, 2], [2, 30, 5.0, 1], [2, 20, 1.0, 2]]
 
 
 def test_predict_marks_cold_start_rows() -> None:
@@ -107,8 +119,9 @@ def test_same_seed_same_tables_whatever_the_row_order(spark, data, trained) -> N
     for name, table in trained[0].items():
         pd.testing.assert_frame_equal(again[name], table, check_exact=True)
     timing = {"seconds"}  # wall times differ run to run; every figure must not
-    assert {k: v for k, v in metrics.items() if k not in timing} == \
-        {k: v for k, v in trained[1].items() if k not in timing}
+    assert {k: v for k, v in metrics.items() if k not in timing} == {
+        k: v for k, v in trained[1].items() if k not in timing
+    }
 
 
 def test_grid_on_a_user_sample_when_the_data_is_large(spark, data, trained) -> None:
@@ -142,17 +155,20 @@ def test_bias_baseline_in_spark_matches_pandas(spark, data) -> None:
     mine = baselines.fit_bias_spark(spark.createDataFrame(ratings))
     theirs = baselines.fit_bias(ratings)
     assert mine.global_mean == pytest.approx(theirs.global_mean, abs=1e-9)
-    pd.testing.assert_series_equal(mine.item_bias, theirs.item_bias.sort_index(), atol=1e-9,
-                                   check_names=False, check_index_type=False)
-    pd.testing.assert_series_equal(mine.user_bias, theirs.user_bias.sort_index(), atol=1e-9,
-                                   check_names=False, check_index_type=False)
+    pd.testing.assert_series_equal(
+        mine.item_bias, theirs.item_bias.sort_index(), atol=1e-9, check_names=False, check_index_type=False
+    )
+    pd.testing.assert_series_equal(
+        mine.user_bias, theirs.user_bias.sort_index(), atol=1e-9, check_names=False, check_index_type=False
+    )
 
 
 def test_implicit_factors_separate_taste_groups(spark) -> None:
     # users 1-20 watch movies 1-10, users 21-40 watch movies 11-20, each pair with prob 0.7
     rng = np.random.default_rng(5)
-    rows = [(u, m) for u in range(1, 41) for m in range(1, 21)
-            if (u <= 20) == (m <= 10) and rng.random() < 0.7]
+    rows = [
+        (u, m) for u in range(1, 41) for m in range(1, 21) if (u <= 20) == (m <= 10) and rng.random() < 0.7
+    ]
     ratings = pd.DataFrame(rows, columns=["user_id", "movie_id"]).astype("int32")
     ratings["rating"] = np.float32(4.0)
     factors = als.train_als_implicit(spark, ratings, CFG)
@@ -174,8 +190,8 @@ def test_long_als_runs_with_checkpoints(spark) -> None:
     assert spark.sparkContext.getCheckpointDir() is not None
     rng = np.random.default_rng(3)
     users, movies = rng.integers(1, 40, 600), rng.integers(1, 60, 600)
-    frame = pd.DataFrame({"user_id": users, "movie_id": movies,
-                          "rating": rng.integers(1, 11, 600) / 2}).drop_duplicates(
-                              ["user_id", "movie_id"])
+    frame = pd.DataFrame(
+        {"user_id": users, "movie_id": movies, "rating": rng.integers(1, 11, 600) / 2}
+    ).drop_duplicates(["user_id", "movie_id"])
     model = _estimator(rank=3, reg_param=0.1, max_iter=30, seed=1).fit(ratings_frame(spark, frame))
     assert model.itemFactors.count() > 0

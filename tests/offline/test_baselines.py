@@ -1,4 +1,5 @@
 """Baselines and error metrics on hand-checkable fixtures."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,8 @@ from offline.stages import baselines
 
 def frame(rows: list[tuple[int, int, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"]).astype(
-        {"user_id": "int32", "movie_id": "int32", "rating": "float32"})
+        {"user_id": "int32", "movie_id": "int32", "rating": "float32"}
+    )
 
 
 TRAIN = frame([(1, 10, 4.0), (1, 20, 3.0), (2, 10, 5.0)])

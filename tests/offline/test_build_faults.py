@@ -1,4 +1,5 @@
 """kill -9 at random moments: trained_data/ is always exactly one complete build, old or new."""
+
 from __future__ import annotations
 
 import json
@@ -21,14 +22,29 @@ KILLS = 20
 
 
 def command(release: Path, out: Path, work: Path, seed: int) -> list[str]:
-    return [sys.executable, "-m", "offline", "build", "--data-dir", str(release), "--posters",
-            "none", "--out-dir", str(out), "--work-dir", str(work), "--seed", str(seed)]
+    return [
+        sys.executable,
+        "-m",
+        "offline",
+        "build",
+        "--data-dir",
+        str(release),
+        "--posters",
+        "none",
+        "--out-dir",
+        str(out),
+        "--work-dir",
+        str(work),
+        "--seed",
+        str(seed),
+    ]
 
 
 def complete_build(release: Path, out: Path, work: Path, seed: int) -> tuple[str, float]:
     started = time.monotonic()
-    done = subprocess.run(command(release, out, work, seed), cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        command(release, out, work, seed), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((out / "manifest.json").read_text())["build_id"], time.monotonic() - started
 
@@ -43,9 +59,12 @@ def test_killed_builds_never_leave_a_partial_or_missing_trained_data(tmp_path: P
     rng = random.Random(7)
     killed_early = killed_late = 0
     for _ in range(KILLS):
-        process = subprocess.Popen(command(release, out, work, rng.choice([1, 2])),
-                                   cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command(release, out, work, rng.choice([1, 2])),
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         delay = rng.uniform(0.0, seconds)
         time.sleep(delay)
         if process.poll() is None:
@@ -55,8 +74,10 @@ def test_killed_builds_never_leave_a_partial_or_missing_trained_data(tmp_path: P
         process.wait()
         manifest = publish.verify_tables(out)  # complete: every table matches the manifest
         assert manifest["build_id"] in known
-        assert {p.name for p in out.iterdir()} == \
-            {"manifest.json", *(e["file"] for e in manifest["tables"].values())}
+        assert {p.name for p in out.iterdir()} == {
+            "manifest.json",
+            *(e["file"] for e in manifest["tables"].values()),
+        }
     assert killed_early and killed_late  # the kills spread over the build
     # the next build cleans up whatever the killed ones left beside trained_data/
     complete_build(release, out, work, seed=1)

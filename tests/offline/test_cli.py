@@ -1,4 +1,5 @@
 """The command line: one-line failures with non-zero exit, Java detection."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,13 +13,17 @@ from offline.config import PROJECT_ROOT
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "offline", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_missing_data_dir_fails_with_one_line(tmp_path: Path) -> None:
-    result = run_cli("movies", "--data-dir", str(tmp_path / "nope"), "--out-dir",
-                     str(tmp_path / "out"))
+    result = run_cli("movies", "--data-dir", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "out"))
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "data directory not found" in lines[0]

@@ -7,6 +7,7 @@ Tables must match the local build: byte for byte where the computation's order i
 (ALS uses fixed partitions and blocks; aggregations are exact), and numeric columns within
 TOLERANCE otherwise.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,26 +50,54 @@ class Cluster:
     def __init__(self, tmp: Path, workers: int = 2) -> None:
         self.tmp = tmp
         self.port, self.ui = free_port(), free_port()
-        self.env = {**os.environ, "JAVA_HOME": str(find_java_home()),
-                    "SPARK_HOME": str(spark_home()), "SPARK_LOG_DIR": str(tmp / "logs"),
-                    "SPARK_WORKER_DIR": str(tmp / "work"), "PYSPARK_PYTHON": sys.executable}
+        self.env = {
+            **os.environ,
+            "JAVA_HOME": str(find_java_home()),
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_LOG_DIR": str(tmp / "logs"),
+            "SPARK_WORKER_DIR": str(tmp / "work"),
+            "PYSPARK_PYTHON": sys.executable,
+        }
         self.processes: list[subprocess.Popen] = []
         self.url = f"spark://127.0.0.1:{self.port}"
-        self._start("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--webui-port", str(self.ui))
+        self._start(
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--webui-port",
+            str(self.ui),
+        )
         self._wait(lambda info: info.get("status") == "ALIVE", "the master")
         for _ in range(workers):
-            self._start("org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
-                        "--cores", "1", "--memory", "2g", "--webui-port", str(free_port()))
+            self._start(
+                "org.apache.spark.deploy.worker.Worker",
+                self.url,
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                "1",
+                "--memory",
+                "2g",
+                "--webui-port",
+                str(free_port()),
+            )
         self._wait(lambda info: info.get("aliveworkers") == workers, f"{workers} workers")
 
     def _start(self, main_class: str, *args: str) -> None:
         # spark-class execs the JVM, so the process id is the JVM's (which keeps its own copy of
         # the log's file descriptor)
         with open(self.tmp / f"{main_class.rsplit('.', 1)[1]}-{len(self.processes)}.log", "w") as log:
-            self.processes.append(subprocess.Popen(
-                [str(spark_home() / "bin" / "spark-class"), main_class, *args], env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            self.processes.append(
+                subprocess.Popen(
+                    [str(spark_home() / "bin" / "spark-class"), main_class, *args],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
 
     def _wait(self, ready, what: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -96,9 +125,27 @@ class Cluster:
 
 def build(data: str, out: Path, work: Path, master: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "offline", "build", "--data-dir", data, "--posters", "none",
-         "--out-dir", str(out), "--work-dir", str(work), "--master", master],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200)
+        [
+            sys.executable,
+            "-m",
+            "offline",
+            "build",
+            "--data-dir",
+            data,
+            "--posters",
+            "none",
+            "--out-dir",
+            str(out),
+            "--work-dir",
+            str(work),
+            "--master",
+            master,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "manifest.json").read_text())
 
@@ -130,14 +177,21 @@ def test_cluster_build_matches_local_mode(builds) -> None:
         assert list(a.columns) == list(b.columns) and len(a) == len(b), name
         for column in a.columns:
             if pd.api.types.is_float_dtype(a[column]):
-                np.testing.assert_allclose(b[column], a[column], atol=TOLERANCE, rtol=0,
-                                           err_msg=f"{name}.{column}")
+                np.testing.assert_allclose(
+                    b[column], a[column], atol=TOLERANCE, rtol=0, err_msg=f"{name}.{column}"
+                )
             else:
                 assert a[column].equals(b[column]), f"{name}.{column}"
         close.append(name)
     # the Spark stages' tables: fixed partitioning and exact sums make them byte-identical
-    for name in ("movie_stats", "popular", "als_user_factors", "als_item_factors",
-                 "als_user_top", "als_implicit_item_factors"):
+    for name in (
+        "movie_stats",
+        "popular",
+        "als_user_factors",
+        "als_item_factors",
+        "als_user_top",
+        "als_implicit_item_factors",
+    ):
         assert name in identical, f"{name} differs beyond bytes ({close})"
     assert remote["metrics"]["als"]["test_rmse"] == local["metrics"]["als"]["test_rmse"]
     assert remote["bad_rows"] == local["bad_rows"]

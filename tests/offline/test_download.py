@@ -3,6 +3,7 @@
 No test reaches GroupLens: the server runs on 127.0.0.1 in a thread and serves a zip built here
 from a few rows of the bundled data/ml-latest-small, in the layout of a GroupLens release.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,8 @@ def release_files(rows: int = 400) -> dict[str, bytes]:
         files[f"{NAME}/{csv}"] = b"".join(lines[:rows])
     files[f"{NAME}/README.txt"] = (BUNDLED / "README.txt").read_bytes()
     files[f"{NAME}/checksums.txt"] = "".join(
-        f"{hashlib.md5(data).hexdigest()}  {member.split('/')[1]}\n"
-        for member, data in sorted(files.items())).encode()
+        f"{hashlib.md5(data).hexdigest()}  {member.split('/')[1]}\n" for member, data in sorted(files.items())
+    ).encode()
     return files
 
 
@@ -81,7 +82,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         payload = body[start:]
         if server.cut_after is not None and self.path.endswith(".zip"):
-            payload, server.cut_after = payload[:server.cut_after], None  # once
+            payload, server.cut_after = payload[: server.cut_after], None  # once
         self.wfile.write(payload)
 
     def log_message(self, *args) -> None:
@@ -111,8 +112,13 @@ def env(tmp_path: Path):
     server.serve(archive)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield Env(server, f"http://127.0.0.1:{server.server_address[1]}/datasets/movielens",
-              tmp_path / "data", files, archive)
+    yield Env(
+        server,
+        f"http://127.0.0.1:{server.server_address[1]}/datasets/movielens",
+        tmp_path / "data",
+        files,
+        archive,
+    )
     server.shutdown()
     server.server_close()
 
@@ -124,15 +130,17 @@ def fetch(env: Env, **kwargs) -> Path:
 
 def assert_unpacked(env: Env) -> None:
     dest = env.root / NAME
-    on_disk = {p.relative_to(env.root).as_posix(): p.read_bytes()
-               for p in dest.rglob("*") if p.is_file()}
+    on_disk = {p.relative_to(env.root).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     assert on_disk == env.files
 
 
 def assert_nothing_left(env: Env) -> None:
     """No data/NAME, no hidden unpack folder, no download left in data/."""
-    leftovers = [p.relative_to(env.root).as_posix() for p in env.root.rglob("*")
-                 if p.relative_to(env.root).as_posix() != ".downloads"]
+    leftovers = [
+        p.relative_to(env.root).as_posix()
+        for p in env.root.rglob("*")
+        if p.relative_to(env.root).as_posix() != ".downloads"
+    ]
     assert leftovers == []
 
 
@@ -142,7 +150,9 @@ def test_happy_path_unpacks_identical_files_and_removes_the_zip(env: Env) -> Non
     assert sorted(os.listdir(env.root)) == [".downloads", NAME]
     assert os.listdir(env.root / ".downloads") == []
     assert [path for path, _ in env.server.requests] == [
-        f"/datasets/movielens/{NAME}.zip.md5", f"/datasets/movielens/{NAME}.zip"]
+        f"/datasets/movielens/{NAME}.zip.md5",
+        f"/datasets/movielens/{NAME}.zip",
+    ]
 
 
 def test_keep_zip_keeps_the_verified_archive(env: Env) -> None:
@@ -188,8 +198,7 @@ def test_ctrl_c_keeps_the_partial_download_for_resuming(env: Env, monkeypatch) -
             raise KeyboardInterrupt
 
     monkeypatch.setattr(dl, "CHUNK", 4096)
-    monkeypatch.setattr(dl, "progress_bar", lambda console: contextlib.nullcontext(
-        InterruptingProgress()))
+    monkeypatch.setattr(dl, "progress_bar", lambda console: contextlib.nullcontext(InterruptingProgress()))
     with pytest.raises(KeyboardInterrupt):
         fetch(env)
     part = env.root / ".downloads" / f"{NAME}.zip.part"
@@ -234,7 +243,7 @@ def test_checksum_mismatch_is_one_line_and_removes_the_download(env: Env) -> Non
 
 
 def test_truncated_zip_with_matching_md5(env: Env) -> None:
-    truncated = env.archive[:len(env.archive) * 2 // 3]
+    truncated = env.archive[: len(env.archive) * 2 // 3]
     env.server.serve(truncated)
     with pytest.raises(DownloadError, match="is not a valid zip archive") as info:
         fetch(env)
@@ -273,8 +282,7 @@ def test_already_present_makes_no_request(env: Env) -> None:
     fetch(env)
     env.server.requests.clear()
     out = io.StringIO()
-    download_release(NAME, env.root, base_url="http://127.0.0.1:9/unreachable",
-                     console=Console(file=out))
+    download_release(NAME, env.root, base_url="http://127.0.0.1:9/unreachable", console=Console(file=out))
     assert env.server.requests == [] and "already holds" in out.getvalue()
 
 
@@ -348,17 +356,29 @@ def test_not_enough_space_is_checked_before_downloading(env: Env, monkeypatch) -
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "OFFLINE_TRACEBACK"}
-    return subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "offline", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_download_without_spark(env: Env) -> None:
-    code = ("import sys; from offline.cli import main; rc = main(sys.argv[1:]); "
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('pyspark', 'tensorflow', 'keras', 'sklearn')); print(rc, heavy)")
-    result = subprocess.run([sys.executable, "-c", code, "download", NAME, "--data-root",
-                             str(env.root), "--base-url", env.url], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; from offline.cli import main; rc = main(sys.argv[1:]); "
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pyspark', 'tensorflow', 'keras', 'sklearn')); print(rc, heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "download", NAME, "--data-root", str(env.root), "--base-url", env.url],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.stdout.strip() == "0 []", result.stderr
     assert "MD5" in result.stderr and f"into {env.root / NAME}" in result.stderr
     assert_unpacked(env)

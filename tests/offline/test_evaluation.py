@@ -1,4 +1,5 @@
 """The three-pick evaluation: folds, picks, cases, baselines, scoring, goals and the report."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,58 +39,86 @@ def synthetic_dataset(seed: int = 3) -> Dataset:
         # popular movies (low ids) are seen more often: a long tail inside each group
         weights = 1.0 / np.arange(1, len(own) + 1)
         liked = rng.choice(own, size=12, replace=False, p=weights / weights.sum())
-        others = rng.choice([m for m in range(1, N_MOVIES + 1) if m % N_GROUPS != group], 4,
-                            replace=False)
+        others = rng.choice([m for m in range(1, N_MOVIES + 1) if m % N_GROUPS != group], 4, replace=False)
         rows += [(user, int(m), float(rng.choice([4.0, 4.5, 5.0])), 1000 + user) for m in liked]
         rows += [(user, int(m), float(rng.choice([1.0, 2.0, 3.0])), 1000 + user) for m in others]
     ratings = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"]).astype(
-        {"user_id": "int32", "movie_id": "int32", "rating": "float32", "timestamp": "int64"})
+        {"user_id": "int32", "movie_id": "int32", "rating": "float32", "timestamp": "int64"}
+    )
     ids = np.arange(1, N_MOVIES + 1, dtype="int32")
-    movies = pd.DataFrame({"movie_id": ids, "title": [f"Film {m}" for m in ids],
-                           "year": pd.array([1990 + m % 20 for m in ids], dtype="Int16"),
-                           "genres": [["Drama", "Comedy", "Horror"][m % 3] for m in ids],
-                           "raw_title": [f"Film {m} ({1990 + m % 20})" for m in ids]})
-    empty = pd.DataFrame({"user_id": pd.Series(dtype="int32"), "movie_id": pd.Series(dtype="int32"),
-                          "tag": pd.Series(dtype=str), "timestamp": pd.Series(dtype="int64")})
-    return Dataset(ratings=ratings, movies=movies, links=pd.DataFrame(), tags=empty,
-                   posters=pd.DataFrame(), bad_rows=BadRows(), files={})
+    movies = pd.DataFrame(
+        {
+            "movie_id": ids,
+            "title": [f"Film {m}" for m in ids],
+            "year": pd.array([1990 + m % 20 for m in ids], dtype="Int16"),
+            "genres": [["Drama", "Comedy", "Horror"][m % 3] for m in ids],
+            "raw_title": [f"Film {m} ({1990 + m % 20})" for m in ids],
+        }
+    )
+    empty = pd.DataFrame(
+        {
+            "user_id": pd.Series(dtype="int32"),
+            "movie_id": pd.Series(dtype="int32"),
+            "tag": pd.Series(dtype=str),
+            "timestamp": pd.Series(dtype="int64"),
+        }
+    )
+    return Dataset(
+        ratings=ratings,
+        movies=movies,
+        links=pd.DataFrame(),
+        tags=empty,
+        posters=pd.DataFrame(),
+        bad_rows=BadRows(),
+        files={},
+    )
 
 
 def small_config(tmp_path: Path) -> BuildConfig:
     """Fast settings for the tiny data set."""
     cfg = BuildConfig(out_dir=tmp_path / "trained_data", spark_master="local[2]", eval_folds=3)
     return dataclasses.replace(
-        cfg, popular=PopularConfig(catalog_size=20),
-        als=dataclasses.replace(cfg.als, ranks=(4,), reg_params=(0.1,), max_iter=3,
-                                implicit_rank=8, implicit_max_iter=3),
-        neumf=dataclasses.replace(NeumfConfig(), epochs=1, gmf_dim=4, mlp_dims=(8, 4), top_n=5))
+        cfg,
+        popular=PopularConfig(catalog_size=20),
+        als=dataclasses.replace(
+            cfg.als, ranks=(4,), reg_params=(0.1,), max_iter=3, implicit_rank=8, implicit_max_iter=3
+        ),
+        neumf=dataclasses.replace(NeumfConfig(), epochs=1, gmf_dim=4, mlp_dims=(8, 4), top_n=5),
+    )
 
 
 # ---------------------------------------------------------------------- light stand-in stages
-def _popular(spark: object, ratings: pd.DataFrame, movies: pd.DataFrame,
-             cfg: BuildConfig) -> dict[str, pd.DataFrame]:
+def _popular(
+    spark: object, ratings: pd.DataFrame, movies: pd.DataFrame, cfg: BuildConfig
+) -> dict[str, pd.DataFrame]:
     """movie_stats and popular in pandas (count-ranked)."""
     g = ratings.groupby("movie_id")["rating"]
     stats = pd.DataFrame({"vote_count": g.size(), "vote_mean": g.mean()})
     stats["score"] = stats["vote_mean"] * stats["vote_count"] / (stats["vote_count"] + 5)
     stats["pool"] = assign_pools(stats["vote_count"], cfg.pools)
     stats = stats.reset_index()
-    top = stats.sort_values(["score", "movie_id"], ascending=[False, True]).head(
-        cfg.popular.catalog_size).assign(rank=lambda f: np.arange(1, len(f) + 1))
+    top = (
+        stats.sort_values(["score", "movie_id"], ascending=[False, True])
+        .head(cfg.popular.catalog_size)
+        .assign(rank=lambda f: np.arange(1, len(f) + 1))
+    )
     return {"movie_stats": stats, "popular": top}
 
 
-def _neighbors(ratings: pd.DataFrame, movies: pd.DataFrame, tags: pd.DataFrame,
-               cfg: BuildConfig) -> pd.DataFrame:
+def _neighbors(
+    ratings: pd.DataFrame, movies: pd.DataFrame, tags: pd.DataFrame, cfg: BuildConfig
+) -> pd.DataFrame:
     """Binary-cosine top-5 neighbours in numpy."""
     matrix = pd.crosstab(ratings["movie_id"], ratings["user_id"]).clip(upper=1)
     x = matrix.to_numpy(float)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     sim = x @ x.T
     np.fill_diagonal(sim, 0)
-    rows = [(int(m), int(matrix.index[j]), float(sim[i, j]), r + 1, "cf")
-            for i, m in enumerate(matrix.index)
-            for r, j in enumerate(np.argsort(-sim[i], kind="stable")[:5])]
+    rows = [
+        (int(m), int(matrix.index[j]), float(sim[i, j]), r + 1, "cf")
+        for i, m in enumerate(matrix.index)
+        for r, j in enumerate(np.argsort(-sim[i], kind="stable")[:5])
+    ]
     return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind"])
 
 
@@ -102,25 +131,29 @@ def _implicit(spark: object, ratings: pd.DataFrame, cfg: BuildConfig) -> pd.Data
     return frame
 
 
-def _neumf(ratings: pd.DataFrame, pools: pd.DataFrame, cfg: BuildConfig,
-           split: pd.Series | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+def _neumf(
+    ratings: pd.DataFrame, pools: pd.DataFrame, cfg: BuildConfig, split: pd.Series | None = None
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Each movie's raters as its top users; each user's rated less-known movies as top movies."""
     less_known = set(pools.loc[pools["pool"] == "less_known", "movie_id"])
     movie_users = ratings.assign(score=ratings["rating"] / 5, rank=1)[
-        ["movie_id", "user_id", "score", "rank"]]
-    user_top = movie_users[movie_users["movie_id"].isin(less_known)][
-        ["user_id", "movie_id", "score", "rank"]]
+        ["movie_id", "user_id", "score", "rank"]
+    ]
+    user_top = movie_users[movie_users["movie_id"].isin(less_known)][["user_id", "movie_id", "score", "rank"]]
     return {"neumf_movie_top_users": movie_users, "neumf_user_top": user_top}, {}
 
 
-def _explicit(spark: object, ratings: pd.DataFrame, rank: int, reg: float,
-              cfg: BuildConfig) -> pd.DataFrame:
+def _explicit(spark: object, ratings: pd.DataFrame, rank: int, reg: float, cfg: BuildConfig) -> pd.DataFrame:
     return _implicit(spark, ratings, cfg)
 
 
-LIGHT = FoldStages(compute_popular=_popular, compute_neighbors=_neighbors,
-                   train_als_implicit=_implicit, train_neumf=_neumf,
-                   fit_als_explicit=_explicit)
+LIGHT = FoldStages(
+    compute_popular=_popular,
+    compute_neighbors=_neighbors,
+    train_als_implicit=_implicit,
+    train_neumf=_neumf,
+    fit_als_explicit=_explicit,
+)
 
 
 # ---------------------------------------------------------------------- unit tests
@@ -144,13 +177,14 @@ def test_draw_picks_is_seeded_by_user_and_order_free() -> None:
 
 
 def test_build_cases() -> None:
-    test = pd.DataFrame({
-        "user_id": [1] * 5 + [2] * 4 + [3] * 6,
-        "movie_id": [1, 2, 3, 4, 5] + [1, 2, 3, 9] + [1, 2, 3, 4, 6, 7],
-        "rating": [4.0, 4.5, 5.0, 4.0, 2.0] + [4.0, 4.0, 3.5, 4.0] + [4.0] * 6,
-    })
-    cases = build_cases(test, fold=0, catalog={1, 2, 3, 4}, less_known={6, 7},
-                        cfg=BuildConfig())
+    test = pd.DataFrame(
+        {
+            "user_id": [1] * 5 + [2] * 4 + [3] * 6,
+            "movie_id": [1, 2, 3, 4, 5] + [1, 2, 3, 9] + [1, 2, 3, 4, 6, 7],
+            "rating": [4.0, 4.5, 5.0, 4.0, 2.0] + [4.0, 4.0, 3.5, 4.0] + [4.0] * 6,
+        }
+    )
+    cases = build_cases(test, fold=0, catalog={1, 2, 3, 4}, less_known={6, 7}, cfg=BuildConfig())
     # user 1: 4 liked (5 is rated 2.0) -> A and B; user 2: 3 liked -> skipped; user 3: A and B
     assert [(c.user_id, c.variant) for c in cases] == [(1, "A"), (1, "B"), (3, "A"), (3, "B")]
     for c in cases:
@@ -164,17 +198,26 @@ def test_build_cases() -> None:
 
 
 def _view() -> FoldView:
-    return FoldView(most_rated_popular=[1, 2, 3, 4, 5, 6, 7],
-                    most_rated_less_known=[20, 21, 22, 23, 24, 25],
-                    most_rated=[1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23, 24, 25],
-                    catalog=[3, 1, 2, 5, 4, 7, 6, 20, 21, 22, 23, 24],
-                    vote_count={}, popularity_rank={})
+    return FoldView(
+        most_rated_popular=[1, 2, 3, 4, 5, 6, 7],
+        most_rated_less_known=[20, 21, 22, 23, 24, 25],
+        most_rated=[1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23, 24, 25],
+        catalog=[3, 1, 2, 5, 4, 7, 6, 20, 21, 22, 23, 24],
+        vote_count={},
+        popularity_rank={},
+    )
 
 
 def _case(picks: tuple[int, ...] = (1, 20, 30), relevant: set[int] | None = None) -> Case:
     rel = frozenset(relevant if relevant is not None else {2, 21})
-    return Case(user_id=1, fold=0, variant="A", picks=picks, relevant=rel,
-                relevant_less_known=frozenset(rel & {20, 21, 22, 23, 24, 25}))
+    return Case(
+        user_id=1,
+        fold=0,
+        variant="A",
+        picks=picks,
+        relevant=rel,
+        relevant_less_known=frozenset(rel & {20, 21, 22, 23, 24, 25}),
+    )
 
 
 def test_baselines_skip_picks_and_split_halves() -> None:
@@ -194,10 +237,8 @@ def test_baselines_skip_picks_and_split_halves() -> None:
 def test_reference_method_samples_neighbours_and_two_hop() -> None:
     knn = pd.DataFrame({"movie_id": [1, 1, 1, 1, 1, 1], "neighbor_id": [2, 3, 4, 5, 6, 7]})
     movie_users = pd.DataFrame({"movie_id": [20, 30], "user_id": [100, 200]})
-    user_top = pd.DataFrame({"user_id": [100] * 3 + [200] * 3,
-                             "movie_id": [21, 22, 23, 24, 25, 20]})
-    tables = {"knn_neighbors": knn, "neumf_movie_top_users": movie_users,
-              "neumf_user_top": user_top}
+    user_top = pd.DataFrame({"user_id": [100] * 3 + [200] * 3, "movie_id": [21, 22, 23, 24, 25, 20]})
+    tables = {"knn_neighbors": knn, "neumf_movie_top_users": movie_users, "neumf_user_top": user_top}
     shown = reference_method(tables, _view(), BuildConfig())(_case())
     assert set(shown.first) <= {2, 3, 4, 5, 6, 7} and len(shown.first) == 5
     assert set(shown.second) == {21, 22, 23, 24, 25}  # 20 is a pick
@@ -219,26 +260,37 @@ def test_score_case_exact() -> None:
 
 def test_goals_compare_against_the_right_rows() -> None:
     def row(method: str, **figures: float) -> dict:
-        base = {"method": method, "variant": "A", "hr_at_10": 0.5, "ndcg_at_10": 0.2,
-                "coverage": 10, "popular_hr_at_5": 0.5, "less_known_hr_at_5": 0.1}
+        base = {
+            "method": method,
+            "variant": "A",
+            "hr_at_10": 0.5,
+            "ndcg_at_10": 0.2,
+            "coverage": 10,
+            "popular_hr_at_5": 0.5,
+            "less_known_hr_at_5": 0.1,
+        }
         return {**base, **figures}
-    summary = [row(MAIN, hr_at_10=0.85, coverage=1600, popular_hr_at_5=0.76,
-                   less_known_hr_at_5=0.45, ndcg_at_10=0.3),
-               row("most rated top 10", popular_hr_at_5=0.75),
-               row("long-tail popularity (most rated 5 + 5)", less_known_hr_at_5=0.16),
-               row("knn only", hr_at_10=0.80), row("EASE (5 + 5)", hr_at_10=0.84),
-               row("without knn", coverage=1600), row("without als", coverage=1600),
-               row("without neumf", coverage=1600)]
+
+    summary = [
+        row(
+            MAIN, hr_at_10=0.85, coverage=1600, popular_hr_at_5=0.76, less_known_hr_at_5=0.45, ndcg_at_10=0.3
+        ),
+        row("most rated top 10", popular_hr_at_5=0.75),
+        row("long-tail popularity (most rated 5 + 5)", less_known_hr_at_5=0.16),
+        row("knn only", hr_at_10=0.80),
+        row("EASE (5 + 5)", hr_at_10=0.84),
+        row("without knn", coverage=1600),
+        row("without als", coverage=1600),
+        row("without neumf", coverage=1600),
+    ]
 
     def paired(*zs: float) -> dict:
-        return {k: {"diff": z / 100, "se": 0.01, "z": z, "users": 100}
-                for k, z in zip(ABLATION_KEYS, zs)}
-    ablations = {"knn": paired(0.5, 2.5, 1.0), "als": paired(3.0, 2.0, -2.1),
-                 "neumf": paired(1.9, 1.9, 1.9)}
+        return {k: {"diff": z / 100, "se": 0.01, "z": z, "users": 100} for k, z in zip(ABLATION_KEYS, zs)}
+
+    ablations = {"knn": paired(0.5, 2.5, 1.0), "als": paired(3.0, 2.0, -2.1), "neumf": paired(1.9, 1.9, 1.9)}
     # EASE is the best reference (0.84): the ten need 0.86, and have 0.85
     references = {"A": {"best": "EASE (5 + 5)", "paired": {"EASE (5 + 5)": paired(0.8, 0, 0)}}}
-    goals = {g["goal"].split(" (")[0]: g["met"]
-             for g in check_goals(summary, ablations, references)}
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in check_goals(summary, ablations, references)}
     assert not goals["variant A: HR@10 >= best 5 + 5 reference + 0.02"]
     assert goals["variant A: coverage >= 1,500 distinct movies"]
     assert not goals["variant A: less-known HR@5 >= 3x long-tail popularity"]  # 0.45 < 0.48
@@ -251,8 +303,7 @@ def test_goals_compare_against_the_right_rows() -> None:
     summary[0]["hr_at_10"] = 0.861
     summary.append({**summary[0], "variant": "B", "less_known_hr_at_5": 0.5})
     summary.append({**summary[2], "variant": "B"})
-    goals = {g["goal"].split(" (")[0]: g["met"]
-             for g in check_goals(summary, ablations, references)}
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in check_goals(summary, ablations, references)}
     assert goals["neumf earns its place"]
     assert goals["variant A: HR@10 >= best 5 + 5 reference + 0.02"]
     assert goals["variant B: less-known HR@5 >= 3x long-tail popularity"]  # 0.5 >= 0.48
@@ -260,11 +311,16 @@ def test_goals_compare_against_the_right_rows() -> None:
 
 
 def test_paired_differences_exact() -> None:
-    rows = pd.DataFrame({
-        "method": ["m"] * 4 + ["o"] * 4, "variant": "A", "user_id": [1, 2, 3, 4] * 2,
-        "hr_at_10": [1, 1, 1, 0, 0, 1, 0, 0], "ndcg_at_10": [0.5] * 8,
-        "less_known_hr_at_5": [1, np.nan, 0, 1, 0, np.nan, 0, 0],
-    })
+    rows = pd.DataFrame(
+        {
+            "method": ["m"] * 4 + ["o"] * 4,
+            "variant": "A",
+            "user_id": [1, 2, 3, 4] * 2,
+            "hr_at_10": [1, 1, 1, 0, 0, 1, 0, 0],
+            "ndcg_at_10": [0.5] * 8,
+            "less_known_hr_at_5": [1, np.nan, 0, 1, 0, np.nan, 0, 0],
+        }
+    )
     d = paired_differences(rows, "m", "o")
     # hr differences 1, 0, 1, 0: mean 0.5, sd 0.57735, se 0.288675
     assert d["hr_at_10"]["diff"] == pytest.approx(0.5)
@@ -280,8 +336,7 @@ def test_paired_differences_exact() -> None:
 def light_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """run_evaluation on the synthetic data with the light stages (no Spark)."""
     cfg = small_config(tmp_path_factory.mktemp("eval"))
-    return run_evaluation(synthetic_dataset(), cfg, spark=None, stages=LIGHT,
-                          rating_models=False)
+    return run_evaluation(synthetic_dataset(), cfg, spark=None, stages=LIGHT, rating_models=False)
 
 
 def test_run_evaluation_light(light_report: dict) -> None:
@@ -291,8 +346,14 @@ def test_run_evaluation_light(light_report: dict) -> None:
     assert main["users"] == N_USERS  # every user has 12 liked movies
     assert main["hr_at_10"] > methods[("random from the catalog", "A")]["hr_at_10"]
     assert main["hr_at_10"] > 0.8  # taste groups are easy
-    for name in ("without knn", "without als", "without neumf", "knn only",
-                 "explicit ALS fold-in only", "most rated top 10"):
+    for name in (
+        "without knn",
+        "without als",
+        "without neumf",
+        "knn only",
+        "explicit ALS fold-in only",
+        "most rated top 10",
+    ):
         assert (name, "A") in methods
     assert ("recommender (knn + als + neumf)", "B") in methods
     assert len(report["folds"]) == 3
@@ -302,7 +363,10 @@ def test_run_evaluation_light(light_report: dict) -> None:
     for variant in ("A", "B"):
         assert ("EASE (5 + 5)", variant) in methods
         assert set(report["references"][variant]["paired"]) == {
-            "knn only", "implicit ALS fold-in only", "EASE (5 + 5)"}
+            "knn only",
+            "implicit ALS fold-in only",
+            "EASE (5 + 5)",
+        }
     goals = [g["goal"] for g in report["goals"]]
     assert any(g.startswith("variant B: HR@10 >= best 5 + 5 reference") for g in goals)
 
@@ -315,8 +379,7 @@ def test_reported_figures_are_the_held_out_choice(light_report: dict) -> None:
     table = {r["setting"]: r for r in tuning["table"]}
     for fold, entry in zip(light_report["folds"], tuning["per_fold"]):
         assert fold["weights"] == entry["setting"]
-        assert fold["hr_at_10"] == pytest.approx(table[entry["setting"]]["by_fold"][fold["fold"]],
-                                                 abs=1e-4)
+        assert fold["hr_at_10"] == pytest.approx(table[entry["setting"]]["by_fold"][fold["fold"]], abs=1e-4)
     assert tuning["all_folds"]["name"] in table
 
 
@@ -333,8 +396,9 @@ def test_cold_start_curve_in_the_report(light_report: dict) -> None:
 
 
 def test_run_evaluation_is_deterministic(light_report: dict, tmp_path: Path) -> None:
-    again = run_evaluation(synthetic_dataset(), small_config(tmp_path), spark=None,
-                           stages=LIGHT, rating_models=False)
+    again = run_evaluation(
+        synthetic_dataset(), small_config(tmp_path), spark=None, stages=LIGHT, rating_models=False
+    )
     assert again["methods"] == light_report["methods"]  # every figure of every method
     assert again["ablations"] == light_report["ablations"]
     assert again["tuning"] == light_report["tuning"]
@@ -347,16 +411,21 @@ def test_run_evaluation_is_deterministic(light_report: dict, tmp_path: Path) -> 
 def test_test_users_never_reach_training(tmp_path: Path) -> None:
     seen: list[set[int]] = []
 
-    def spy(spark: object, ratings: pd.DataFrame, movies: pd.DataFrame,
-            cfg: BuildConfig) -> dict[str, pd.DataFrame]:
+    def spy(
+        spark: object, ratings: pd.DataFrame, movies: pd.DataFrame, cfg: BuildConfig
+    ) -> dict[str, pd.DataFrame]:
         seen.append(set(ratings["user_id"]))
         return _popular(spark, ratings, movies, cfg)
 
     cfg = small_config(tmp_path)
-    run_evaluation(synthetic_dataset(), cfg, spark=None, rating_models=False,
-                   stages=dataclasses.replace(LIGHT, compute_popular=spy))
-    folds = assign_folds(np.arange(1, N_USERS + 1), cfg.eval_folds,
-                         cfg.seed_for("evaluate:folds"))
+    run_evaluation(
+        synthetic_dataset(),
+        cfg,
+        spark=None,
+        rating_models=False,
+        stages=dataclasses.replace(LIGHT, compute_popular=spy),
+    )
+    folds = assign_folds(np.arange(1, N_USERS + 1), cfg.eval_folds, cfg.seed_for("evaluate:folds"))
     for fold, users in enumerate(seen):
         assert users == set(folds.index[folds != fold])
 
@@ -379,17 +448,23 @@ def test_report_files(light_report: dict, tmp_path: Path) -> None:
 def test_report_does_not_import_the_stage() -> None:
     """Imports go one way, stage -> report: the report (and the CLI's summary) loads without it."""
     code = "import sys, offline.evaluation.report; print('offline.evaluation.stage' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "False"
 
 
 def test_rating_table_in_html() -> None:
-    report = {"methods": [], "rating_prediction": {
-        "split_seed": 1, "fractions": [0.8, 0.1, 0.1],
-        "bias": {"global_mean_rmse": 1.04, "global_mean_mae": 0.83, "bias_rmse": 0.87,
-                 "bias_mae": 0.67},
-        "als": {"test_rmse": 0.88, "test_mae": 0.68}, "neumf": {}}}
+    report = {
+        "methods": [],
+        "rating_prediction": {
+            "split_seed": 1,
+            "fractions": [0.8, 0.1, 0.1],
+            "bias": {"global_mean_rmse": 1.04, "global_mean_mae": 0.83, "bias_rmse": 0.87, "bias_mae": 0.67},
+            "als": {"test_rmse": 0.88, "test_mae": 0.68},
+            "neumf": {},
+        },
+    }
     rows = rating_rows(report["rating_prediction"])
     assert [r["model"] for r in rows] == ["global mean", "user+item bias", "ALS (explicit)"]
     page = render_html(report)
@@ -429,8 +504,15 @@ def test_second_round_after_feedback(light_report: dict) -> None:
 def test_feedback_profile_follows_the_held_out_ratings() -> None:
     from offline.evaluation.rounds import feedback_profile, remaining_case
 
-    case = Case(user_id=1, fold=0, variant="A", picks=(1, 2, 3), relevant=frozenset({10, 11, 99}),
-                relevant_less_known=frozenset({11}), rated_below=frozenset({12}))
+    case = Case(
+        user_id=1,
+        fold=0,
+        variant="A",
+        picks=(1, 2, 3),
+        relevant=frozenset({10, 11, 99}),
+        relevant_less_known=frozenset({11}),
+        rated_below=frozenset({12}),
+    )
     first = Shown(first=(10, 12, 13, 14, 15), second=(11, 16, 17, 18, 19))
     profile = feedback_profile(case, first)
     assert profile.liked == (1, 2, 3, 10, 11)
@@ -447,10 +529,10 @@ def test_one_fold_evaluated_keeps_the_first_setting(tmp_path: Path) -> None:
     from offline.evaluation.ease import EASE_LAMBDAS
     from offline.evaluation.tuning import blend_grid
 
-    cfg = dataclasses.replace(small_config(tmp_path), eval_full_size_ratings=10,
-                              eval_max_test_users=8)
-    report = run_evaluation(synthetic_dataset(), cfg, spark=None, stages=LIGHT,
-                            rating_models=False, pick_counts=(1, 3))
+    cfg = dataclasses.replace(small_config(tmp_path), eval_full_size_ratings=10, eval_max_test_users=8)
+    report = run_evaluation(
+        synthetic_dataset(), cfg, spark=None, stages=LIGHT, rating_models=False, pick_counts=(1, 3)
+    )
     tuning = report["tuning"]
     assert not tuning["tuned"] and not tuning["ease"]["tuned"]
     first = blend_grid()[0].name

@@ -1,4 +1,5 @@
 """Issue 8's evaluation parts: EASE, held-out tuning of the blend, the cold-start curve."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,8 +56,14 @@ def test_ease_fits_the_binary_matrix_over_supported_movies() -> None:
 
 def test_ease_five_plus_five_keeps_pools_and_skips_picks() -> None:
     model = Ease(_train(), lam=1.0, min_support=3)
-    view = FoldView(most_rated_popular=[20, 10, 11, 12], most_rated_less_known=[21, 22, 99],
-                    most_rated=[], catalog=[], vote_count={}, popularity_rank={})
+    view = FoldView(
+        most_rated_popular=[20, 10, 11, 12],
+        most_rated_less_known=[21, 22, 99],
+        most_rated=[],
+        catalog=[],
+        vote_count={},
+        popularity_rank={},
+    )
     popular, less_known = model.masks(view.most_rated_popular, view.most_rated_less_known)
     only_10 = ease_shown(model, (10,), popular, less_known, view)
     assert set(only_10.first[:2]) == {11, 12}  # 10's co-rated movies first
@@ -73,9 +80,16 @@ def _grid_rows(hr: dict[str, list[float]], users_per_fold: int = 4) -> pd.DataFr
         for fold, value in enumerate(per_fold):
             for user in range(users_per_fold):
                 for variant in ("A", "B"):
-                    rows.append({"setting": setting, "fold": fold, "variant": variant,
-                                 "user_id": fold * 100 + user, "hr_at_10": value,
-                                 "ndcg_at_10": value / 2})
+                    rows.append(
+                        {
+                            "setting": setting,
+                            "fold": fold,
+                            "variant": variant,
+                            "user_id": fold * 100 + user,
+                            "hr_at_10": value,
+                            "ndcg_at_10": value / 2,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -89,8 +103,7 @@ def test_held_out_choice_never_uses_the_folds_own_users() -> None:
     assert choice["tuned"]
     # and the other way round: a setting that loses only on fold 2 is chosen for fold 2
     rows = _grid_rows({"base": [0.5, 0.5, 0.5], "other": [0.6, 0.6, 0.0]})
-    assert choose_held_out(rows, ["base", "other"])["per_fold"] == {0: "base", 1: "base",
-                                                                      2: "other"}
+    assert choose_held_out(rows, ["base", "other"])["per_fold"] == {0: "base", 1: "base", 2: "other"}
 
 
 def test_held_out_choice_ties_by_ndcg_then_grid_order() -> None:
@@ -117,8 +130,10 @@ def test_tuning_summary_reports_weights_per_fold() -> None:
     fold2 = next(e for e in summary["per_fold"] if e["fold"] == 2)
     assert fold2["weights"]["popular"] == dict(grid[1].weights.popular)
     pop = summary["spread"]["popular.popularity"]
-    assert pop == {"min": min(grid[0].weights.popular["popularity"], grid[1].weights.popular["popularity"]),
-                   "max": max(grid[0].weights.popular["popularity"], grid[1].weights.popular["popularity"])}
+    assert pop == {
+        "min": min(grid[0].weights.popular["popularity"], grid[1].weights.popular["popularity"]),
+        "max": max(grid[0].weights.popular["popularity"], grid[1].weights.popular["popularity"]),
+    }
     assert [r["setting"] for r in summary["table"]] == [grid[0].name, grid[1].name]
 
 
@@ -153,8 +168,9 @@ def test_cold_start_cases_have_the_right_users() -> None:
             assert len(case.relevant) == case.user_id - n  # the dislike is never relevant
             assert not set(case.picks) & case.relevant
     # three picks are the main table's variant A picks
-    main = {c.user_id: c.picks for c in build_cases(_test_ratings(), 0, set(), set(), cfg)
-            if c.variant == "A"}
+    main = {
+        c.user_id: c.picks for c in build_cases(_test_ratings(), 0, set(), set(), cfg) if c.variant == "A"
+    }
     assert {c.user_id: c.picks for c in cases[3]} == main
     assert draw_n(range(20), 3, 5) == draw_n(list(range(20))[::-1], 3, 5)
 

@@ -1,4 +1,5 @@
 """export-feedback: stored marks -> MovieLens ratings rows (no Spark)."""
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,19 @@ from webapp.feedback_store import FeedbackEntry, FeedbackStore, Limits
 T0 = 1_800_000_000.0
 
 
-def _mark(store: FeedbackStore, visitor: str, movie: int, kind: str, at: float,
-          rating: float | None = None, picks: tuple[int, ...] = ()) -> None:
+def _mark(
+    store: FeedbackStore,
+    visitor: str,
+    movie: int,
+    kind: str,
+    at: float,
+    rating: float | None = None,
+    picks: tuple[int, ...] = (),
+) -> None:
     section = "marks" if kind == "undo" else "popular"
-    store.record(FeedbackEntry(visitor, movie, kind, "b1", section, 1, rating), "127.0.0.1",
-                 picks=picks, now=at)
+    store.record(
+        FeedbackEntry(visitor, movie, kind, "b1", section, 1, rating), "127.0.0.1", picks=picks, now=at
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -57,9 +66,17 @@ def test_each_visitors_latest_marks_become_ratings(database: str, tmp_path: Path
     assert list(frame.columns) == ["userId", "movieId", "rating", "timestamp"]
     rows = sorted(map(tuple, frame[["userId", "movieId", "rating"]].itertuples(index=False)))
     assert rows == [
-        (1000, 1, 4.5), (1000, 2, 4.5), (1000, 3, 4.5), (1000, 10, 4.5), (1000, 11, 4.0),
+        (1000, 1, 4.5),
+        (1000, 2, 4.5),
+        (1000, 3, 4.5),
+        (1000, 10, 4.5),
+        (1000, 11, 4.0),
         # a's "not interested" (12) is no rating; b gave two marks: left out
-        (1001, 7, 4.5), (1001, 8, 4.5), (1001, 9, 4.5), (1001, 20, 1.5), (1001, 23, 5.0),
+        (1001, 7, 4.5),
+        (1001, 8, 4.5),
+        (1001, 9, 4.5),
+        (1001, 20, 1.5),
+        (1001, 23, 5.0),
         # c's "more like this" (21) and the loved-then-undone 22 are no ratings
     ]
     assert frame.loc[(frame.userId == 1000) & (frame.movieId == 11), "timestamp"].item() == int(T0 + 10)
@@ -68,8 +85,15 @@ def test_each_visitors_latest_marks_become_ratings(database: str, tmp_path: Path
 
 
 def test_user_ids_start_above_the_data_set(database: str, tmp_path: Path) -> None:
-    assert [user_id_base(n) for n in (0, 9, 10, 610, 999, 1000, 200_948)] == \
-        [10, 10, 100, 1000, 1000, 10_000, 1_000_000]
+    assert [user_id_base(n) for n in (0, 9, 10, 610, 999, 1000, 200_948)] == [
+        10,
+        10,
+        100,
+        1000,
+        1000,
+        10_000,
+        1_000_000,
+    ]
     data = tmp_path / "ml"
     data.mkdir()
     (data / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,1\n610,2,3.0,2\n")
@@ -81,14 +105,44 @@ def test_user_ids_start_above_the_data_set(database: str, tmp_path: Path) -> Non
 
 def test_the_command_line(database: str, tmp_path: Path) -> None:
     out = tmp_path / "f.csv"
-    result = subprocess.run([sys.executable, "-m", "offline", "export-feedback", "--database-url",
-                             database, "--out", str(out), "--user-id-base", "5000"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "offline",
+            "export-feedback",
+            "--database-url",
+            database,
+            "--out",
+            str(out),
+            "--user-id-base",
+            "5000",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "wrote 10 ratings of 2 visitors" in " ".join(result.stderr.split())
     assert pd.read_csv(out)["userId"].min() == 5000
     empty = f"sqlite:///{tmp_path / 'none.sqlite3'}"
-    result = subprocess.run([sys.executable, "-m", "offline", "export-feedback", "--database-url",
-                             empty, "--out", str(out), "--user-id-base", "5000"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "offline",
+            "export-feedback",
+            "--database-url",
+            empty,
+            "--out",
+            str(out),
+            "--user-id-base",
+            "5000",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1 and "holds no feedback tables" in result.stderr

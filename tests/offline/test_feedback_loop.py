@@ -1,6 +1,7 @@
 """The loop end to end: visitors give feedback through the web app, export-feedback writes it as
 ratings, build --include-feedback learns from it, and the new tables show it. On a tiny synthetic
 release (offline.data.synth); two real builds, so marked slow."""
+
 from __future__ import annotations
 
 import json
@@ -21,16 +22,23 @@ pytestmark = pytest.mark.slow
 
 
 def _offline(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "offline", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
 def _form(html: str) -> list[tuple[str, str]]:
     form = html.split('<form id="feedback"', 1)[1].split("</form>", 1)[0]
-    return [(unescape(n), unescape(v)) for n, v in
-            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)]
+    return [
+        (unescape(n), unescape(v))
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    ]
 
 
 def test_feedback_reaches_the_next_build(tmp_path: Path) -> None:
@@ -45,8 +53,15 @@ def test_feedback_reaches_the_next_build(tmp_path: Path) -> None:
     from webapp import create_app
 
     database = tmp_path / "feedback.sqlite3"
-    app = create_app({"TESTING": True, "TRAINED_DATA": str(first), "SECRET_KEY": "loop",
-                      "RELOAD_INTERVAL": -1, "DATABASE_PATH": str(database)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "TRAINED_DATA": str(first),
+            "SECRET_KEY": "loop",
+            "RELOAD_INTERVAL": -1,
+            "DATABASE_PATH": str(database),
+        }
+    )
     catalog = app.test_client().get("/api/catalog").get_json()["movies"]
     picks = [m["movie_id"] for m in catalog[:3]]
     url = "/recommendations?" + "&".join(f"movie_ids={m}" for m in picks)
@@ -62,8 +77,9 @@ def test_feedback_reaches_the_next_build(tmp_path: Path) -> None:
             assert client.post("/feedback", data=data).status_code == 303
 
     exported = tmp_path / "feedback-ratings.csv"
-    out = _offline("export-feedback", *common, "--database-url", f"sqlite:///{database}",
-                   "--out", str(exported))
+    out = _offline(
+        "export-feedback", *common, "--database-url", f"sqlite:///{database}", "--out", str(exported)
+    )
     assert "3 visitors" in out.stderr
     rows = pd.read_csv(exported)
     base = json.loads(exported.with_suffix(".json").read_text())["user_id_base"]

@@ -1,4 +1,5 @@
 """The whole build on the bundled ml-latest-small: manifest, quality bars, determinism."""
+
 from __future__ import annotations
 
 import json
@@ -15,18 +16,37 @@ from offline.config import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 EXPECTED_TABLES = {
-    "movies", "movie_stats", "popular", "als_user_factors", "als_item_factors", "als_user_top",
-    "als_implicit_item_factors", "knn_neighbors", "neumf_user_top", "neumf_movie_top_users",
-    "neumf_movie_embeddings", "ratings_by_month", "genre_ratings_by_month", "rating_distribution",
-    "genre_rating_distribution", "ratings_per_user", "ratings_per_movie", "polarising_movies",
-    "weighting_effect", "movie_ratings_by_year", "movie_rating_histogram",
+    "movies",
+    "movie_stats",
+    "popular",
+    "als_user_factors",
+    "als_item_factors",
+    "als_user_top",
+    "als_implicit_item_factors",
+    "knn_neighbors",
+    "neumf_user_top",
+    "neumf_movie_top_users",
+    "neumf_movie_embeddings",
+    "ratings_by_month",
+    "genre_ratings_by_month",
+    "rating_distribution",
+    "genre_rating_distribution",
+    "ratings_per_user",
+    "ratings_per_movie",
+    "polarising_movies",
+    "weighting_effect",
+    "movie_ratings_by_year",
+    "movie_rating_histogram",
 }
 
 
 def build(out_dir: Path, *extra: str) -> dict:
     result = subprocess.run(
         [sys.executable, "-m", "offline", "build", "--out-dir", str(out_dir), *extra],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((out_dir / "manifest.json").read_text())
@@ -63,24 +83,26 @@ def test_catalog_is_the_top_100_by_weighted_rating(built: tuple[Path, dict]) -> 
     popular = pd.read_csv(out / "popular.csv")
     stats = pd.read_csv(out / "movie_stats.csv")
     assert len(popular) == 100 and popular["rank"].tolist() == list(range(1, 101))
-    best = stats.sort_values(["score", "vote_count", "movie_id"],
-                             ascending=[False, False, True]).head(100)
+    best = stats.sort_values(["score", "vote_count", "movie_id"], ascending=[False, False, True]).head(100)
     assert popular["movie_id"].tolist() == best["movie_id"].tolist()
 
 
-def test_same_seed_gives_byte_identical_tables(built: tuple[Path, dict],
-                                               tmp_path: Path) -> None:
+def test_same_seed_gives_byte_identical_tables(built: tuple[Path, dict], tmp_path: Path) -> None:
     _, first = built
     second = build(tmp_path / "again")
-    assert {n: e["sha256"] for n, e in second["tables"].items()} == \
-        {n: e["sha256"] for n, e in first["tables"].items()}
+    assert {n: e["sha256"] for n, e in second["tables"].items()} == {
+        n: e["sha256"] for n, e in first["tables"].items()
+    }
 
 
 def test_build_if_stale_skips_a_current_build(built: tuple[Path, dict]) -> None:
     out, manifest = built
     result = subprocess.run(
         [sys.executable, "-m", "offline", "build", "--if-stale", "--out-dir", str(out)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0 and "current" in result.stderr
     assert json.loads((out / "manifest.json").read_text())["build_id"] == manifest["build_id"]

@@ -1,4 +1,5 @@
 """Stage `insights`: every table checked against figures worked out by hand on a 10-row table."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,27 +38,33 @@ GENRES = {1: "Comedy|Drama", 2: "Drama", 3: ""}  # movie 3 has no genres
 
 
 def ratings_of(rows: list[tuple[int, int, float, str]]) -> pd.DataFrame:
-    frame = pd.DataFrame([(u, m, r, ts(t)) for u, m, r, t in rows],
-                         columns=["user_id", "movie_id", "rating", "timestamp"])
-    return frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32",
-                         "timestamp": "int64"})
+    frame = pd.DataFrame(
+        [(u, m, r, ts(t)) for u, m, r, t in rows], columns=["user_id", "movie_id", "rating", "timestamp"]
+    )
+    return frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32", "timestamp": "int64"})
 
 
 def movies_of(genres: dict[int, str]) -> pd.DataFrame:
     ids = sorted(genres)
-    return pd.DataFrame({
-        "movie_id": pd.array(ids, dtype="int32"), "title": [f"Movie {i}" for i in ids],
-        "year": pd.array([1990 + i for i in ids], dtype="Int16"),
-        "genres": [genres[i] for i in ids], "raw_title": [f"Movie {i}" for i in ids],
-    })
+    return pd.DataFrame(
+        {
+            "movie_id": pd.array(ids, dtype="int32"),
+            "title": [f"Movie {i}" for i in ids],
+            "year": pd.array([1990 + i for i in ids], dtype="Int16"),
+            "genres": [genres[i] for i in ids],
+            "raw_title": [f"Movie {i}" for i in ids],
+        }
+    )
 
 
 def config(catalog_size: int = 3, min_ratings: int = 4) -> BuildConfig:
     """Pools: the top third by count is popular, >= 2 ratings less known. N fixed at min_ratings."""
     return dataclasses.replace(
-        BuildConfig(), popular=PopularConfig(catalog_size=catalog_size, vote_quantile=0.9),
+        BuildConfig(),
+        popular=PopularConfig(catalog_size=catalog_size, vote_quantile=0.9),
         pools=PoolConfig(popular_share=1 / 3, less_known_min_count=2),
-        insights=InsightsConfig(polarising_floor=min_ratings, polarising_cap=min_ratings))
+        insights=InsightsConfig(polarising_floor=min_ratings, polarising_cap=min_ratings),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +101,28 @@ def test_ratings_by_month_per_genre(built) -> None:
 def test_rating_distribution_overall_and_per_genre(built) -> None:
     tables = built[0]
     assert records(tables["rating_distribution"]) == [
-        (0.5, 1), (1.0, 2), (2.0, 2), (3.0, 1), (4.0, 1), (4.5, 1), (5.0, 2)]
+        (0.5, 1),
+        (1.0, 2),
+        (2.0, 2),
+        (3.0, 1),
+        (4.0, 1),
+        (4.5, 1),
+        (5.0, 2),
+    ]
     by_genre = tables["genre_rating_distribution"]
     assert records(by_genre[by_genre["genre"] == "Comedy"]) == [
-        ("Comedy", 1.0, 1), ("Comedy", 4.5, 1), ("Comedy", 5.0, 2)]
+        ("Comedy", 1.0, 1),
+        ("Comedy", 4.5, 1),
+        ("Comedy", 5.0, 2),
+    ]
     assert records(by_genre[by_genre["genre"] == "Drama"]) == [
-        ("Drama", 0.5, 1), ("Drama", 1.0, 2), ("Drama", 2.0, 2), ("Drama", 4.0, 1),
-        ("Drama", 4.5, 1), ("Drama", 5.0, 2)]
+        ("Drama", 0.5, 1),
+        ("Drama", 1.0, 2),
+        ("Drama", 2.0, 2),
+        ("Drama", 4.0, 1),
+        ("Drama", 4.5, 1),
+        ("Drama", 5.0, 2),
+    ]
 
 
 def test_per_movie_series_one_row_per_movie(built) -> None:
@@ -111,12 +133,17 @@ def test_per_movie_series_one_row_per_movie(built) -> None:
     assert records(tables["movie_rating_histogram"]) == [
         (1, "0 1 0 0 0 0 0 0 1 2"),  # 1, 4.5, 5, 5
         (2, "1 1 0 2 0 0 0 1 0 0"),  # 0.5, 1, 2, 2, 4
-        (3, "0 0 0 0 0 1 0 0 0 0")]  # 3
+        (3, "0 0 0 0 0 1 0 0 0 0"),
+    ]  # 3
 
 
 def test_years_without_a_rating_inside_the_span_count_zero(spark) -> None:
-    rows = [(1, 9, 4.0, "2001-06-01 00:00:00"), (2, 9, 3.0, "2004-02-02 00:00:00"),
-            (3, 9, 5.0, "2004-12-31 23:59:59"), (4, 9, 0.5, "2005-01-01 00:00:00")]
+    rows = [
+        (1, 9, 4.0, "2001-06-01 00:00:00"),
+        (2, 9, 3.0, "2004-02-02 00:00:00"),
+        (3, 9, 5.0, "2004-12-31 23:59:59"),
+        (4, 9, 0.5, "2005-01-01 00:00:00"),
+    ]
     tables, _ = compute_insights(spark, ratings_of(rows), movies_of({9: "Drama"}), config(1, 1))
     assert records(tables["movie_ratings_by_year"]) == [(9, 2001, "1 0 0 2 1")]
     assert records(tables["movie_rating_histogram"]) == [(9, "1 0 0 0 0 1 0 1 0 1")]
@@ -131,7 +158,7 @@ def test_polarising_movies_std_and_shares(built) -> None:
     assert polar["mean_rating"].tolist() == pytest.approx([15.5 / 4, 9.5 / 5], abs=1e-12)
     # population variance = mean of squares - square of the mean
     var1 = (25 + 1 + 20.25 + 25) / 4 - (15.5 / 4) ** 2  # 2.796875
-    var2 = (1 + 4 + 4 + 16 + 0.25) / 5 - 1.9 ** 2  # 1.44
+    var2 = (1 + 4 + 4 + 16 + 0.25) / 5 - 1.9**2  # 1.44
     assert polar["stddev"].tolist() == pytest.approx([math.sqrt(var1), 1.2], abs=1e-12)
     assert math.sqrt(var2) == pytest.approx(1.2, abs=1e-12)
     assert polar["low_share"].tolist() == pytest.approx([1 / 4, 4 / 5], abs=1e-12)  # <= 2 stars
@@ -153,8 +180,9 @@ def test_ratings_per_user_power_of_two_bins(built) -> None:
 def test_ratings_per_user_puts_powers_of_two_in_their_own_bin(spark) -> None:
     rows = [(1, m, 4.0, "2010-01-01 00:00:00") for m in range(1, 9)]  # 8 ratings
     rows += [(2, m, 4.0, "2010-01-01 00:00:00") for m in range(1, 8)]  # 7 ratings
-    tables, _ = compute_insights(spark, ratings_of(rows), movies_of({m: "Drama" for m in range(1, 9)}),
-                                 config(2, 1))
+    tables, _ = compute_insights(
+        spark, ratings_of(rows), movies_of({m: "Drama" for m in range(1, 9)}), config(2, 1)
+    )
     assert records(tables["ratings_per_user"]) == [(4, 7, 1, 7), (8, 15, 1, 8)]
 
 
@@ -167,9 +195,11 @@ def test_long_tail_ranks_pools_and_cumulative_share(built) -> None:
 def test_long_tail_keeps_every_pool_boundary(spark) -> None:
     # 150 movies with 150, 149, ..., 1 ratings: ranks past 100 are sampled, boundaries are kept
     rows = [(u, m, 4.0, "2012-06-01 00:00:00") for m in range(1, 151) for u in range(1, m + 1)]
-    cfg = dataclasses.replace(config(5, 20), pools=PoolConfig(popular_share=0.1, less_known_min_count=5),
-                              insights=InsightsConfig(polarising_floor=20, polarising_cap=20,
-                                                      long_tail_points=10))
+    cfg = dataclasses.replace(
+        config(5, 20),
+        pools=PoolConfig(popular_share=0.1, less_known_min_count=5),
+        insights=InsightsConfig(polarising_floor=20, polarising_cap=20, long_tail_points=10),
+    )
     tables, _ = compute_insights(spark, ratings_of(rows), movies_of({m: "Drama" for m in range(1, 151)}), cfg)
     tail = tables["ratings_per_movie"].set_index("rank")
     assert list(tail.index[:100]) == list(range(1, 101))
@@ -188,8 +218,9 @@ WEIGHTED += [(u, 3, r, "2015-01-01 00:00:00") for u, r in enumerate([1.0, 2.0, 3
 
 
 def test_weighting_effect_reuses_the_popular_weighting(spark) -> None:
-    tables, metrics = compute_insights(spark, ratings_of(WEIGHTED), movies_of({1: "", 2: "", 3: ""}),
-                                       config(catalog_size=1, min_ratings=1))
+    tables, metrics = compute_insights(
+        spark, ratings_of(WEIGHTED), movies_of({1: "", 2: "", 3: ""}), config(catalog_size=1, min_ratings=1)
+    )
     c = (5.0 + 4.2 + 2.0) / 3
     m = 4 + 0.8 * (5 - 4)  # 0.9 quantile of the counts [1, 4, 5], linear
     assert metrics["C"] == pytest.approx(c, abs=1e-12) and metrics["m"] == pytest.approx(m, abs=1e-12)
@@ -200,7 +231,8 @@ def test_weighting_effect_reuses_the_popular_weighting(spark) -> None:
     assert effect["movie_id"].tolist() == [2, 1]
     assert effect["score_rank"].tolist() == [1, 2] and effect["mean_rank"].tolist() == [2, 1]
     assert effect["score"].tolist() == pytest.approx(
-        [5 / (5 + m) * 4.2 + m / (5 + m) * c, 1 / (1 + m) * 5.0 + m / (1 + m) * c], abs=1e-12)
+        [5 / (5 + m) * 4.2 + m / (5 + m) * c, 1 / (1 + m) * 5.0 + m / (1 + m) * c], abs=1e-12
+    )
 
 
 def test_weighting_effect_matches_the_popular_stage(spark) -> None:
@@ -224,11 +256,17 @@ def test_metrics(built) -> None:
     assert metrics["polarising_min_ratings"] == 4 and metrics["polarising_candidates"] == 2
 
 
-@pytest.mark.parametrize("ratings, expected", [
-    (100_836, 20),  # ml-latest-small: 1 by the ratio, raised to the floor
-    (2_000_000, 20), (5_000_000, 50), (12_340_000, 123),
-    (25_000_095, 250), (32_000_204, 250),  # ml-25m, ml-32m: the cap
-])
+@pytest.mark.parametrize(
+    "ratings, expected",
+    [
+        (100_836, 20),  # ml-latest-small: 1 by the ratio, raised to the floor
+        (2_000_000, 20),
+        (5_000_000, 50),
+        (12_340_000, 123),
+        (25_000_095, 250),
+        (32_000_204, 250),  # ml-25m, ml-32m: the cap
+    ],
+)
 def test_polarising_threshold_scales_with_the_data(ratings: int, expected: int) -> None:
     assert InsightsConfig().polarising_min_ratings(ratings) == expected
 
@@ -237,14 +275,27 @@ def test_stage_runs_in_spark_right_after_popular(spark) -> None:
     assert STAGES["insights"].uses_spark
     assert BUILD_STAGES.index("insights") == BUILD_STAGES.index("popular") + 1
     messages: list[str] = []
-    ctx = SimpleNamespace(spark=spark, data=SimpleNamespace(movies=movies_of(GENRES)), config=config(),
-                          progress=messages.append, ratings_df=spark.createDataFrame(ratings_of(ROWS)))
+    ctx = SimpleNamespace(
+        spark=spark,
+        data=SimpleNamespace(movies=movies_of(GENRES)),
+        config=config(),
+        progress=messages.append,
+        ratings_df=spark.createDataFrame(ratings_of(ROWS)),
+    )
     result = run(ctx)
     assert messages and "Spark" in messages[0]
     assert set(result.tables) == {
-        "ratings_by_month", "genre_ratings_by_month", "rating_distribution",
-        "genre_rating_distribution", "ratings_per_user", "ratings_per_movie", "polarising_movies",
-        "weighting_effect", "movie_ratings_by_year", "movie_rating_histogram"}
+        "ratings_by_month",
+        "genre_ratings_by_month",
+        "rating_distribution",
+        "genre_rating_distribution",
+        "ratings_per_user",
+        "ratings_per_movie",
+        "polarising_movies",
+        "weighting_effect",
+        "movie_ratings_by_year",
+        "movie_rating_histogram",
+    }
     assert result.metrics["ratings"] == 10
 
 
@@ -260,8 +311,11 @@ def test_only_aggregates_reach_the_driver(spark, monkeypatch) -> None:
         return frame
 
     monkeypatch.setattr(frame_class, "toPandas", counting)
-    rows = [(u, m, float(1 + (u * m) % 9) / 2, f"20{10 + u % 5}-0{1 + m % 9}-01 00:00:00")
-            for u in range(1, 301) for m in range(1, 31)]  # 9,000 ratings, 30 movies, 5 years
+    rows = [
+        (u, m, float(1 + (u * m) % 9) / 2, f"20{10 + u % 5}-0{1 + m % 9}-01 00:00:00")
+        for u in range(1, 301)
+        for m in range(1, 31)
+    ]  # 9,000 ratings, 30 movies, 5 years
     ratings = spark.createDataFrame(ratings_of(rows))  # as the build gives them: a Spark DataFrame
     compute_insights(spark, ratings, movies_of({m: "Drama|Comedy" for m in range(1, 31)}), config(5, 20))
     assert collected and max(collected) <= 30 * 10  # at most one row per movie and rating value

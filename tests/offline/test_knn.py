@@ -1,4 +1,5 @@
 """Stage `knn`: checkerboard neighbours, content fallback, output contract, determinism."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,7 +23,8 @@ def ratings() -> pd.DataFrame:
     rows += [(1, SCARCE, 5.0)]
     frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
     return frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32"}).assign(
-        timestamp=np.int64(0))
+        timestamp=np.int64(0)
+    )
 
 
 @pytest.fixture
@@ -30,20 +32,27 @@ def movies() -> pd.DataFrame:
     """Block A are comedies, block B dramas; 30 (never rated) and 31 (rated once) are comedies."""
     ids = BLOCK_A + BLOCK_B + [UNRATED, SCARCE]
     genres = ["Comedy"] * 3 + ["Drama"] * 3 + ["Comedy", "Comedy|Romance"]
-    return pd.DataFrame({
-        "movie_id": np.array(ids, dtype="int32"),
-        "title": [f"Movie {i}" for i in ids],
-        "year": pd.array([1990] * len(ids), dtype="Int16"),
-        "genres": genres,
-        "raw_title": [f"Movie {i} (1990)" for i in ids],
-    })
+    return pd.DataFrame(
+        {
+            "movie_id": np.array(ids, dtype="int32"),
+            "title": [f"Movie {i}" for i in ids],
+            "year": pd.array([1990] * len(ids), dtype="Int16"),
+            "genres": genres,
+            "raw_title": [f"Movie {i} (1990)" for i in ids],
+        }
+    )
 
 
 @pytest.fixture
 def tags() -> pd.DataFrame:
-    return pd.DataFrame({"user_id": np.array([5], dtype="int32"),
-                         "movie_id": np.array([20], dtype="int32"),
-                         "tag": ["slow burn"], "timestamp": np.array([0], dtype="int64")})
+    return pd.DataFrame(
+        {
+            "user_id": np.array([5], dtype="int32"),
+            "movie_id": np.array([20], dtype="int32"),
+            "tag": ["slow burn"],
+            "timestamp": np.array([0], dtype="int64"),
+        }
+    )
 
 
 @pytest.fixture
@@ -79,8 +88,9 @@ def test_output_contract_order_and_determinism(ratings, movies, tags, cfg):
     second = compute_neighbors(ratings, movies, tags, cfg)
     assert list(first.columns) == COLUMNS
     assert first.to_csv(index=False) == second.to_csv(index=False)
-    expected = first.sort_values(["movie_id", "similarity", "neighbor_id"],
-                                 ascending=[True, False, True], kind="mergesort")
+    expected = first.sort_values(
+        ["movie_id", "similarity", "neighbor_id"], ascending=[True, False, True], kind="mergesort"
+    )
     assert first.index.equals(expected.index)
     assert (first["movie_id"] != first["neighbor_id"]).all()
     ranks = first.groupby("movie_id")["rank"].apply(list)
@@ -115,20 +125,24 @@ def test_co_raters_are_the_people_who_rated_both(weighting, movies, tags, cfg):
     ids = movies["movie_id"].to_numpy()
     rows = {(int(u), int(m)) for u in range(1, 30) for m in ids[:-2] if rng.random() < 0.4}
     rows |= {(3, SCARCE)}  # 31 rated once: content neighbours, yet a co-rater count
-    ratings = pd.DataFrame(sorted(rows), columns=["user_id", "movie_id"]).astype("int32").assign(
-        rating=rng.choice(np.arange(1, 11) / 2, size=len(rows)).astype("float32"),
-        timestamp=np.int64(0))
+    ratings = (
+        pd.DataFrame(sorted(rows), columns=["user_id", "movie_id"])
+        .astype("int32")
+        .assign(
+            rating=rng.choice(np.arange(1, 11) / 2, size=len(rows)).astype("float32"), timestamp=np.int64(0)
+        )
+    )
     chosen = dataclasses.replace(cfg, knn=dataclasses.replace(cfg.knn, weighting=weighting))
     table = compute_neighbors(ratings, movies, tags, chosen)
     assert table["co_raters"].dtype == np.int32
     assert set(table["kind"]) == {"cf", "content"}
-    brute = [_brute_co_raters(ratings, a, b)
-             for a, b in zip(table["movie_id"], table["neighbor_id"])]
+    brute = [_brute_co_raters(ratings, a, b) for a, b in zip(table["movie_id"], table["neighbor_id"])]
     assert table["co_raters"].tolist() == brute
     assert table.loc[table["movie_id"] == SCARCE, "co_raters"].max() == 1
     if weighting == "binary":
         counts = ratings.groupby("movie_id").size()
         cf = table[table["kind"] == "cf"]
-        cosine = cf["co_raters"] / np.sqrt(counts[cf["movie_id"]].to_numpy()
-                                            * counts[cf["neighbor_id"]].to_numpy())
+        cosine = cf["co_raters"] / np.sqrt(
+            counts[cf["movie_id"]].to_numpy() * counts[cf["neighbor_id"]].to_numpy()
+        )
         assert np.allclose(cf["similarity"], cosine.round(6))

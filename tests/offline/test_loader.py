@@ -1,4 +1,5 @@
 """Loader edge cases: real CSV parsing, bad rows counted and reported, clear errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,17 +13,19 @@ from offline.data.loader import DataError, load_dataset, split_title
 @pytest.fixture
 def load(spark, tmp_path: Path):
     """load_dataset with the test session's Spark and a fresh work folder."""
+
     def run(data_dir, posters=None, max_bad_share: float = 0.01):
-        return load_dataset(data_dir, posters, max_bad_share, spark=spark,
-                            work_dir=tmp_path / "work")
+        return load_dataset(data_dir, posters, max_bad_share, spark=spark, work_dir=tmp_path / "work")
+
     return run
 
+
 MOVIES = (
-    'movieId,title,genres\r\n'
+    "movieId,title,genres\r\n"
     '1,"American President, The (1995)",Comedy|Drama|Romance\r\n'
     '2,"11\'09""01 - September 11 (2002)",Drama\r\n'
     '3,"Amélie (Fabuleux destin d\'Amélie Poulain, Le) (2001)",Comedy|Romance\r\n'
-    '4,Babylon 5,(no genres listed)\r\n'
+    "4,Babylon 5,(no genres listed)\r\n"
 )
 LINKS = "movieId,imdbId,tmdbId\r\n1,0112346,9087\r\n2,0328802,\r\n3,0211915,194\r\n4,0105946,\r\n"
 TAGS = 'userId,movieId,tag,timestamp\r\n1,1,"funny, romantic",1445714994\r\n'
@@ -39,8 +42,9 @@ def write_release(root: Path, ratings_rows: list[str], movies: str = MOVIES) -> 
 
 
 def good_ratings(n_users: int = 30) -> list[str]:
-    return [f"{u},{m},{(u + m) % 10 / 2 + 0.5},9640000{u}" for u in range(1, n_users + 1)
-            for m in (1, 2, 3, 4)]
+    return [
+        f"{u},{m},{(u + m) % 10 / 2 + 0.5},9640000{u}" for u in range(1, n_users + 1) for m in (1, 2, 3, 4)
+    ]
 
 
 def test_titles_with_commas_quotes_accents_and_crlf(tmp_path: Path, load) -> None:
@@ -61,15 +65,21 @@ def test_titles_with_commas_quotes_accents_and_crlf(tmp_path: Path, load) -> Non
     assert data.bad_rows.to_dict() == {}
 
 
-@pytest.mark.parametrize("raw, title, year", [
-    ("Usual Suspects, The (1995)", "The Usual Suspects", 1995),
-    ("City of Lost Children, The (Cité des enfants perdus, La) (1995)",
-     "The City of Lost Children (Cité des enfants perdus, La)", 1995),
-    ("Lock, Stock & Two Smoking Barrels (1998)", "Lock, Stock & Two Smoking Barrels", 1998),
-    ("Babylon 5", "Babylon 5", None),
-    ("Ready Player One", "Ready Player One", None),
-    ("Big Bang Theory, The (2007-)", "The Big Bang Theory", 2007),
-])
+@pytest.mark.parametrize(
+    "raw, title, year",
+    [
+        ("Usual Suspects, The (1995)", "The Usual Suspects", 1995),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+            "The City of Lost Children (Cité des enfants perdus, La)",
+            1995,
+        ),
+        ("Lock, Stock & Two Smoking Barrels (1998)", "Lock, Stock & Two Smoking Barrels", 1998),
+        ("Babylon 5", "Babylon 5", None),
+        ("Ready Player One", "Ready Player One", None),
+        ("Big Bang Theory, The (2007-)", "The Big Bang Theory", 2007),
+    ],
+)
 def test_split_title(raw: str, title: str, year: int | None) -> None:
     assert split_title(raw) == (title, year)
 
@@ -102,22 +112,29 @@ def test_wrong_field_count_is_a_bad_row(tmp_path: Path, load) -> None:
     rows[4] = "1,2,4.0"  # line 6: too few fields
     data = load(write_release(tmp_path, rows))
     assert data.bad_rows.to_dict() == {
-        "ratings.csv": {"wrong_field_count": {"count": 1, "example_lines": [6]}}}
+        "ratings.csv": {"wrong_field_count": {"count": 1, "example_lines": [6]}}
+    }
 
 
 def test_wrong_header_names_file_and_expected_columns(tmp_path: Path, load) -> None:
     root = write_release(tmp_path, good_ratings())
     (root / "ratings.csv").write_text("user,movie,stars,ts\n1,1,4.0,1\n")
-    with pytest.raises(DataError, match=r"ratings\.csv: wrong header user,movie,stars,ts; "
-                                        r"expected columns userId,movieId,rating,timestamp"):
+    with pytest.raises(
+        DataError,
+        match=r"ratings\.csv: wrong header user,movie,stars,ts; "
+        r"expected columns userId,movieId,rating,timestamp",
+    ):
         load(root)
 
 
 def test_missing_file_is_one_clear_error(tmp_path: Path, load) -> None:
     root = write_release(tmp_path, good_ratings())
     (root / "links.csv").unlink()
-    with pytest.raises(DataError, match=r"links\.csv: file not found; expected a CSV with columns "
-                                        r"movieId,imdbId,tmdbId"):
+    with pytest.raises(
+        DataError,
+        match=r"links\.csv: file not found; expected a CSV with columns "
+        r"movieId,imdbId,tmdbId",
+    ):
         load(root)
 
 
@@ -132,8 +149,12 @@ def test_bundled_data_loads_clean(load) -> None:
     from offline.config import DEFAULT_DATA_DIR, DEFAULT_POSTERS
 
     data = load(DEFAULT_DATA_DIR, DEFAULT_POSTERS)
-    assert (len(data.ratings), len(data.movies), len(data.links), len(data.tags)) == \
-        (100836, 9742, 9742, 3683)
+    assert (len(data.ratings), len(data.movies), len(data.links), len(data.tags)) == (
+        100836,
+        9742,
+        9742,
+        3683,
+    )
     assert data.ratings["user_id"].nunique() == 610
     assert (data.posters["poster_url"] != "").sum() == 9617
     assert data.bad_rows.to_dict() == {}
@@ -144,11 +165,11 @@ def test_ratings_quirks_bom_crlf_blank_lines_and_unicode_digits(tmp_path: Path, 
     lines = (root / "ratings.csv").read_bytes().decode("utf-8").split("\r\n")
     lines[3] = "1,3,4.0,1²"  # line 4: "²".isdigit() is True, but it is no number
     lines.insert(6, "")  # a blank line (line 7) is skipped but still counted as a line
-    (root / "ratings.csv").write_text("\ufeff" + "\r\n".join(lines), encoding="utf-8",
-                                      newline="")
+    (root / "ratings.csv").write_text("\ufeff" + "\r\n".join(lines), encoding="utf-8", newline="")
     data = load(root)
     assert data.bad_rows.to_dict() == {
-        "ratings.csv": {"non_numeric_value": {"count": 1, "example_lines": [4]}}}
+        "ratings.csv": {"non_numeric_value": {"count": 1, "example_lines": [4]}}
+    }
     assert data.ratings_count == 239 and len(data.ratings) == 239
     assert data.ratings["user_id"].dtype == "int32" and data.ratings["rating"].dtype == "float32"
     pairs = list(zip(data.ratings["user_id"], data.ratings["movie_id"]))

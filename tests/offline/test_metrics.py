@@ -1,4 +1,5 @@
 """Ranking metrics on hand-made lists with exact expected values."""
+
 from __future__ import annotations
 
 import math
@@ -56,4 +57,3 @@ def test_values_in_range_and_bad_k() -> None:
 def test_coverage() -> None:
     assert coverage([[1, 2, 3], [3, 4], []]) == 4
     assert coverage([]) == 0
-

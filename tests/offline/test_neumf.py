@@ -1,4 +1,5 @@
 """Stage `neumf`: model shape and layers, learning, exported tables, determinism."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,27 +12,41 @@ from offline.config import BuildConfig, NeumfConfig, PoolConfig
 from offline.pools import assign_pools
 from offline.stages.neumf import build_neumf, fit_neumf, train_neumf
 
-TINY = NeumfConfig(gmf_dim=4, mlp_dims=(8, 4), epochs=6, batch_size=256, negatives=4,
-                   learning_rate=0.01, top_n=3, candidate_neighbors=5, candidate_cap=15)
+TINY = NeumfConfig(
+    gmf_dim=4,
+    mlp_dims=(8, 4),
+    epochs=6,
+    batch_size=256,
+    negatives=4,
+    learning_rate=0.01,
+    top_n=3,
+    candidate_neighbors=5,
+    candidate_cap=15,
+)
 N_USERS, N_MOVIES = 60, 40
 
 
 @pytest.fixture(scope="module")
 def cfg() -> BuildConfig:
-    return dataclasses.replace(BuildConfig(), neumf=TINY,
-                               pools=PoolConfig(popular_share=0.2, less_known_min_count=3))
+    return dataclasses.replace(
+        BuildConfig(), neumf=TINY, pools=PoolConfig(popular_share=0.2, less_known_min_count=3)
+    )
 
 
 @pytest.fixture(scope="module")
 def ratings() -> pd.DataFrame:
     """Two taste groups (user and movie parity); within a group, low movie ids are more popular."""
     rng = np.random.default_rng(7)
-    rows = [(u, m, float(rng.integers(6, 11)) / 2)
-            for u in range(1, N_USERS + 1) for m in range(1, N_MOVIES + 1)
-            if u % 2 == m % 2 and rng.random() < 0.9 - 0.02 * m]
+    rows = [
+        (u, m, float(rng.integers(6, 11)) / 2)
+        for u in range(1, N_USERS + 1)
+        for m in range(1, N_MOVIES + 1)
+        if u % 2 == m % 2 and rng.random() < 0.9 - 0.02 * m
+    ]
     frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
     return frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32"}).assign(
-        timestamp=np.int64(0))
+        timestamp=np.int64(0)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,23 +70,33 @@ def test_one_score_per_pair_in_zero_one():
     assert scores.shape == (6, 1)  # layer `prediction`: (batch, 1), as predict_pairs reshapes
     assert ((scores > 0) & (scores < 1)).all()
     # each row scored alone gives the same value: nothing mixes rows along the batch axis
-    single = [np.asarray(model({"user": users[i:i + 1], "movie": movies[i:i + 1]})).item()
-              for i in range(6)]
+    single = [
+        np.asarray(model({"user": users[i : i + 1], "movie": movies[i : i + 1]})).item() for i in range(6)
+    ]
     np.testing.assert_allclose(scores.ravel(), single, rtol=1e-5)
 
 
 def test_named_layers_exist():
     model = build_neumf(5, 7, TINY, seed=1)
     names = {layer.name for layer in model.layers}
-    assert {"gmf_user_embedding", "gmf_movie_embedding", "mlp_user_embedding",
-            "mlp_movie_embedding", "prediction"} <= names
-    shapes = {name: model.get_layer(name).get_weights()[0].shape
-              for name in ("gmf_user_embedding", "gmf_movie_embedding", "mlp_user_embedding",
-                           "mlp_movie_embedding")}
+    assert {
+        "gmf_user_embedding",
+        "gmf_movie_embedding",
+        "mlp_user_embedding",
+        "mlp_movie_embedding",
+        "prediction",
+    } <= names
+    shapes = {
+        name: model.get_layer(name).get_weights()[0].shape
+        for name in ("gmf_user_embedding", "gmf_movie_embedding", "mlp_user_embedding", "mlp_movie_embedding")
+    }
     half = TINY.mlp_dims[0] // 2
-    assert shapes == {"gmf_user_embedding": (5, TINY.gmf_dim),
-                      "gmf_movie_embedding": (7, TINY.gmf_dim),
-                      "mlp_user_embedding": (5, half), "mlp_movie_embedding": (7, half)}
+    assert shapes == {
+        "gmf_user_embedding": (5, TINY.gmf_dim),
+        "gmf_movie_embedding": (7, TINY.gmf_dim),
+        "mlp_user_embedding": (5, half),
+        "mlp_movie_embedding": (7, half),
+    }
 
 
 def test_training_separates_positives_from_negatives(ratings):
@@ -81,8 +106,9 @@ def test_training_separates_positives_from_negatives(ratings):
     assert losses[-1] < losses[0]
     # held-out check on the structure: same-parity pairs (taste group) score above cross pairs
     grid_u, grid_m = np.meshgrid(np.arange(N_USERS), np.arange(N_MOVIES), indexing="ij")
-    scores = np.asarray(model({"user": grid_u.ravel().astype(np.int32),
-                               "movie": grid_m.ravel().astype(np.int32)})).ravel()
+    scores = np.asarray(
+        model({"user": grid_u.ravel().astype(np.int32), "movie": grid_m.ravel().astype(np.int32)})
+    ).ravel()
     same = (grid_u.ravel() % 2) == (grid_m.ravel() % 2)
     pos, neg = scores[same], scores[~same]
     auc = (pos[:, None] > neg[None, :]).mean()
@@ -113,8 +139,7 @@ def test_exported_tables(built, ratings, pools, cfg):
 
 
 def test_split_trains_on_train_rows_and_excludes_every_rated_movie(ratings, pools, cfg):
-    split = pd.Series(np.where(np.arange(len(ratings)) % 5 == 0, "test", "train"),
-                      index=ratings.index)
+    split = pd.Series(np.where(np.arange(len(ratings)) % 5 == 0, "test", "train"), index=ratings.index)
     tables, metrics = train_neumf(ratings, pools, cfg, split)
     assert metrics["train_rows"] == int((split == "train").sum())
     top = tables["neumf_user_top"]

@@ -1,4 +1,5 @@
 """The pool definition and the seeded rating split."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,16 +64,25 @@ def test_numpy_hash_is_sparks_xxhash64(spark) -> None:
     from offline.split import spark_split, xxhash64_ints
 
     rng = np.random.default_rng(11)
-    frame = pd.DataFrame({"user_id": rng.integers(-2**31, 2**31 - 1, 3000).astype(np.int32),
-                          "movie_id": rng.integers(0, 300_000, 3000).astype(np.int32)})
-    out = (spark.createDataFrame(frame)
-           .withColumn("h", F.xxhash64("user_id", "movie_id", F.lit(9).cast("int")))
-           .withColumn("split", spark_split((0.8, 0.1, 0.1), 9)).toPandas())
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(-(2**31), 2**31 - 1, 3000).astype(np.int32),
+            "movie_id": rng.integers(0, 300_000, 3000).astype(np.int32),
+        }
+    )
+    out = (
+        spark.createDataFrame(frame)
+        .withColumn("h", F.xxhash64("user_id", "movie_id", F.lit(9).cast("int")))
+        .withColumn("split", spark_split((0.8, 0.1, 0.1), 9))
+        .toPandas()
+    )
     seeds = np.full(len(frame), 9, dtype=np.int32)
-    np.testing.assert_array_equal(out["h"].to_numpy(),
-                                  xxhash64_ints(frame["user_id"], frame["movie_id"], seeds))
-    np.testing.assert_array_equal(out["split"].to_numpy(),
-                                  split_ratings(frame, (0.8, 0.1, 0.1), 9).to_numpy())
+    np.testing.assert_array_equal(
+        out["h"].to_numpy(), xxhash64_ints(frame["user_id"], frame["movie_id"], seeds)
+    )
+    np.testing.assert_array_equal(
+        out["split"].to_numpy(), split_ratings(frame, (0.8, 0.1, 0.1), 9).to_numpy()
+    )
 
 
 def test_split_rejects_bad_fractions() -> None:

@@ -1,4 +1,5 @@
 """Stage `popular`: weighted ratings checked on paper, catalog order, pools."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,28 +13,30 @@ from offline.stages.popular import POPULAR_COLUMNS, STATS_COLUMNS, compute_popul
 
 
 def ratings_of(per_movie: dict[int, list[float]]) -> pd.DataFrame:
-    rows = [(user, movie, r) for movie, values in per_movie.items()
-            for user, r in enumerate(values, start=1)]
+    rows = [(user, movie, r) for movie, values in per_movie.items() for user, r in enumerate(values, start=1)]
     frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
     frame["timestamp"] = 0
-    return frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32",
-                         "timestamp": "int64"})
+    return frame.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32", "timestamp": "int64"})
 
 
 def movies_of(ids: list[int]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "movie_id": pd.array(ids, dtype="int32"),
-        "title": [f"Movie {i}" for i in ids],
-        "year": pd.array([2000 + i for i in ids], dtype="Int16"),
-        "genres": ["Drama"] * len(ids),
-        "raw_title": [f"Movie {i} ({2000 + i})" for i in ids],
-    })
+    return pd.DataFrame(
+        {
+            "movie_id": pd.array(ids, dtype="int32"),
+            "title": [f"Movie {i}" for i in ids],
+            "year": pd.array([2000 + i for i in ids], dtype="Int16"),
+            "genres": ["Drama"] * len(ids),
+            "raw_title": [f"Movie {i} ({2000 + i})" for i in ids],
+        }
+    )
 
 
 def config(catalog_size: int, quantile: float = 0.9) -> BuildConfig:
     return dataclasses.replace(
-        BuildConfig(), popular=PopularConfig(catalog_size=catalog_size, vote_quantile=quantile),
-        pools=PoolConfig(popular_share=1 / 3, less_known_min_count=2))
+        BuildConfig(),
+        popular=PopularConfig(catalog_size=catalog_size, vote_quantile=quantile),
+        pools=PoolConfig(popular_share=1 / 3, less_known_min_count=2),
+    )
 
 
 # counts 1, 2, 3 with means 4, 4, 2
@@ -46,8 +49,9 @@ def test_weighted_rating_matches_hand_computation(spark) -> None:
     stats = compute_popular(spark, ratings, movies, config(3))["movie_stats"]
     c = (4 + 4 + 2) / 3
     m = 2 + 0.8 * (3 - 2)  # 0.9 quantile of [1, 2, 3]: position 0.9 * 2 = 1.8, linear
-    expected = {v_id: v / (v + m) * r + m / (v + m) * c
-                for v_id, v, r in ((1, 1, 4.0), (2, 2, 4.0), (3, 3, 2.0))}
+    expected = {
+        v_id: v / (v + m) * r + m / (v + m) * c for v_id, v, r in ((1, 1, 4.0), (2, 2, 4.0), (3, 3, 2.0))
+    }
     assert list(stats.columns) == STATS_COLUMNS
     assert stats["movie_id"].tolist() == [1, 2, 3]
     assert stats["vote_count"].tolist() == [1, 2, 3]
@@ -68,8 +72,7 @@ def test_pool_column(spark) -> None:
     tables = compute_popular(spark, ratings_of(THREE), movies_of([1, 2, 3]), config(3))
     stats = tables["movie_stats"]
     # top third by count (1 movie) is popular; the rest with >= 2 ratings less known
-    assert stats.set_index("movie_id")["pool"].to_dict() == {
-        1: "rare", 2: "less_known", 3: "popular"}
+    assert stats.set_index("movie_id")["pool"].to_dict() == {1: "rare", 2: "less_known", 3: "popular"}
 
 
 def test_catalog_order_and_ties(spark) -> None:
@@ -95,8 +98,13 @@ def test_catalog_ranks_by_score(spark) -> None:
 def test_run_wraps_compute(spark) -> None:
     data = SimpleNamespace(movies=movies_of([1, 2, 3]))
     messages: list[str] = []
-    ctx = SimpleNamespace(spark=spark, data=data, config=config(2), progress=messages.append,
-                          ratings_df=spark.createDataFrame(ratings_of(THREE)))
+    ctx = SimpleNamespace(
+        spark=spark,
+        data=data,
+        config=config(2),
+        progress=messages.append,
+        ratings_df=spark.createDataFrame(ratings_of(THREE)),
+    )
     result = run(ctx)
     assert messages and "Spark" in messages[0]
     assert set(result.tables) == {"movie_stats", "popular"}

@@ -1,4 +1,5 @@
 """Publishing: manifest contents, atomic swap, a failed build leaves the old tables intact."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,9 @@ class FakeStages:
     @staticmethod
     def run_numbers(ctx) -> StageResult:
         values = ctx.rng("numbers").random(5)
-        return StageResult({"numbers": pd.DataFrame({"i": range(5), "value": values})},
-                           {"mean": float(values.mean())})
+        return StageResult(
+            {"numbers": pd.DataFrame({"i": range(5), "value": values})}, {"mean": float(values.mean())}
+        )
 
     @classmethod
     def run_movies(cls, ctx) -> StageResult:
@@ -44,8 +46,7 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch):
     FakeStages.fail = False
 
 
-def test_manifest_lists_tables_inputs_config_versions_metrics(config: BuildConfig,
-                                                              fake_registry) -> None:
+def test_manifest_lists_tables_inputs_config_versions_metrics(config: BuildConfig, fake_registry) -> None:
     runs, manifest = run_stages(config, fake_registry)
     out = config.out_dir
     on_disk = json.loads((out / "manifest.json").read_text())
@@ -57,14 +58,16 @@ def test_manifest_lists_tables_inputs_config_versions_metrics(config: BuildConfi
     assert set(manifest["input"]["files"]) >= {"ratings.csv", "movies.csv"}
     assert "pandas" in manifest["versions"]
     assert manifest["metrics"]["numbers"]["mean"] == pytest.approx(
-        pd.read_csv(out / "numbers.csv")["value"].mean(), abs=1e-5)
+        pd.read_csv(out / "numbers.csv")["value"].mean(), abs=1e-5
+    )
     assert set(manifest["stages"]) == {"numbers", "movie_list"}
     assert [r.name for r in runs] == ["numbers", "movie_list"]
     publish.verify_tables(out)  # raises on any mismatch
 
 
-def test_same_seed_same_bytes_other_seed_other_bytes(config: BuildConfig, fake_registry,
-                                                     tmp_path: Path) -> None:
+def test_same_seed_same_bytes_other_seed_other_bytes(
+    config: BuildConfig, fake_registry, tmp_path: Path
+) -> None:
     _, first = run_stages(config, fake_registry)
     other = dataclasses.replace(config, out_dir=tmp_path / "again")
     _, second = run_stages(other, fake_registry)
@@ -117,7 +120,8 @@ def test_swap_replaces_whole_folder(tmp_path: Path) -> None:
 
 
 def test_a_second_build_stops_at_once_and_leaves_the_first_ones_staging(
-        config: BuildConfig, fake_registry) -> None:
+    config: BuildConfig, fake_registry
+) -> None:
     """Without a lock, the second build deleted the running build's staging folder."""
     run_stages(config, fake_registry)
     first_staging = config.out_dir.with_name(".trained_data.staging-999999-abcdef")
@@ -131,8 +135,9 @@ def test_a_second_build_stops_at_once_and_leaves_the_first_ones_staging(
     assert not first_staging.exists()
 
 
-def test_one_stage_rebuild_from_other_data_is_not_current(config: BuildConfig, fake_registry,
-                                                         tmp_path: Path) -> None:
+def test_one_stage_rebuild_from_other_data_is_not_current(
+    config: BuildConfig, fake_registry, tmp_path: Path
+) -> None:
     """A one-stage rebuild used to stamp the new input's fingerprint on the whole folder."""
     import shutil
 
@@ -144,14 +149,14 @@ def test_one_stage_rebuild_from_other_data_is_not_current(config: BuildConfig, f
     other = dataclasses.replace(config, data_dir=other_data)
     run_stages(other, ["numbers"])
     assert build.stale_reason(config) == ("input data changed since stage(s) numbers were built")
-    assert build.stale_reason(other) == ("input data changed since stage(s) movie_list were "
-                                         "built")
+    assert build.stale_reason(other) == ("input data changed since stage(s) movie_list were built")
     run_stages(other, fake_registry)
     assert build.stale_reason(other) is None
 
 
-def test_symlinked_trained_data_is_published_behind_its_link(config: BuildConfig, fake_registry,
-                                                            tmp_path: Path) -> None:
+def test_symlinked_trained_data_is_published_behind_its_link(
+    config: BuildConfig, fake_registry, tmp_path: Path
+) -> None:
     real = tmp_path / "builds" / "current"
     real.mkdir(parents=True)
     link = tmp_path / "site" / "trained_data"
@@ -166,8 +171,9 @@ def test_symlinked_trained_data_is_published_behind_its_link(config: BuildConfig
     publish.verify_tables(link)
 
 
-def test_duplicate_movie_ids_in_links_and_posters_are_bad_rows(config: BuildConfig, spark,
-                                                               tmp_path: Path) -> None:
+def test_duplicate_movie_ids_in_links_and_posters_are_bad_rows(
+    config: BuildConfig, spark, tmp_path: Path
+) -> None:
     """Repeated ids used to duplicate movie rows, which the web app then refused to load."""
     import shutil
 
@@ -192,15 +198,13 @@ def test_duplicate_movie_ids_in_links_and_posters_are_bad_rows(config: BuildConf
     assert table["movie_id"].is_unique and len(table) == 9742
 
 
-def test_spark_checkpoints_live_in_the_work_folder_and_go_with_the_build(config: BuildConfig,
-                                                                          spark) -> None:
+def test_spark_checkpoints_live_in_the_work_folder_and_go_with_the_build(config: BuildConfig, spark) -> None:
     """They used to go to one fixed folder under /tmp that nothing ever cleaned."""
     ctx = build.BuildContext(config)
     ctx.spark  # noqa: B018
     checkpoints = Path(ctx._checkpoints)
     assert checkpoints.parent == Path(config.work_dir) and checkpoints.is_dir()
     # Spark puts its own sub-folder in the folder it is given
-    assert Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).parent.name == \
-        checkpoints.name
+    assert Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).parent.name == checkpoints.name
     ctx.close()
     assert not checkpoints.exists()

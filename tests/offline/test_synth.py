@@ -1,4 +1,5 @@
 """Synthetic MovieLens-format data: the real files' format and shape, seeded, loadable."""
+
 from __future__ import annotations
 
 import subprocess
@@ -27,10 +28,12 @@ def ratings(release: Path) -> pd.DataFrame:
 
 
 def test_files_have_movielens_headers_and_load_clean(release: Path, spark, tmp_path: Path) -> None:
-    for name, header in {"ratings.csv": "userId,movieId,rating,timestamp",
-                         "movies.csv": "movieId,title,genres",
-                         "links.csv": "movieId,imdbId,tmdbId",
-                         "tags.csv": "userId,movieId,tag,timestamp"}.items():
+    for name, header in {
+        "ratings.csv": "userId,movieId,rating,timestamp",
+        "movies.csv": "movieId,title,genres",
+        "links.csv": "movieId,imdbId,tmdbId",
+        "tags.csv": "userId,movieId,tag,timestamp",
+    }.items():
         assert (release / name).read_text(encoding="utf-8").split("\n", 1)[0] == header
     data = load_dataset(release, None, spark=spark, work_dir=tmp_path / "work")
     assert data.bad_rows.to_dict() == {}
@@ -110,12 +113,20 @@ def test_impossible_sizes_are_clear_errors() -> None:
 
 def test_cli_writes_a_release(tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    done = subprocess.run([sys.executable, "-m", "offline", "synth", "--ratings", "3k",
-                           "--out", str(out), "--seed", "5"], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "offline", "synth", "--ratings", "3k", "--out", str(out), "--seed", "5"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote 3,000 ratings" in done.stderr
     assert len(pd.read_csv(out / "ratings.csv")) == 3_000
-    bad = subprocess.run([sys.executable, "-m", "offline", "synth", "--ratings", "lots",
-                          "--out", str(out)], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "offline", "synth", "--ratings", "lots", "--out", str(out)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "expected a count like" in bad.stderr

@@ -1,5 +1,6 @@
 """Fixtures for the web app: a small synthetic trained_data/ folder (CSV tables + manifest.json
 with sha256s, in the format of docs/architecture.md), and the app, client and store built on it."""
+
 from __future__ import annotations
 
 import json
@@ -65,9 +66,52 @@ TITLES: list[tuple[str, int | None, str, bool]] = [
     ("Çà et là, Øresund æon", 2005, "Drama", True),
     ("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb", 1964, "Comedy|War", True),
 ]
-MOVIE_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-             24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
-             193609]
+MOVIE_IDS = [
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    30,
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    37,
+    38,
+    39,
+    40,
+    41,
+    42,
+    43,
+    193609,
+]
 N_POPULAR = 14  # movies 1..14 are the popular pool and the catalog
 N_USERS = 8
 K = 4
@@ -111,43 +155,63 @@ def make_tables(seed: int = 0, insights: bool = True) -> dict[str, pd.DataFrame]
     (a build made before stage `insights` existed)."""
     rng = np.random.default_rng(seed)
     ids = MOVIE_IDS
-    movies = pd.DataFrame({
-        "movie_id": ids,
-        "title": [t[0] for t in TITLES],
-        "year": pd.array([t[1] for t in TITLES], dtype="Int64"),
-        "genres": [t[2] for t in TITLES],
-        "imdb_id": [f"{100000 + m:07d}" for m in ids],
-        "tmdb_id": pd.array([None if m == NO_POSTER_ID else 800 + m for m in ids], dtype="Int64"),
-        "poster_url": [POSTER.format(f"poster{m}") if t[3] else "" for m, t in zip(ids, TITLES)],
-    })
+    movies = pd.DataFrame(
+        {
+            "movie_id": ids,
+            "title": [t[0] for t in TITLES],
+            "year": pd.array([t[1] for t in TITLES], dtype="Int64"),
+            "genres": [t[2] for t in TITLES],
+            "imdb_id": [f"{100000 + m:07d}" for m in ids],
+            "tmdb_id": pd.array([None if m == NO_POSTER_ID else 800 + m for m in ids], dtype="Int64"),
+            "poster_url": [POSTER.format(f"poster{m}") if t[3] else "" for m, t in zip(ids, TITLES)],
+        }
+    )
     counts = _counts()
     rated = sorted(counts)
-    pool = {m: "popular" if i < N_POPULAR else ("less_known" if counts[m] >= 5 else "rare")
-            for i, m in enumerate(m for m in ids if m in counts)}
+    pool = {
+        m: "popular" if i < N_POPULAR else ("less_known" if counts[m] >= 5 else "rare")
+        for i, m in enumerate(m for m in ids if m in counts)
+    }
     means = {m: round(3.0 + (m % 7) / 4, 4) for m in rated}
-    stats = pd.DataFrame({"movie_id": rated, "vote_count": [counts[m] for m in rated],
-                          "vote_mean": [means[m] for m in rated],
-                          "score": [round(means[m] * counts[m] / 400, 6) for m in rated],
-                          "pool": [pool[m] for m in rated]})
+    stats = pd.DataFrame(
+        {
+            "movie_id": rated,
+            "vote_count": [counts[m] for m in rated],
+            "vote_mean": [means[m] for m in rated],
+            "score": [round(means[m] * counts[m] / 400, 6) for m in rated],
+            "pool": [pool[m] for m in rated],
+        }
+    )
     popular_ids = ids[:N_POPULAR]
     by_title = movies.set_index("movie_id")
-    popular = pd.DataFrame({
-        "movie_id": popular_ids,
-        "title": [by_title.at[m, "title"] for m in popular_ids],
-        "year": pd.array([by_title.at[m, "year"] for m in popular_ids], dtype="Int64"),
-        "genres": [by_title.at[m, "genres"] for m in popular_ids],
-        "vote_count": [counts[m] for m in popular_ids],
-        "vote_mean": [means[m] for m in popular_ids],
-        "score": [round(1 - n / 100, 6) for n in range(N_POPULAR)],
-        "rank": list(range(1, N_POPULAR + 1)),
-    })
+    popular = pd.DataFrame(
+        {
+            "movie_id": popular_ids,
+            "title": [by_title.at[m, "title"] for m in popular_ids],
+            "year": pd.array([by_title.at[m, "year"] for m in popular_ids], dtype="Int64"),
+            "genres": [by_title.at[m, "genres"] for m in popular_ids],
+            "vote_count": [counts[m] for m in popular_ids],
+            "vote_mean": [means[m] for m in popular_ids],
+            "score": [round(1 - n / 100, 6) for n in range(N_POPULAR)],
+            "rank": list(range(1, N_POPULAR + 1)),
+        }
+    )
     raters = fixture_raters(counts)  # co_raters: counted from the ratings fixture, as the build does
-    knn = pd.DataFrame([
-        (m, n, round(0.9 - 0.1 * r, 6), r + 1, "cf" if counts[m] >= 5 else "content",
-         len(raters[m] & raters[n]))
-        for i, m in enumerate(rated)
-        for r, n in enumerate(rated[(i + step) % len(rated)] for step in (1, 3, 7, 15, 17, 22))],
-        columns=["movie_id", "neighbor_id", "similarity", "rank", "kind", "co_raters"])
+    knn = pd.DataFrame(
+        [
+            (
+                m,
+                n,
+                round(0.9 - 0.1 * r, 6),
+                r + 1,
+                "cf" if counts[m] >= 5 else "content",
+                len(raters[m] & raters[n]),
+            )
+            for i, m in enumerate(rated)
+            for r, n in enumerate(rated[(i + step) % len(rated)] for step in (1, 3, 7, 15, 17, 22))
+        ],
+        columns=["movie_id", "neighbor_id", "similarity", "rank", "kind", "co_raters"],
+    )
     item = rng.normal(scale=0.8, size=(len(rated), K))
     user = rng.normal(scale=0.8, size=(N_USERS, K)) + 1.0
     factor_cols = [f"f{i}" for i in range(K)]
@@ -157,23 +221,37 @@ def make_tables(seed: int = 0, insights: bool = True) -> dict[str, pd.DataFrame]
     user_factors = pd.DataFrame(user.round(6), columns=factor_cols)
     user_factors.insert(0, "user_id", user_ids)
     predicted = np.clip(user @ item.T, 0.5, 5.0)
-    top = [(u, rated[j], round(float(predicted[n, j]), 6), r + 1)
-           for n, u in enumerate(user_ids) for r, j in enumerate(np.argsort(-predicted[n])[:5])]
+    top = [
+        (u, rated[j], round(float(predicted[n, j]), 6), r + 1)
+        for n, u in enumerate(user_ids)
+        for r, j in enumerate(np.argsort(-predicted[n])[:5])
+    ]
     implicit = pd.DataFrame(rng.normal(size=(len(rated), K)).round(6), columns=factor_cols)
     implicit.insert(0, "movie_id", rated)
     less_known = [m for m in rated if pool[m] == "less_known"]
-    movie_top_users = pd.DataFrame([(m, (m + j) % N_USERS + 1, round(0.9 - 0.2 * j, 6), j + 1)
-                                    for m in rated for j in range(2)],
-                                   columns=["movie_id", "user_id", "score", "rank"])
-    user_top_lk = pd.DataFrame([(u, less_known[(u * 3 + j) % len(less_known)], round(0.8 - 0.1 * j, 6), j + 1)
-                                for u in user_ids for j in range(4)],
-                               columns=["user_id", "movie_id", "score", "rank"])
+    movie_top_users = pd.DataFrame(
+        [(m, (m + j) % N_USERS + 1, round(0.9 - 0.2 * j, 6), j + 1) for m in rated for j in range(2)],
+        columns=["movie_id", "user_id", "score", "rank"],
+    )
+    user_top_lk = pd.DataFrame(
+        [
+            (u, less_known[(u * 3 + j) % len(less_known)], round(0.8 - 0.1 * j, 6), j + 1)
+            for u in user_ids
+            for j in range(4)
+        ],
+        columns=["user_id", "movie_id", "score", "rank"],
+    )
     tables = {
-        "movies": movies, "movie_stats": stats, "popular": popular,
-        "als_user_factors": user_factors, "als_item_factors": item_factors,
+        "movies": movies,
+        "movie_stats": stats,
+        "popular": popular,
+        "als_user_factors": user_factors,
+        "als_item_factors": item_factors,
         "als_user_top": pd.DataFrame(top, columns=["user_id", "movie_id", "score", "rank"]),
-        "als_implicit_item_factors": implicit, "knn_neighbors": knn,
-        "neumf_movie_top_users": movie_top_users, "neumf_user_top": user_top_lk,
+        "als_implicit_item_factors": implicit,
+        "knn_neighbors": knn,
+        "neumf_movie_top_users": movie_top_users,
+        "neumf_user_top": user_top_lk,
     }
     if insights:
         tables.update(insight_tables(fixture_ratings(counts), movies, stats))
@@ -185,12 +263,26 @@ RATING_VALUES = np.arange(1, 11) / 2  # 0.5 .. 5.0
 N_RATERS = 500
 POLARISING_MIN = 20  # the manifest's metrics.insights.polarising_min_ratings for the fixture
 CATALOG_SIZE = N_POPULAR
-INSIGHT_METRICS = {"polarising_min_ratings": POLARISING_MIN, "C": 3.5, "m": 40.0,
-                   "catalog_size": CATALOG_SIZE, "low_rating": 2.0, "high_rating": 4.5}
-INSIGHT_TABLE_NAMES = ("ratings_by_month", "genre_ratings_by_month", "rating_distribution",
-                       "genre_rating_distribution", "ratings_per_user", "ratings_per_movie",
-                       "polarising_movies", "weighting_effect", "movie_ratings_by_year",
-                       "movie_rating_histogram")
+INSIGHT_METRICS = {
+    "polarising_min_ratings": POLARISING_MIN,
+    "C": 3.5,
+    "m": 40.0,
+    "catalog_size": CATALOG_SIZE,
+    "low_rating": 2.0,
+    "high_rating": 4.5,
+}
+INSIGHT_TABLE_NAMES = (
+    "ratings_by_month",
+    "genre_ratings_by_month",
+    "rating_distribution",
+    "genre_rating_distribution",
+    "ratings_per_user",
+    "ratings_per_movie",
+    "polarising_movies",
+    "weighting_effect",
+    "movie_ratings_by_year",
+    "movie_rating_histogram",
+)
 
 
 def fixture_raters(counts: dict[int, int] | None = None) -> dict[int, set[int]]:
@@ -213,16 +305,22 @@ def fixture_ratings(counts: dict[int, int], seed: int = 3) -> pd.DataFrame:
             probs = np.array([2, 6, 1, 3, 1, 2, 1, 3, 4, 7], dtype=float)
         else:
             probs = np.array([0, 1, 1, 2, 3, 6, 8, 10, 5, 3], dtype=float)
-        frames.append(pd.DataFrame({
-            "user_id": rng.choice(np.arange(1, N_RATERS + 1), size=count, replace=False, p=activity),
-            "movie_id": movie_id,
-            "rating": rng.choice(RATING_VALUES, size=count, p=probs / probs.sum()),
-            "timestamp": rng.integers(start, end, size=count),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "user_id": rng.choice(np.arange(1, N_RATERS + 1), size=count, replace=False, p=activity),
+                    "movie_id": movie_id,
+                    "rating": rng.choice(RATING_VALUES, size=count, p=probs / probs.sum()),
+                    "timestamp": rng.integers(start, end, size=count),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def insight_tables(ratings: pd.DataFrame, movies: pd.DataFrame, stats: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def insight_tables(
+    ratings: pd.DataFrame, movies: pd.DataFrame, stats: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """The insights tables of these ratings, worked out with pandas alone (the stage uses Spark)."""
     day = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
     r = ratings.assign(month=day.dt.strftime("%Y-%m"), year=day.dt.year)
@@ -236,23 +334,46 @@ def insight_tables(ratings: pd.DataFrame, movies: pd.DataFrame, stats: pd.DataFr
         return out if mean else out.drop(columns="mean_rating")
 
     per_movie = r.groupby("movie_id")["rating"]
-    moments = pd.DataFrame({"ratings": per_movie.size(), "mean_rating": per_movie.mean(),
-                            "stddev": per_movie.std(ddof=0),
-                            "low_share": per_movie.apply(lambda v: (v <= 2.0).mean()),
-                            "high_share": per_movie.apply(lambda v: (v >= 4.5).mean())}).reset_index()
-    polar = moments[moments["ratings"] >= POLARISING_MIN].sort_values(
-        ["stddev", "ratings", "movie_id"], ascending=[False, False, True]).head(20)
+    moments = pd.DataFrame(
+        {
+            "ratings": per_movie.size(),
+            "mean_rating": per_movie.mean(),
+            "stddev": per_movie.std(ddof=0),
+            "low_share": per_movie.apply(lambda v: (v <= 2.0).mean()),
+            "high_share": per_movie.apply(lambda v: (v >= 4.5).mean()),
+        }
+    ).reset_index()
+    polar = (
+        moments[moments["ratings"] >= POLARISING_MIN]
+        .sort_values(["stddev", "ratings", "movie_id"], ascending=[False, False, True])
+        .head(20)
+    )
     polar = polar.assign(rank=np.arange(1, len(polar) + 1)).reset_index(drop=True)
     per_user = r.groupby("user_id").size()
     k = np.floor(np.log2(per_user.to_numpy())).astype(int)  # small counts: exact
-    users = pd.DataFrame({"k": k, "n": per_user.to_numpy()}).groupby("k").agg(
-        users=("n", "size"), ratings=("n", "sum")).reset_index()
-    users = pd.DataFrame({"min_ratings": 2 ** users["k"], "max_ratings": 2 ** (users["k"] + 1) - 1,
-                          "users": users["users"], "ratings": users["ratings"]})
+    users = (
+        pd.DataFrame({"k": k, "n": per_user.to_numpy()})
+        .groupby("k")
+        .agg(users=("n", "size"), ratings=("n", "sum"))
+        .reset_index()
+    )
+    users = pd.DataFrame(
+        {
+            "min_ratings": 2 ** users["k"],
+            "max_ratings": 2 ** (users["k"] + 1) - 1,
+            "users": users["users"],
+            "ratings": users["ratings"],
+        }
+    )
     order = stats.sort_values(["vote_count", "movie_id"], ascending=[False, True])
-    tail = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "ratings": order["vote_count"].to_numpy(),
-                         "pool": order["pool"].to_numpy(),
-                         "cumulative_share": order["vote_count"].cumsum().to_numpy() / order["vote_count"].sum()})
+    tail = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1),
+            "ratings": order["vote_count"].to_numpy(),
+            "pool": order["pool"].to_numpy(),
+            "cumulative_share": order["vote_count"].cumsum().to_numpy() / order["vote_count"].sum(),
+        }
+    )
     by_score = stats.sort_values(["score", "vote_count", "movie_id"], ascending=[False, False, True])
     by_mean = stats.sort_values(["vote_mean", "vote_count", "movie_id"], ascending=[False, False, True])
     ranks = stats.set_index("movie_id")[["vote_count", "vote_mean", "score"]]
@@ -267,10 +388,12 @@ def insight_tables(ratings: pd.DataFrame, movies: pd.DataFrame, stats: pd.DataFr
         "genre_rating_distribution": by(rg, ["genre", "rating"], False),
         "ratings_per_user": users,
         "ratings_per_movie": tail,
-        "polarising_movies": polar[["movie_id", "ratings", "mean_rating", "stddev", "low_share",
-                                    "high_share", "rank"]],
-        "weighting_effect": effect[["movie_id", "vote_count", "vote_mean", "score", "score_rank",
-                                    "mean_rank"]],
+        "polarising_movies": polar[
+            ["movie_id", "ratings", "mean_rating", "stddev", "low_share", "high_share", "rank"]
+        ],
+        "weighting_effect": effect[
+            ["movie_id", "vote_count", "vote_mean", "score", "score_rank", "mean_rank"]
+        ],
         "movie_ratings_by_year": per_movie_counts(by(r, ["movie_id", "year"], False), "year", 1),
         "movie_rating_histogram": per_movie_counts(by(r, ["movie_id", "rating"], False), "rating", 0.5),
     }
@@ -304,10 +427,18 @@ def expected_levels(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     return {"gems": LESS_KNOWN_FLOOR, "known": int(counts.median())}
 
 
-BUILD_METRICS = {"als": {"test_rmse": 0.8712, "test_mae": 0.6698, "bias_test_rmse": 0.8893,
-                         "bias_test_mae": 0.6801, "global_mean_test_rmse": 1.0432,
-                         "global_mean_test_mae": 0.8333, "rank": 12},
-                 "popular": {"C": 3.5, "m": 40.0, "catalog_size": N_POPULAR}}
+BUILD_METRICS = {
+    "als": {
+        "test_rmse": 0.8712,
+        "test_mae": 0.6698,
+        "bias_test_rmse": 0.8893,
+        "bias_test_mae": 0.6801,
+        "global_mean_test_rmse": 1.0432,
+        "global_mean_test_mae": 0.8333,
+        "rank": 12,
+    },
+    "popular": {"C": 3.5, "m": 40.0, "catalog_size": N_POPULAR},
+}
 
 
 def write_manifest(directory: Path, entries: dict[str, dict], build_id: str | None = None) -> dict:
@@ -331,8 +462,9 @@ def write_manifest(directory: Path, entries: dict[str, dict], build_id: str | No
     return manifest
 
 
-def write_trained_data(directory: Path, tables: dict[str, pd.DataFrame] | None = None,
-                       build_id: str | None = BUILD_ID) -> Path:
+def write_trained_data(
+    directory: Path, tables: dict[str, pd.DataFrame] | None = None, build_id: str | None = BUILD_ID
+) -> Path:
     """Write the tables with the offline build's own writer (CSV, LF, fixed floats) + manifest."""
     directory.mkdir(parents=True, exist_ok=True)
     tables = make_tables() if tables is None else tables
@@ -358,9 +490,16 @@ def trained_copy(trained_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def app(trained_dir: Path):
     """The app on the synthetic folder (reload checks off: tests call reload() themselves)."""
-    return create_app({"TESTING": True, "TRAINED_DATA": str(trained_dir), "SECRET_KEY": "test",
-                       "RELOAD_INTERVAL": -1, "RATE_LIMIT_ADDRESS": 0,  # every test is 127.0.0.1
-                       "DATABASE_PATH": str(trained_dir.parent / "feedback.sqlite3")})
+    return create_app(
+        {
+            "TESTING": True,
+            "TRAINED_DATA": str(trained_dir),
+            "SECRET_KEY": "test",
+            "RELOAD_INTERVAL": -1,
+            "RATE_LIMIT_ADDRESS": 0,  # every test is 127.0.0.1
+            "DATABASE_PATH": str(trained_dir.parent / "feedback.sqlite3"),
+        }
+    )
 
 
 @pytest.fixture
@@ -389,5 +528,11 @@ def csrf_token(client) -> Callable[[], str]:
 def fresh_app_factory(tmp_path: Path) -> Iterator[Callable[..., object]]:
     """Build apps on other folders (reload tests)."""
     yield lambda directory, **config: create_app(
-        {"TESTING": True, "TRAINED_DATA": str(directory), "SECRET_KEY": "test",
-         "RELOAD_INTERVAL": -1, **config})
+        {
+            "TESTING": True,
+            "TRAINED_DATA": str(directory),
+            "SECRET_KEY": "test",
+            "RELOAD_INTERVAL": -1,
+            **config,
+        }
+    )

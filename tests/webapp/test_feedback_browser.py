@@ -1,6 +1,7 @@
 """Feedback on the result page in headless Chromium: with JavaScript (in place, the address bar
 follows, a reload keeps it) and without (plain form posts and redirects). Screenshots go to
 tests/artifacts/webapp/."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,10 @@ RESULT = f"/recommendations?movie_ids=1&movie_ids={AMELIE_ID}&movie_ids=20"
 
 
 def _ids(page, section: str) -> list[int]:
-    return [int(v.split(":")[1]) for v in
-            page.locator(f"#{section} .fb-loved").evaluate_all("bs => bs.map(b => b.value)")]
+    return [
+        int(v.split(":")[1])
+        for v in page.locator(f"#{section} .fb-loved").evaluate_all("bs => bs.map(b => b.value)")
+    ]
 
 
 def test_feedback_with_javascript_refreshes_in_place(browser, base_url: str) -> None:

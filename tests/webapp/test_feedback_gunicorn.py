@@ -1,5 +1,6 @@
 """Feedback under real gunicorn: a stream of posts while workers are killed with SIGKILL; every
 mark a client saw acknowledged (201) must be in the database, whole, and the database intact."""
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,19 @@ KILLS = 3
 
 def _post(base: str, n: int) -> int | None:
     """One mark; its stored id when acknowledged, None when the answer never came (killed)."""
-    body = json.dumps({"movie_id": AMELIE_ID, "kind": "rated", "rating": 0.5 + (n % 10) / 2,
-                       "build_id": f"post-{n}", "section": "popular", "rank": 1 + n % 5}).encode()
-    request = urllib.request.Request(base + "/api/feedback", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "movie_id": AMELIE_ID,
+            "kind": "rated",
+            "rating": 0.5 + (n % 10) / 2,
+            "build_id": f"post-{n}",
+            "section": "popular",
+            "rank": 1 + n % 5,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        base + "/api/feedback", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)["feedback"]["id"] if response.status == 201 else None
@@ -35,9 +45,15 @@ def _post(base: str, n: int) -> int | None:
 def test_acknowledged_marks_survive_killed_workers(trained_copy: Path, tmp_path: Path) -> None:
     database = tmp_path / "feedback.sqlite3"
     port, log = _free_port(), tmp_path / "gunicorn.log"
-    proc = _gunicorn(trained_copy, port, log, MOVIEREC_DATABASE_PATH=str(database),
-                     MOVIEREC_RATE_LIMIT_VISITOR="0", MOVIEREC_RATE_LIMIT_ADDRESS="0",
-                     MOVIEREC_ACCESS_LOG="")
+    proc = _gunicorn(
+        trained_copy,
+        port,
+        log,
+        MOVIEREC_DATABASE_PATH=str(database),
+        MOVIEREC_RATE_LIMIT_VISITOR="0",
+        MOVIEREC_RATE_LIMIT_ADDRESS="0",
+        MOVIEREC_ACCESS_LOG="",
+    )
     base = f"http://127.0.0.1:{port}"
     acknowledged: dict[int, int] = {}  # post number -> stored id
     sent = [0]
@@ -79,17 +95,22 @@ def test_acknowledged_marks_survive_killed_workers(trained_copy: Path, tmp_path:
     assert len(acknowledged) > 50, f"too few posts got through ({len(acknowledged)} of {sent[0]})"
     with sqlite3.connect(database) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = {r[0]: r for r in conn.execute(
-            "SELECT id, build_id, kind, rating, movie_id, section, rank FROM feedback "
-            "WHERE kind = 'rated'")}
+        rows = {
+            r[0]: r
+            for r in conn.execute(
+                "SELECT id, build_id, kind, rating, movie_id, section, rank FROM feedback "
+                "WHERE kind = 'rated'"
+            )
+        }
     missing = [n for n, stored in acknowledged.items() if stored not in rows]
     assert not missing, f"acknowledged but not stored: {missing[:10]}"
     for n, stored in acknowledged.items():  # whole rows, as they were sent
-        assert rows[stored][1:] == (f"post-{n}", "rated", 0.5 + (n % 10) / 2, AMELIE_ID,
-                                    "popular", 1 + n % 5)
+        assert rows[stored][1:] == (f"post-{n}", "rated", 0.5 + (n % 10) / 2, AMELIE_ID, "popular", 1 + n % 5)
     # a post whose answer was lost may or may not be stored, but nothing else is there
     unacknowledged = len(rows) - len(acknowledged)
     assert 0 <= unacknowledged <= KILLS * POSTERS
     assert len(killed) == KILLS
-    print(f"{sent[0]} posts sent, {len(acknowledged)} acknowledged and all stored, "
-          f"{unacknowledged} stored without an answer, {KILLS} workers killed")
+    print(
+        f"{sent[0]} posts sent, {len(acknowledged)} acknowledged and all stored, "
+        f"{unacknowledged} stored without an answer, {KILLS} workers killed"
+    )

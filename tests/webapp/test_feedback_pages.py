@@ -1,5 +1,6 @@
 """Feedback through the result page's form (no JavaScript) and the JSON API: what is stored,
 the refreshed list, the shareable URL, and every refusal (CSRF, bad marks, rate limits)."""
+
 from __future__ import annotations
 
 import re
@@ -25,13 +26,16 @@ class Fields(list):
 def _form(html: str) -> Fields:
     """The feedback form's hidden fields, as a browser would send them."""
     form = html.split('<form id="feedback"', 1)[1].split("</form>", 1)[0]
-    return Fields((unescape(n), unescape(v)) for n, v in
-                  re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+    return Fields(
+        (unescape(n), unescape(v))
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    )
 
 
 def _send(client, fields):
-    return client.post("/feedback", data=MultiDict(list(fields)),
-                       content_type="application/x-www-form-urlencoded")
+    return client.post(
+        "/feedback", data=MultiDict(list(fields)), content_type="application/x-www-form-urlencoded"
+    )
 
 
 def _cards(html: str, section: str) -> list[int]:
@@ -69,16 +73,23 @@ def test_loved_movie_joins_the_picks_and_the_list_refreshes(app) -> None:
     assert app.test_client().get(target).get_data(as_text=True).count("result-card") == 10
     rows = _rows(app, client)
     assert [(r["kind"], r["movie_id"], r["section"]) for r in rows] == [
-        ("pick", 1, "picks"), ("pick", AMELIE_ID, "picks"), ("pick", 20, "picks"),
-        ("loved", loved, "popular")]
+        ("pick", 1, "picks"),
+        ("pick", AMELIE_ID, "picks"),
+        ("pick", 20, "picks"),
+        ("loved", loved, "popular"),
+    ]
     assert rows[-1]["rank"] == 2 and rows[-1]["build_id"] == BUILD_ID and rows[-1]["rating"] is None
 
 
 def test_each_kind_of_mark(app) -> None:
     client = app.test_client()
     url, marked = RESULT, {}
-    for kind, section, rank in (("not_for_me", "popular", 1), ("not_interested", "less-known", 1),
-                                ("rated", "popular", 3), ("more", "less-known", 2)):
+    for kind, section, rank in (
+        ("not_for_me", "popular", 1),
+        ("not_interested", "less-known", 1),
+        ("rated", "popular", 3),
+        ("more", "less-known", 2),
+    ):
         movie = _cards(client.get(url).get_data(as_text=True), section)[rank - 1]
         marked[kind] = movie
         extra = {f"stars-{movie}": "3.5"} if kind == "rated" else {}
@@ -95,8 +106,11 @@ def test_each_kind_of_mark(app) -> None:
     assert len(shown) == 10 and not {popular[0], popular[2], less_known[0], less_known[1]} & set(shown)
     rows = [r for r in _rows(app, client) if r["kind"] != "pick"]
     assert [(r["kind"], r["rating"], r["section"], r["rank"]) for r in rows] == [
-        ("not_for_me", None, "popular", 1), ("not_interested", None, "less_known", 1),
-        ("rated", 3.5, "popular", 3), ("more_like_this", None, "less_known", 2)]
+        ("not_for_me", None, "popular", 1),
+        ("not_interested", None, "less_known", 1),
+        ("rated", 3.5, "popular", 3),
+        ("more_like_this", None, "less_known", 2),
+    ]
 
 
 def test_undo_takes_a_mark_back_and_is_stored_too(app) -> None:
@@ -107,22 +121,27 @@ def test_undo_takes_a_mark_back_and_is_stored_too(app) -> None:
     assert response.status_code == 303 and response.headers["Location"].endswith("#your-marks")
     assert response.headers["Location"].split("#")[0] == RESULT
     assert [(r["kind"], r["section"], r["rank"]) for r in _rows(app, client)][-2:] == [
-        ("not_interested", "popular", 1), ("undo", "marks", 1)]
+        ("not_interested", "popular", 1),
+        ("undo", "marks", 1),
+    ]
     # undo on a page that no longer has the mark (a second click after the refresh): no change
     again = _send(client, _form(client.get(RESULT).get_data(as_text=True)) + [("mark", f"undo:{movie}")])
     assert again.status_code == 303 and again.headers["Location"].split("#")[0] == RESULT
     assert len(_rows(app, client)) == 5
 
 
-@pytest.mark.parametrize("mark, extra, message", [
-    ("loved:999999", {}, "There is no movie"),  # unknown after the shown check? shown check first
-    ("loved:1", {}, "not on your list"),  # a pick: never a card
-    ("rated:{p}", {}, "Choose how many stars"),
-    ("rated:{p}", {"stars-{p}": "4.2"}, "Choose how many stars"),
-    ("hated:{p}", {}, "Choose one of the buttons"),
-    ("loved", {}, "Choose one of the buttons"),
-    ("loved:{p}", {"build_id": "<script>"}, "which version"),
-])
+@pytest.mark.parametrize(
+    "mark, extra, message",
+    [
+        ("loved:999999", {}, "There is no movie"),  # unknown after the shown check? shown check first
+        ("loved:1", {}, "not on your list"),  # a pick: never a card
+        ("rated:{p}", {}, "Choose how many stars"),
+        ("rated:{p}", {"stars-{p}": "4.2"}, "Choose how many stars"),
+        ("hated:{p}", {}, "Choose one of the buttons"),
+        ("loved", {}, "Choose one of the buttons"),
+        ("loved:{p}", {"build_id": "<script>"}, "which version"),
+    ],
+)
 def test_bad_marks_are_400_and_store_nothing(app, mark: str, extra: dict, message: str) -> None:
     client = app.test_client()
     page = client.get(RESULT).get_data(as_text=True)
@@ -133,7 +152,7 @@ def test_bad_marks_are_400_and_store_nothing(app, mark: str, extra: dict, messag
     response = _send(client, fields)
     html = response.get_data(as_text=True)
     assert response.status_code == 400, html[:300]
-    assert 'class="error-page"' in html and 'Back to your recommendations' in html
+    assert 'class="error-page"' in html and "Back to your recommendations" in html
     if "not on your list" in message or "no movie" in message:
         assert "not on your list" in html or "no movie" in html
     else:
@@ -152,59 +171,101 @@ def test_without_a_csrf_token_nothing_is_stored(app) -> None:
 
 
 def test_marks_in_the_url_are_checked(client) -> None:
-    for query, message in (("&loved=abc", "is not a movie id"), ("&loved=999999", "no movie with id"),
-                           ("&loved=1", "more than once"), ("&rated=2:6", "is not a rating"),
-                           ("&loved=2&not_for_me=2", "more than once")):
+    for query, message in (
+        ("&loved=abc", "is not a movie id"),
+        ("&loved=999999", "no movie with id"),
+        ("&loved=1", "more than once"),
+        ("&rated=2:6", "is not a rating"),
+        ("&loved=2&not_for_me=2", "more than once"),
+    ):
         response = client.get(RESULT + query)
         assert response.status_code == 400 and message in response.get_data(as_text=True)
     assert client.get(RESULT + "&loved=2&rated=3:4.5&more=4").status_code == 200
 
 
 def test_rate_limit_is_a_429_with_a_clear_message(fresh_app_factory, trained_dir, tmp_path) -> None:
-    app = fresh_app_factory(trained_dir, RATE_LIMIT_VISITOR=2,
-                            DATABASE_PATH=str(tmp_path / "limited.sqlite3"))
+    app = fresh_app_factory(
+        trained_dir, RATE_LIMIT_VISITOR=2, DATABASE_PATH=str(tmp_path / "limited.sqlite3")
+    )
     client = app.test_client()
     page = client.get(RESULT).get_data(as_text=True)
     movies = _cards(page, "popular")
-    statuses = [_send(client, _form(page) + [("mark", f"not_interested:{m}")]).status_code
-                for m in movies[:2]]
+    statuses = [
+        _send(client, _form(page) + [("mark", f"not_interested:{m}")]).status_code for m in movies[:2]
+    ]
     limited = _send(client, _form(page) + [("mark", f"loved:{movies[2]}")])
     assert statuses == [303, 303] and limited.status_code == 429
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert "at most 2 marks a minute per visitor" in limited.get_data(as_text=True)
     assert [r["movie_id"] for r in _rows(app, client) if r["kind"] != "pick"] == movies[:2]
-    api = client.post("/api/feedback", json={"movie_id": movies[3], "kind": "loved",
-                                              "build_id": BUILD_ID, "section": "popular", "rank": 4})
+    api = client.post(
+        "/api/feedback",
+        json={"movie_id": movies[3], "kind": "loved", "build_id": BUILD_ID, "section": "popular", "rank": 4},
+    )
     assert api.status_code == 429 and api.get_json()["error"] == "rate_limited"
 
 
 # ---------------------------------------------------------------- the JSON API
 def test_api_feedback_is_stored_and_answered_201(app) -> None:
     client = app.test_client()
-    body = {"movie_id": AMELIE_ID, "kind": "rated", "rating": 4.5, "build_id": BUILD_ID,
-            "section": "less_known", "rank": 3, "picks": [1, 2, 3]}
+    body = {
+        "movie_id": AMELIE_ID,
+        "kind": "rated",
+        "rating": 4.5,
+        "build_id": BUILD_ID,
+        "section": "less_known",
+        "rank": 3,
+        "picks": [1, 2, 3],
+    }
     response = client.post("/api/feedback", json=body)
     assert response.status_code == 201
     stored = response.get_json()["feedback"]
     assert {k: stored[k] for k in ("movie_id", "kind", "rating", "section", "rank")} == {
-        "movie_id": AMELIE_ID, "kind": "rated", "rating": 4.5, "section": "less_known", "rank": 3}
+        "movie_id": AMELIE_ID,
+        "kind": "rated",
+        "rating": 4.5,
+        "section": "less_known",
+        "rank": 3,
+    }
     rows = _rows(app, client)
-    assert [(r["kind"], r["movie_id"]) for r in rows] == [("pick", 1), ("pick", 2), ("pick", 3),
-                                                          ("rated", AMELIE_ID)]
+    assert [(r["kind"], r["movie_id"]) for r in rows] == [
+        ("pick", 1),
+        ("pick", 2),
+        ("pick", 3),
+        ("rated", AMELIE_ID),
+    ]
     assert rows[-1]["id"] == stored["id"]
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"movie_id": "5"}, "movie_id"), ({"kind": "hated"}, "kind"), ({"kind": None}, "kind"),
-    ({"rating": 4.2}, "rating"), ({"rating": True}, "rating"), ({"kind": "loved"}, "rating"),
-    ({"build_id": ""}, "build_id"), ({"build_id": 5}, "build_id"), ({"section": "top"}, "section"),
-    ({"rank": 0}, "rank"), ({"rank": "1"}, "rank"), ({"picks": [1, 1]}, "picks"),
-    ({"picks": "1,2"}, "picks"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"movie_id": "5"}, "movie_id"),
+        ({"kind": "hated"}, "kind"),
+        ({"kind": None}, "kind"),
+        ({"rating": 4.2}, "rating"),
+        ({"rating": True}, "rating"),
+        ({"kind": "loved"}, "rating"),
+        ({"build_id": ""}, "build_id"),
+        ({"build_id": 5}, "build_id"),
+        ({"section": "top"}, "section"),
+        ({"rank": 0}, "rank"),
+        ({"rank": "1"}, "rank"),
+        ({"picks": [1, 1]}, "picks"),
+        ({"picks": "1,2"}, "picks"),
+    ],
+)
 def test_api_feedback_bad_fields_are_400(app, change: dict, field: str) -> None:
     client = app.test_client()
-    body = {"movie_id": AMELIE_ID, "kind": "rated", "rating": 4.0, "build_id": BUILD_ID,
-            "section": "popular", "rank": 1, **change}
+    body = {
+        "movie_id": AMELIE_ID,
+        "kind": "rated",
+        "rating": 4.0,
+        "build_id": BUILD_ID,
+        "section": "popular",
+        "rank": 1,
+        **change,
+    }
     response = client.post("/api/feedback", json=body)
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_parameter" and field in response.get_json()["message"]
@@ -225,8 +286,12 @@ def test_api_recommendations_take_a_profile(client) -> None:
     first = [m["movie_id"] for m in three["popular"] + three["less_known"]]
     one = client.post("/api/recommendations", json={"movie_ids": [AMELIE_ID]})
     assert one.status_code == 200 and len(one.get_json()["popular"]) == 5
-    body = {"movie_ids": [1, AMELIE_ID, 20, first[0]], "disliked_ids": [first[1], first[2]],
-            "ratings": {str(first[0]): 5, str(first[1]): 1.5}, "more_like": first[0]}
+    body = {
+        "movie_ids": [1, AMELIE_ID, 20, first[0]],
+        "disliked_ids": [first[1], first[2]],
+        "ratings": {str(first[0]): 5, str(first[1]): 1.5},
+        "more_like": first[0],
+    }
     response = client.post("/api/recommendations", json=body)
     assert response.status_code == 200, response.get_json()
     data = response.get_json()
@@ -236,8 +301,7 @@ def test_api_recommendations_take_a_profile(client) -> None:
     assert all(m["reason_head"].startswith("Because you liked ") for m in data["popular"])
 
 
-def test_start_up_migrates_and_says_so_in_one_line(fresh_app_factory, trained_dir, tmp_path,
-                                                   caplog) -> None:
+def test_start_up_migrates_and_says_so_in_one_line(fresh_app_factory, trained_dir, tmp_path, caplog) -> None:
     import logging
 
     from webapp.db import DatabaseError
@@ -249,5 +313,7 @@ def test_start_up_migrates_and_says_so_in_one_line(fresh_app_factory, trained_di
         fresh_app_factory(trained_dir, DATABASE_PATH=str(path))
         fresh_app_factory(trained_dir, DATABASE_PATH=str(path), DATABASE_MIGRATE="check")
     lines = [r.getMessage() for r in caplog.records if r.name == "webapp.feedback_views"]
-    assert lines == [f"database sqlite:///{path}: schema 0001_feedback, upgraded from an empty database",
-                     f"database sqlite:///{path}: schema 0001_feedback, current"]
+    assert lines == [
+        f"database sqlite:///{path}: schema 0001_feedback, upgraded from an empty database",
+        f"database sqlite:///{path}: schema 0001_feedback, current",
+    ]

@@ -1,5 +1,6 @@
 """The feedback database on SQLite and on PostgreSQL: migrations, the stored rows, the schema's
 own checks, rate limits, and concurrent writers from several processes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,13 @@ def _store(url: str, visitor: int = 0, address: int = 0) -> FeedbackStore:
     return store
 
 
-def _entry(visitor: str = "visitor-aaaaaaaaaaaaaaaa", movie: int = 318, kind: str = "loved",
-           rating: float | None = None, rank: int = 2) -> FeedbackEntry:
+def _entry(
+    visitor: str = "visitor-aaaaaaaaaaaaaaaa",
+    movie: int = 318,
+    kind: str = "loved",
+    rating: float | None = None,
+    rank: int = 2,
+) -> FeedbackEntry:
     return FeedbackEntry(visitor, movie, kind, "build-1", "popular", rank, rating)
 
 
@@ -78,12 +84,17 @@ def test_an_unusable_database_is_one_clear_line(tmp_path: Path) -> None:
 def test_record_stores_every_field_and_the_picks_once(migrated: str) -> None:
     store = _store(migrated)
     stored = store.record(_entry(), "127.0.0.1", picks=(1, 2, 3), now=NOW)
-    store.record(_entry(movie=260, kind="rated", rating=3.5, rank=4), "127.0.0.1",
-                 picks=(1, 2, 3), now=NOW + 1)
+    store.record(
+        _entry(movie=260, kind="rated", rating=3.5, rank=4), "127.0.0.1", picks=(1, 2, 3), now=NOW + 1
+    )
     rows = store.rows("visitor-aaaaaaaaaaaaaaaa")
     assert [(r["kind"], r["movie_id"], r["section"], r["rank"]) for r in rows] == [
-        ("pick", 1, "picks", 1), ("pick", 2, "picks", 2), ("pick", 3, "picks", 3),
-        ("loved", 318, "popular", 2), ("rated", 260, "popular", 4)]
+        ("pick", 1, "picks", 1),
+        ("pick", 2, "picks", 2),
+        ("pick", 3, "picks", 3),
+        ("loved", 318, "popular", 2),
+        ("rated", 260, "popular", 4),
+    ]
     loved = rows[3]
     assert loved["id"] == stored.id and loved["build_id"] == "build-1" and loved["rating"] is None
     assert rows[4]["rating"] == 3.5
@@ -97,12 +108,26 @@ def test_the_schema_refuses_what_the_app_never_writes(migrated: str) -> None:
     """The checks hold in the database itself, not only in the app: a rating on a 'loved' row, a
     rating out of range, an unknown kind or section, a rank of 0."""
     engine = db.make_engine(migrated)
-    good = {"created_at": dt.datetime.now(dt.UTC), "visitor_id": "v" * 22, "movie_id": 1,
-            "kind": "rated", "rating": 4.0, "build_id": "b", "section": "popular", "rank": 1}
+    good = {
+        "created_at": dt.datetime.now(dt.UTC),
+        "visitor_id": "v" * 22,
+        "movie_id": 1,
+        "kind": "rated",
+        "rating": 4.0,
+        "build_id": "b",
+        "section": "popular",
+        "rank": 1,
+    }
     with engine.begin() as conn:
         conn.execute(insert(db.feedback).values(**good))
-    for bad in ({"kind": "loved"}, {"rating": 5.5}, {"rating": None}, {"kind": "hated", "rating": None},
-                {"section": "sidebar"}, {"rank": 0}):
+    for bad in (
+        {"kind": "loved"},
+        {"rating": 5.5},
+        {"rating": None},
+        {"kind": "hated", "rating": None},
+        {"section": "sidebar"},
+        {"rank": 0},
+    ):
         with pytest.raises(IntegrityError):
             with engine.begin() as conn:
                 conn.execute(insert(db.feedback).values(**{**good, **bad}))
@@ -146,8 +171,11 @@ def test_rate_limit_per_address_and_old_windows_go(migrated: str) -> None:
 def _writer(url: str, worker: int, count: int) -> None:
     store = _store(url)
     for n in range(count):
-        store.record(_entry(visitor=f"worker-{worker:02d}-aaaaaaaaaa", movie=1000 + n),
-                     f"10.1.0.{worker}", picks=(1, 2, 3))
+        store.record(
+            _entry(visitor=f"worker-{worker:02d}-aaaaaaaaaa", movie=1000 + n),
+            f"10.1.0.{worker}",
+            picks=(1, 2, 3),
+        )
     store.dispose()
 
 

@@ -1,4 +1,5 @@
 """Contract tests of webapp.recommend on a small hand-made table set."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -53,8 +54,10 @@ def _raters() -> dict[int, set[int]]:
     movie_stats.vote_count says."""
     rng = np.random.default_rng(11)
     counts = _movie_stats().set_index("movie_id")["vote_count"]
-    return {m: set(rng.choice(np.arange(1, 301), size=int(counts[m]), replace=False).tolist())
-            for m in range(1, N_MOVIES + 1)}
+    return {
+        m: set(rng.choice(np.arange(1, 301), size=int(counts[m]), replace=False).tolist())
+        for m in range(1, N_MOVIES + 1)
+    }
 
 
 def _knn() -> pd.DataFrame:
@@ -65,10 +68,10 @@ def _knn() -> pd.DataFrame:
     for m in range(1, N_MOVIES + 1):
         for rank, step in enumerate((1, 2, 12, 20), start=1):
             nbr = (m + step - 1) % N_MOVIES + 1
-            rows.append((m, nbr, 1.0 / rank, rank, "cf" if m < 30 else "content",
-                         len(raters[m] & raters[nbr])))
-    return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind",
-                                       "co_raters"])
+            rows.append(
+                (m, nbr, 1.0 / rank, rank, "cf" if m < 30 else "content", len(raters[m] & raters[nbr]))
+            )
+    return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind", "co_raters"])
 
 
 def _als() -> pd.DataFrame:
@@ -84,10 +87,12 @@ def _neumf() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each movie's two top users (u = m % 5, (m + 1) % 5); each user's three less-known movies."""
     movie_users = pd.DataFrame(
         [(m, (m + j) % 5, 0.9 - 0.1 * j, j + 1) for m in range(1, N_MOVIES + 1) for j in range(2)],
-        columns=["movie_id", "user_id", "score", "rank"])
+        columns=["movie_id", "user_id", "score", "rank"],
+    )
     user_top = pd.DataFrame(
         [(u, 11 + (u * 5 + j) % 24, 0.8 - 0.1 * j, j + 1) for u in range(5) for j in range(3)],
-        columns=["user_id", "movie_id", "score", "rank"])
+        columns=["user_id", "movie_id", "score", "rank"],
+    )
     return movie_users, user_top
 
 
@@ -95,9 +100,14 @@ def _neumf() -> tuple[pd.DataFrame, pd.DataFrame]:
 def tables() -> dict[str, pd.DataFrame]:
     """The full hand-made table set."""
     movie_users, user_top = _neumf()
-    return {"movies": _movies(), "movie_stats": _movie_stats(), "knn_neighbors": _knn(),
-            "als_implicit_item_factors": _als(), "neumf_movie_top_users": movie_users,
-            "neumf_user_top": user_top}
+    return {
+        "movies": _movies(),
+        "movie_stats": _movie_stats(),
+        "knn_neighbors": _knn(),
+        "als_implicit_item_factors": _als(),
+        "neumf_movie_top_users": movie_users,
+        "neumf_user_top": user_top,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +127,14 @@ def _title(tables: Mapping[str, pd.DataFrame], movie_id: int) -> str:
     return title if isinstance(title, str) and title else f"Movie {movie_id}"
 
 
-def _check_contract(result: RecommendationSet, picks: tuple[int, ...],
-                    tables: Mapping[str, pd.DataFrame], min_count: int = 5, *,
-                    filled: bool = False) -> None:
+def _check_contract(
+    result: RecommendationSet,
+    picks: tuple[int, ...],
+    tables: Mapping[str, pd.DataFrame],
+    min_count: int = 5,
+    *,
+    filled: bool = False,
+) -> None:
     """Ten distinct non-pick movies, five per section, each with a reason naming its picks.
 
     Unless a section had to be filled from other pools (`filled`), the popular section holds
@@ -156,8 +171,7 @@ def test_ten_results_in_their_pools(rec: Recommender, tables: dict[str, pd.DataF
     assert result.picks == PICKS
 
 
-def test_first_popular_is_knn_neighbour_with_title_in_reason(
-        tables: dict[str, pd.DataFrame]) -> None:
+def test_first_popular_is_knn_neighbour_with_title_in_reason(tables: dict[str, pd.DataFrame]) -> None:
     knn_only = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
     result = Recommender.from_tables(tables, weights=knn_only).recommend_for_picks([1, 12, 20])
     # movie 2 is pick 1's nearest neighbour (similarity 1.0), and popular
@@ -174,8 +188,7 @@ def test_first_popular_is_knn_neighbour_with_title_in_reason(
     assert first.evidence.to_json() == {"pick_id": 1, "pick_raters": 199, "rated_both": both}
 
 
-def test_without_co_raters_a_knn_reason_is_a_plain_sentence(
-        tables: dict[str, pd.DataFrame]) -> None:
+def test_without_co_raters_a_knn_reason_is_a_plain_sentence(tables: dict[str, pd.DataFrame]) -> None:
     """A build made before knn_neighbors had co_raters: no numbers, the plain sentence."""
     knn_only = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
     older = {**tables, "knn_neighbors": tables["knn_neighbors"].drop(columns="co_raters")}
@@ -184,8 +197,7 @@ def test_without_co_raters_a_knn_reason_is_a_plain_sentence(
     assert first.reason_detail == "People who rated it also rated this"
 
 
-def test_every_knn_and_als_reason_counts_the_people_who_rated_both(
-        tables: dict[str, pd.DataFrame]) -> None:
+def test_every_knn_and_als_reason_counts_the_people_who_rated_both(tables: dict[str, pd.DataFrame]) -> None:
     """Over many triples: each number of a reason is a brute-force count from the ratings
     fixture, for the pick the sentence names, and the sentence carries those numbers."""
     raters = _raters()
@@ -222,15 +234,18 @@ def test_an_als_reason_names_the_closest_pick(tables: dict[str, pd.DataFrame]) -
         closest = max((3, 15, 22), key=lambda p: float(factors[p - 1] @ factors[r.movie_id - 1]))
         assert r.because_of == (closest,) and r.evidence.pick_id == closest
         assert r.reason_detail.startswith(
-            "Of your picks, it is the closest to this in a model of everyone's ratings")
+            "Of your picks, it is the closest to this in a model of everyone's ratings"
+        )
 
 
 def test_a_content_reason_names_the_shared_genres(tables: dict[str, pd.DataFrame]) -> None:
     """Movies 30..40 have content neighbours: the reason names the genres both movies have."""
     knn_only = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
     rec = Recommender.from_tables(tables, weights=knn_only)
-    genres = {m: set(g.split("|")) - {"(no genres listed)"}
-              for m, g in zip(tables["movies"]["movie_id"], tables["movies"]["genres"])}
+    genres = {
+        m: set(g.split("|")) - {"(no genres listed)"}
+        for m, g in zip(tables["movies"]["movie_id"], tables["movies"]["genres"])
+    }
     found = [r for r in rec.recommend_for_picks([31, 32, 33]).all() if r.source == "content"]
     assert found
     for r in found:
@@ -303,7 +318,8 @@ def test_less_known_pool_exhausted_fills_from_popular(tables: dict[str, pd.DataF
 def test_short_popular_pool_is_filled(tables: dict[str, pd.DataFrame]) -> None:
     stats = tables["movie_stats"].copy()
     stats.loc[stats["movie_id"] > 4, "pool"] = stats.loc[stats["movie_id"] > 4, "pool"].replace(
-        "popular", "less_known")
+        "popular", "less_known"
+    )
     rec = Recommender.from_tables({**tables, "movie_stats": stats})
     result = rec.recommend_for_picks([1, 2, 20])
     _check_contract(result, (1, 2, 20), {**tables, "movie_stats": stats}, filled=True)
@@ -311,18 +327,24 @@ def test_short_popular_pool_is_filled(tables: dict[str, pd.DataFrame]) -> None:
 
 
 def test_catalog_smaller_than_ten() -> None:
-    stats = pd.DataFrame({"movie_id": [1, 2, 3, 4, 5], "vote_count": [50, 40, 9, 8, 7],
-                          "score": [1.0, 0.9, 0.3, 0.2, 0.1],
-                          "pool": ["popular", "popular", "less_known", "less_known", "less_known"]})
+    stats = pd.DataFrame(
+        {
+            "movie_id": [1, 2, 3, 4, 5],
+            "vote_count": [50, 40, 9, 8, 7],
+            "score": [1.0, 0.9, 0.3, 0.2, 0.1],
+            "pool": ["popular", "popular", "less_known", "less_known", "less_known"],
+        }
+    )
     rec = Recommender.from_tables({"movie_stats": stats})
     result = rec.recommend_for_picks([1, 3, 5])
     assert sorted(result.movie_ids()) == [2, 4]
 
 
-@pytest.mark.parametrize("missing", ["knn_neighbors", "als_implicit_item_factors",
-                                     "neumf_user_top", "neumf_movie_top_users", "movies"])
-def test_missing_optional_table_still_gives_ten(tables: dict[str, pd.DataFrame],
-                                                missing: str) -> None:
+@pytest.mark.parametrize(
+    "missing",
+    ["knn_neighbors", "als_implicit_item_factors", "neumf_user_top", "neumf_movie_top_users", "movies"],
+)
+def test_missing_optional_table_still_gives_ten(tables: dict[str, pd.DataFrame], missing: str) -> None:
     rest = {k: v for k, v in tables.items() if k != missing}
     result = Recommender.from_tables(rest).recommend_for_picks([1, 12, 20])
     _check_contract(result, (1, 12, 20), rest)
@@ -391,7 +413,8 @@ def test_neumf_source_reaches_less_known(tables: dict[str, pd.DataFrame]) -> Non
     ref = "it" if len(first.because_of) == 1 else f"Film {pick}"
     assert first.reason_detail == (
         f"{k} of the 2 viewers a neural model finds likeliest to watch {ref} "
-        f"{'is' if k == 1 else 'are'} predicted to watch this too")
+        f"{'is' if k == 1 else 'are'} predicted to watch this too"
+    )
 
 
 def test_ablation_changes_the_list(rec: Recommender) -> None:
@@ -401,19 +424,23 @@ def test_ablation_changes_the_list(rec: Recommender) -> None:
     assert all(r.source != "knn" for r in no_knn.all())
 
 
-def _als_only_popular(factors: np.ndarray, picks: list[int], mode: str,
-                      reg: float = 0.1, alpha: float = 10.0) -> list[int]:
+def _als_only_popular(
+    factors: np.ndarray, picks: list[int], mode: str, reg: float = 0.1, alpha: float = 10.0
+) -> list[int]:
     """The popular section of an ALS-only blend, computed here from the factors: the fold-in's
     user vector (the normal equations of Spark's ALS), every movie's score, the best five
     popular non-picks (ids are 1..N_MOVIES, so row = id - 1)."""
     picked = factors[[p - 1 for p in picks]]
     k = factors.shape[1]
     if mode == "explicit":
-        user = np.linalg.solve(picked.T @ picked + reg * len(picks) * np.eye(k),
-                               picked.T @ np.full(len(picks), 5.0))
+        user = np.linalg.solve(
+            picked.T @ picked + reg * len(picks) * np.eye(k), picked.T @ np.full(len(picks), 5.0)
+        )
     else:
-        user = np.linalg.solve(factors.T @ factors + alpha * picked.T @ picked
-                               + reg * len(picks) * np.eye(k), (1 + alpha) * picked.sum(axis=0))
+        user = np.linalg.solve(
+            factors.T @ factors + alpha * picked.T @ picked + reg * len(picks) * np.eye(k),
+            (1 + alpha) * picked.sum(axis=0),
+        )
     scores = factors @ user
     candidates = [m for m in POPULAR_IDS if m not in picks]
     return sorted(candidates, key=lambda m: -scores[m - 1])[:5]
@@ -427,11 +454,20 @@ def test_explicit_mode_uses_explicit_factors(tables: dict[str, pd.DataFrame]) ->
     both = {**tables, "als_item_factors": explicit}
     als_only = BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0})
     picks = [11, 12, 20]  # no popular pick: the popular section is ranked by the fold-in alone
-    got = {mode: [r.movie_id for r in Recommender.from_tables(both, als_mode=mode, weights=als_only)
-                  .recommend_for_picks(picks).popular] for mode in ("explicit", "implicit")}
+    got = {
+        mode: [
+            r.movie_id
+            for r in Recommender.from_tables(both, als_mode=mode, weights=als_only)
+            .recommend_for_picks(picks)
+            .popular
+        ]
+        for mode in ("explicit", "implicit")
+    }
     matrix = {"explicit": explicit, "implicit": implicit}
-    expected = {mode: _als_only_popular(matrix[mode][[f"f{i}" for i in range(4)]].to_numpy(), picks, mode)
-                for mode in matrix}
+    expected = {
+        mode: _als_only_popular(matrix[mode][[f"f{i}" for i in range(4)]].to_numpy(), picks, mode)
+        for mode in matrix
+    }
     assert expected["explicit"] != expected["implicit"]  # the check below can tell them apart
     assert got == expected
 
@@ -447,11 +483,13 @@ def test_three_picks_are_the_simplest_profile(rec: Recommender) -> None:
     assert recommend(rec, Profile(PICKS)) == rec.recommend_for_picks(list(PICKS))
 
 
-def test_every_profile_movie_is_left_out_and_liked_ones_are_named(rec: Recommender,
-                                                                   tables) -> None:
+def test_every_profile_movie_is_left_out_and_liked_ones_are_named(rec: Recommender, tables) -> None:
     first = rec.recommend_for_picks(list(PICKS))
-    loved, disliked, dismissed = first.popular[0].movie_id, first.popular[1].movie_id, \
-        first.less_known[0].movie_id
+    loved, disliked, dismissed = (
+        first.popular[0].movie_id,
+        first.popular[1].movie_id,
+        first.less_known[0].movie_id,
+    )
     profile = Profile(PICKS + (loved,), (disliked, dismissed), ((loved, 4.5), (disliked, 1.5)))
     result = rec.recommend(profile)
     ids = [r.movie_id for r in result.all()]
@@ -465,6 +503,7 @@ def test_every_profile_movie_is_left_out_and_liked_ones_are_named(rec: Recommend
 def test_a_disliked_movie_counts_against_its_neighbours(rec: Recommender) -> None:
     """Movie 3 is a neighbour of pick 1 (similarity 0.5) and of movie 2 (1.0): disliking 2 (not
     interested: weight 0.5) takes 0.5 off its kNN total, and 2 itself is left out."""
+
     def knn_total(profile: Profile, movie: int) -> float:
         return rec._pick_scores(_Query.of(profile, rec._index), rec._everyone)["knn"][rec._index[movie]]
 
@@ -504,23 +543,27 @@ def test_ratings_set_the_weights(rec: Recommender) -> None:
     five = Profile(PICKS + (25,), ratings=((25, 5.0),))
     low = Profile(PICKS + (25,), ratings=((25, 3.5),))
     assert five.liked_weights()[-1] > 1.0 > low.liked_weights()[-1]
-    assert Profile(PICKS, (9,), ((9, 0.5),)).disliked_weights()[0] > \
-        Profile(PICKS, (9,)).disliked_weights()[0]
+    assert (
+        Profile(PICKS, (9,), ((9, 0.5),)).disliked_weights()[0] > Profile(PICKS, (9,)).disliked_weights()[0]
+    )
     assert len(rec.recommend(five).all()) == len(rec.recommend(low).all()) == 10
 
 
-@pytest.mark.parametrize("profile, message", [
-    (Profile(()), "at least one liked"),
-    (Profile((1, 2), (2,)), "appear twice"),
-    (Profile((1, 1)), "appear twice"),
-    (Profile((1, 2), ratings=((3, 4.0),)), "not in the profile"),
-    (Profile((1, 2), ratings=((2, 4.2),)), "half star"),
-    (Profile((1, 2), ratings=((2, 5.5),)), "half star"),
-    (Profile((1, 2), ratings=((2, True),)), "half star"),
-    (Profile((1, 2), focus=3), "focus"),
-    (Profile(tuple(range(1, 41)), excluded=tuple(range(100, 200))), "at most"),
-    (Profile((1, "2")), "integer"),
-])
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        (Profile(()), "at least one liked"),
+        (Profile((1, 2), (2,)), "appear twice"),
+        (Profile((1, 1)), "appear twice"),
+        (Profile((1, 2), ratings=((3, 4.0),)), "not in the profile"),
+        (Profile((1, 2), ratings=((2, 4.2),)), "half star"),
+        (Profile((1, 2), ratings=((2, 5.5),)), "half star"),
+        (Profile((1, 2), ratings=((2, True),)), "half star"),
+        (Profile((1, 2), focus=3), "focus"),
+        (Profile(tuple(range(1, 41)), excluded=tuple(range(100, 200))), "at most"),
+        (Profile((1, "2")), "integer"),
+    ],
+)
 def test_bad_profiles_are_refused(rec: Recommender, profile: Profile, message: str) -> None:
     with pytest.raises(InvalidPicksError, match=message):
         rec.recommend(profile)
@@ -539,8 +582,9 @@ def test_one_liked_movie_is_enough(rec: Recommender) -> None:
 
 
 def test_a_reason_names_at_most_three_movies(rec: Recommender) -> None:
-    only_popularity = rec.with_weights(BlendWeights(popular={"popularity": 1.0},
-                                                    less_known={"popularity": 1.0}, after_feedback={}))
+    only_popularity = rec.with_weights(
+        BlendWeights(popular={"popularity": 1.0}, less_known={"popularity": 1.0}, after_feedback={})
+    )
     result = only_popularity.recommend(Profile((1, 12, 20, 21, 22), ratings=((22, 4.0),)))
     first = result.popular[0]
     assert first.source == "fallback" and first.because_of == (1, 12, 20, 21, 22)
@@ -577,8 +621,9 @@ def test_popular_picks_prior_applies_only_when_every_pick_is_popular(rec: Recomm
     assert weights.without("popularity").popular_picks_prior == {"popular": 0.0}
     plain = rec.with_weights(BlendWeights(popular_picks_prior=None))
     adaptive = rec.with_weights(weights)
-    no_prior = rec.with_weights(BlendWeights(popular={**BlendWeights().popular, "popularity": 0.0},
-                                             popular_picks_prior=None))
+    no_prior = rec.with_weights(
+        BlendWeights(popular={**BlendWeights().popular, "popularity": 0.0}, popular_picks_prior=None)
+    )
     all_popular, mixed = (1, 2, 3), (1, 2, 12)
     # every pick popular: as if the prior were off; a mixed profile: the ordinary weights
     assert adaptive.recommend_ids(Profile(all_popular)) == no_prior.recommend_ids(Profile(all_popular))

@@ -13,6 +13,7 @@ Answers must be below 500 and, when they are errors, have the documented shape: 
 object of docs/api.md for /api/ and /healthz, the HTML error page (or the picker with its alert)
 for pages.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,13 +39,27 @@ PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
     "pages.report": {},
     "insights.index": {"query": ("genre",)},
     "insights.movie": {"query": ("movie_ids",)},
-    "api.recommend": {"json": ("movie_ids", "disliked_ids", "ratings", "more_like", "less_known",
-                               "less_known_min_count")},
-    "feedback.submit": {"form": ("csrf_token", "movie_ids", "loved", "not_for_me", "not_interested",
-                                 "rated", "more", "mark", "build_id", "less_known", "shown_popular",
-                                 "shown_less_known", "stars-2")},
-    "feedback.api_feedback": {"json": ("movie_id", "kind", "rating", "build_id", "section", "rank",
-                                       "picks")},
+    "api.recommend": {
+        "json": ("movie_ids", "disliked_ids", "ratings", "more_like", "less_known", "less_known_min_count")
+    },
+    "feedback.submit": {
+        "form": (
+            "csrf_token",
+            "movie_ids",
+            "loved",
+            "not_for_me",
+            "not_interested",
+            "rated",
+            "more",
+            "mark",
+            "build_id",
+            "less_known",
+            "shown_popular",
+            "shown_less_known",
+            "stars-2",
+        )
+    },
+    "feedback.api_feedback": {"json": ("movie_id", "kind", "rating", "build_id", "section", "rank", "picks")},
     "api.search_movies": {"query": ("q", "limit", "genre")},
     "api.catalog": {},
     "api.movie": {},
@@ -57,16 +72,36 @@ PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # Values that pass each parameter's check, so the checks after it run too.
 VALID: dict[str, list[Any]] = {
-    "movie_ids": [[1, AMELIE_ID, 20], [2, 3, XSS_ID]], "q": ["the", "amelie"],
-    "genre": ["Drama", "Horror"], "less_known": ["gems", "known"], "limit": [5, 50],
-    "less_known_min_count": [0, 30], "movie_id": [1, AMELIE_ID], "user_id": [1, 2],
-    "filename": ["app.css", "favicon.svg"], "remove": [5], "action": ["search"], "v": ["x"],
+    "movie_ids": [[1, AMELIE_ID, 20], [2, 3, XSS_ID]],
+    "q": ["the", "amelie"],
+    "genre": ["Drama", "Horror"],
+    "less_known": ["gems", "known"],
+    "limit": [5, 50],
+    "less_known_min_count": [0, 30],
+    "movie_id": [1, AMELIE_ID],
+    "user_id": [1, 2],
+    "filename": ["app.css", "favicon.svg"],
+    "remove": [5],
+    "action": ["search"],
+    "v": ["x"],
     # feedback: marks in a result URL / form, and the JSON API's fields
-    "loved": [2, 3], "not_for_me": [4], "not_interested": [21], "rated": ["3:4.5", "4:1"],
-    "more": [2], "mark": ["loved:2", "rated:2", "undo:3", "more:21"], "build_id": ["synthetic000001"],
-    "shown_popular": [[2, 3, 4, 6, 8]], "shown_less_known": [[21, 22]], "stars-2": ["4.5", "1"],
-    "kind": ["loved", "rated", "undo"], "rating": [4.5, 1], "section": ["popular", "marks"],
-    "rank": [1, 3], "picks": [[1, 2, 3]], "disliked_ids": [[2], [3, 4]], "ratings": [{"1": 4.5}],
+    "loved": [2, 3],
+    "not_for_me": [4],
+    "not_interested": [21],
+    "rated": ["3:4.5", "4:1"],
+    "more": [2],
+    "mark": ["loved:2", "rated:2", "undo:3", "more:21"],
+    "build_id": ["synthetic000001"],
+    "shown_popular": [[2, 3, 4, 6, 8]],
+    "shown_less_known": [[21, 22]],
+    "stars-2": ["4.5", "1"],
+    "kind": ["loved", "rated", "undo"],
+    "rating": [4.5, 1],
+    "section": ["popular", "marks"],
+    "rank": [1, 3],
+    "picks": [[1, 2, 3]],
+    "disliked_ids": [[2], [3, 4]],
+    "ratings": [{"1": 4.5}],
     "more_like": [1],
 }
 # Characters Python counts as digits or numbers, outside ASCII, in three groups: decimal digits of
@@ -78,13 +113,20 @@ OTHER_DIGITS = [c for c in _NON_ASCII if c.isdigit() and not c.isdecimal()]
 OTHER_NUMERALS = [c for c in _NON_ASCII if c.isnumeric() and not c.isdigit()]
 
 # Digit strings with at least one character from the groups above: "1²", "①", "٣", "1½".
-_digit = st.one_of(st.sampled_from("0123456789"), st.sampled_from(OTHER_DECIMALS),
-                   st.sampled_from(OTHER_DIGITS), st.sampled_from(OTHER_NUMERALS))
-digit_strings = st.builds(lambda head, odd, tail: head + odd + tail,
-                          st.text(st.sampled_from("0123456789"), max_size=3),
-                          st.one_of(st.sampled_from(OTHER_DECIMALS), st.sampled_from(OTHER_DIGITS),
-                                    st.sampled_from(OTHER_NUMERALS)),
-                          st.text(_digit, max_size=3))
+_digit = st.one_of(
+    st.sampled_from("0123456789"),
+    st.sampled_from(OTHER_DECIMALS),
+    st.sampled_from(OTHER_DIGITS),
+    st.sampled_from(OTHER_NUMERALS),
+)
+digit_strings = st.builds(
+    lambda head, odd, tail: head + odd + tail,
+    st.text(st.sampled_from("0123456789"), max_size=3),
+    st.one_of(
+        st.sampled_from(OTHER_DECIMALS), st.sampled_from(OTHER_DIGITS), st.sampled_from(OTHER_NUMERALS)
+    ),
+    st.text(_digit, max_size=3),
+)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -97,7 +139,8 @@ scalars = st.one_of(
 json_values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=8)
+    max_leaves=8,
+)
 
 
 def _documented_error_codes() -> set[str]:
@@ -125,8 +168,9 @@ def _text_values(value: Any) -> list[str]:
     return [_text(v) for v in value] if isinstance(value, list) else [_text(value)]
 
 
-containers = st.one_of(st.lists(json_values, max_size=4),
-                       st.dictionaries(st.text(max_size=6), json_values, max_size=4))
+containers = st.one_of(
+    st.lists(json_values, max_size=4), st.dictionaries(st.text(max_size=6), json_values, max_size=4)
+)
 # A focused parameter gets one value of each kind per example.
 BAD_KINDS = {"any": json_values, "digits": digit_strings, "container": containers}
 bad_values = st.one_of(*BAD_KINDS.values())
@@ -140,8 +184,9 @@ class _Drawer:
     are reached too; without, every parameter gets any value, or none.
     """
 
-    def __init__(self, data: st.DataObject, focus: str | None, token: str,
-                 bad: st.SearchStrategy[Any] = bad_values) -> None:
+    def __init__(
+        self, data: st.DataObject, focus: str | None, token: str, bad: st.SearchStrategy[Any] = bad_values
+    ) -> None:
         self.data = data
         self.focus = focus
         self.token = token
@@ -157,8 +202,11 @@ class _Drawer:
             return self.data.draw(st.one_of(*options), label=name)
         if name == self.focus:
             return self.data.draw(self.bad, label=name)
-        if valid and (required or name in ("movie_ids", "q", "csrf_token")
-                      or self.data.draw(st.booleans(), label=f"send {name}")):
+        if valid and (
+            required
+            or name in ("movie_ids", "q", "csrf_token")
+            or self.data.draw(st.booleans(), label=f"send {name}")
+        ):
             return self.data.draw(st.sampled_from(valid), label=name)
         return self.data.draw(bad_values, label=name) if required else None
 
@@ -195,7 +243,9 @@ def _check_answer(request: str, response) -> None:
     else:
         assert response.mimetype == "text/html"
         html = response.get_data(as_text=True)
-        error_page = 'class="error-page"' in html and f'<p class="error-code">{response.status_code}</p>' in html
+        error_page = (
+            'class="error-page"' in html and f'<p class="error-code">{response.status_code}</p>' in html
+        )
         picker_with_alert = 'id="picker"' in html and 'role="alert"' in html
         assert error_page or picker_with_alert, (request, response.status_code, html[:300])
 
@@ -208,13 +258,24 @@ def _request(client, rule, where: dict[str, tuple[str, ...]], draw: _Drawer, dat
         raw = _text(draw.value(name, required=True))
         path = re.sub(rf"<(?:[^:>]+:)?{name}>", quote(raw, safe="") or "%20", path)
     query_names = where.get("query", ()) + ("unexpected",)  # a parameter no route reads, too
-    query = MultiDict([(name, v) for name in query_names if (value := draw.value(name)) is not None
-                       for v in _text_values(value)])
+    query = MultiDict(
+        [
+            (name, v)
+            for name in query_names
+            if (value := draw.value(name)) is not None
+            for v in _text_values(value)
+        ]
+    )
     kwargs: dict[str, Any] = {"query_string": query}
     if "form" in where:
-        kwargs["data"] = MultiDict([(name, v) for name in where["form"]
-                                    if (value := draw.value(name)) is not None
-                                    for v in _text_values(value)])
+        kwargs["data"] = MultiDict(
+            [
+                (name, v)
+                for name in where["form"]
+                if (value := draw.value(name)) is not None
+                for v in _text_values(value)
+            ]
+        )
         kwargs["content_type"] = "application/x-www-form-urlencoded"
     if "json" in where:
         if draw.focus is None and data.draw(st.integers(0, 4), label="body kind") == 0:
@@ -232,9 +293,13 @@ def _request(client, rule, where: dict[str, tuple[str, ...]], draw: _Drawer, dat
 @pytest.mark.parametrize("endpoint", sorted(PARAMS))
 # No shrinking: an example is some twenty requests, and the failure message already shows the
 # request that failed.
-@settings(max_examples=20, deadline=None, database=None,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=20,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_no_input_gives_a_server_error(app, session, endpoint: str, data: st.DataObject) -> None:
     """Per example: one request with any values, then, per parameter, one request for each kind
@@ -243,36 +308,56 @@ def test_no_input_gives_a_server_error(app, session, endpoint: str, data: st.Dat
     rule = _rules(app)[endpoint]
     where = PARAMS[endpoint]
     names = sorted(rule.arguments) + [n for kind in where.values() for n in kind] + ["unexpected"]
-    drawers = [_Drawer(data, None, token)] + [_Drawer(data, focus, token, bad)
-                                              for focus in names for bad in BAD_KINDS.values()]
+    drawers = [_Drawer(data, None, token)] + [
+        _Drawer(data, focus, token, bad) for focus in names for bad in BAD_KINDS.values()
+    ]
     for draw in drawers:
         request, response = _request(client, rule, where, draw, data)
         _check_answer(request, response)
 
 
-@pytest.mark.parametrize("url", [
-    "/api/movies?q=heat&limit=%C2%B2", "/api/movies?q=heat&limit=%E2%91%A0",
-    "/api/movies?q=heat&limit=1%C2%B2", "/api/users/1/recommendations?limit=%C2%B2",
-    "/api/users/1/recommendations?limit=%E2%91%A0", "/api/users/1/recommendations?limit=1%C2%B2",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/movies?q=heat&limit=%C2%B2",
+        "/api/movies?q=heat&limit=%E2%91%A0",
+        "/api/movies?q=heat&limit=1%C2%B2",
+        "/api/users/1/recommendations?limit=%C2%B2",
+        "/api/users/1/recommendations?limit=%E2%91%A0",
+        "/api/users/1/recommendations?limit=1%C2%B2",
+    ],
+)
 def test_digits_of_other_scripts_are_not_numbers(client, url: str) -> None:
-    """"²".isdigit() is True but int("²") fails: such a limit is a 400 that names the parameter."""
+    """ "²".isdigit() is True but int("²") fails: such a limit is a 400 that names the parameter."""
     response = client.get(url)
     assert response.status_code == 400
-    assert response.get_json() == {"error": "invalid_parameter",
-                                   "message": "limit must be an integer from 1 to 50."}
+    assert response.get_json() == {
+        "error": "invalid_parameter",
+        "message": "limit must be an integer from 1 to 50.",
+    }
 
 
-@pytest.mark.parametrize("url", ["/api/movies/%D9%A1", "/api/movies/%EF%BC%91", "/posters/%D9%A1.svg",
-                                 "/api/users/%D9%A1/ratings/1"])
+@pytest.mark.parametrize(
+    "url",
+    ["/api/movies/%D9%A1", "/api/movies/%EF%BC%91", "/posters/%D9%A1.svg", "/api/users/%D9%A1/ratings/1"],
+)
 def test_ids_in_paths_are_ascii_digits(client, url: str) -> None:
     """int("١") is 1: a path id in another script's digits must not match (404), not alias id 1."""
     assert client.get(url).status_code == 404
 
 
-@pytest.mark.parametrize("extra", [{"less_known": []}, {"less_known": {}}, {"less_known": 1},
-                                   {"less_known": None}, {"less_known_min_count": "25"},
-                                   {"less_known_min_count": [25]}, {"less_known_min_count": 2.5}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"less_known": []},
+        {"less_known": {}},
+        {"less_known": 1},
+        {"less_known": None},
+        {"less_known_min_count": "25"},
+        {"less_known_min_count": [25]},
+        {"less_known_min_count": 2.5},
+    ],
+)
 def test_wrongly_typed_optional_fields_are_400(client, extra: dict[str, Any]) -> None:
     response = client.post("/api/recommendations", json={"movie_ids": [1, AMELIE_ID, 20], **extra})
     assert response.status_code == 400

@@ -1,4 +1,5 @@
 """The JSON API and the health check."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,10 +41,13 @@ def test_recommendations(client) -> None:
     assert body["build_id"] == BUILD_ID
     # the same ten, reasons and all, as the recommender gives on the tables before they were
     # written, read back, checked and served
-    expected = Recommender.from_tables(tables, less_known_min_count=levels["gems"]) \
-        .recommend_for_picks([1, AMELIE_ID, 20])
-    got = [(m["movie_id"], m["source"], tuple(m["because_of"]), m["reason"])
-           for m in body["popular"] + body["less_known"]]
+    expected = Recommender.from_tables(tables, less_known_min_count=levels["gems"]).recommend_for_picks(
+        [1, AMELIE_ID, 20]
+    )
+    got = [
+        (m["movie_id"], m["source"], tuple(m["because_of"]), m["reason"])
+        for m in body["popular"] + body["less_known"]
+    ]
     assert got == [(r.movie_id, r.source, r.because_of, r.reason) for r in expected.all()]
 
 
@@ -59,8 +63,11 @@ def test_recommendations_less_known_settings(client) -> None:
 
 
 def test_recommendations_charset_param_is_json(client) -> None:
-    response = client.post("/api/recommendations", data='{"movie_ids": [1, 2, 3]}',
-                           content_type="application/json; charset=utf-8")
+    response = client.post(
+        "/api/recommendations",
+        data='{"movie_ids": [1, 2, 3]}',
+        content_type="application/json; charset=utf-8",
+    )
     assert response.status_code == 200
 
 
@@ -105,7 +112,9 @@ def test_user_recommendations(client) -> None:
     expected = make_tables()["als_user_top"].query("user_id == 1").sort_values("rank")
     assert [m["movie_id"] for m in body["recommendations"]] == expected["movie_id"].tolist()
     assert [m["rank"] for m in body["recommendations"]] == [1, 2, 3, 4, 5]
-    assert body["recommendations"][0]["predicted_rating"] == pytest.approx(expected["score"].iloc[0], abs=1e-4)
+    assert body["recommendations"][0]["predicted_rating"] == pytest.approx(
+        expected["score"].iloc[0], abs=1e-4
+    )
     assert len(client.get("/api/users/1/recommendations?limit=2").get_json()["recommendations"]) == 2
 
 
@@ -114,12 +123,22 @@ def test_predicted_rating(client) -> None:
     user = tables["als_user_factors"].set_index("user_id").loc[2].to_numpy()
     item = tables["als_item_factors"].set_index("movie_id").loc[3].to_numpy()
     body = client.get("/api/users/2/ratings/3").get_json()
-    assert body == {"user_id": 2, "movie_id": 3,
-                    "predicted_rating": pytest.approx(float(np.clip(user @ item, 0.5, 5.0)), abs=1e-4)}
+    assert body == {
+        "user_id": 2,
+        "movie_id": 3,
+        "predicted_rating": pytest.approx(float(np.clip(user @ item, 0.5, 5.0)), abs=1e-4),
+    }
 
 
-@pytest.mark.parametrize("url", ["/api/users/999/recommendations", "/api/users/999/ratings/1",
-                                 f"/api/users/1/ratings/{UNRATED_ID}", "/api/movies/999999"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/users/999/recommendations",
+        "/api/users/999/ratings/1",
+        f"/api/users/1/ratings/{UNRATED_ID}",
+        "/api/movies/999999",
+    ],
+)
 def test_unknown_ids_are_404_json(client, url: str) -> None:
     response = client.get(url)
     assert response.status_code == 404
@@ -145,8 +164,11 @@ def test_openapi_documents_every_api_route(app) -> None:
 
     spec = (Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text()
     documented = set(re.findall(r"^  (/\S+):$", spec, flags=re.M))
-    routes = {re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
-              if rule.rule.startswith("/api/") or rule.rule == "/healthz"}
+    routes = {
+        re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") or rule.rule == "/healthz"
+    }
     assert documented == routes
 
 
@@ -161,8 +183,9 @@ def test_recommendation_evidence_is_counted_and_is_the_sentence(client) -> None:
     tables = make_tables()
     raters = fixture_raters()
     movie_users, user_top = tables["neumf_movie_top_users"], tables["neumf_user_top"]
-    genres = {m: set(g.split("|")) - {""} for m, g in zip(tables["movies"]["movie_id"],
-                                                           tables["movies"]["genres"])}
+    genres = {
+        m: set(g.split("|")) - {""} for m, g in zip(tables["movies"]["movie_id"], tables["movies"]["genres"])
+    }
     catalog = [m["movie_id"] for m in client.get("/api/catalog").get_json()["movies"]]
     seen = set()
     for n in range(12):
@@ -184,7 +207,7 @@ def test_recommendation_evidence_is_counted_and_is_the_sentence(client) -> None:
                 assert ev["pick_raters"] == len(raters[pick])
                 assert ev["rated_both"] == len(raters[pick] & raters[this])
                 assert numbers == [ev["rated_both"], ev["pick_raters"]]
-                assert f'{ev["rated_both"]} of the {ev["pick_raters"]} people who rated' in detail
+                assert f"{ev['rated_both']} of the {ev['pick_raters']} people who rated" in detail
             elif source == "neumf":
                 seen.add(source)
                 users = set(movie_users.loc[movie_users["movie_id"] == pick, "user_id"])
@@ -218,8 +241,7 @@ def test_too_many_movie_ids_is_a_clear_400(client) -> None:
     """More liked ids than a profile holds is refused with a message that says the limit."""
     from webapp.recommend import MAX_PROFILE
 
-    response = client.post("/api/recommendations",
-                           json={"movie_ids": list(range(1, MAX_PROFILE + 2))})
+    response = client.post("/api/recommendations", json={"movie_ids": list(range(1, MAX_PROFILE + 2))})
     assert response.status_code == 400
     body = response.get_json()
     assert body["error"] == "invalid_picks"

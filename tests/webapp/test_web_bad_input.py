@@ -1,4 +1,5 @@
 """Bad input: always a 4xx with a clear message, never a 5xx."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ def test_result_url_with_bad_picks_is_400_with_the_form(client, case: str) -> No
 
 @pytest.mark.parametrize("case", sorted(BAD_PICKS))
 def test_form_post_with_bad_picks_is_400(client, csrf_token, case: str) -> None:
-    response = client.post("/recommendations", data={"csrf_token": csrf_token(),
-                                                     "movie_ids": BAD_PICKS[case]})
+    response = client.post(
+        "/recommendations", data={"csrf_token": csrf_token(), "movie_ids": BAD_PICKS[case]}
+    )
     assert response.status_code == 400
     assert 'role="alert"' in response.get_data(as_text=True)
 
@@ -53,6 +55,7 @@ def test_form_post_with_bad_picks_is_400(client, csrf_token, case: str) -> None:
 def test_messages_say_what_is_wrong(client) -> None:
     def message(query: str) -> str:
         return client.get(f"/recommendations?{query}").get_data(as_text=True)
+
     assert "Pick exactly three movies (you picked 2)" in message("movie_ids=1&movie_ids=5")
     assert "There is no movie with id 999999" in message("movie_ids=1&movie_ids=5&movie_ids=999999")
     assert "You picked Amélie (2001) twice" in message("movie_ids=1&movie_ids=5&movie_ids=5")
@@ -129,11 +132,14 @@ def test_api_malformed_bodies_are_400(client, case: str) -> None:
     assert "error" in response.get_json()
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None],
+)
 def test_api_wrong_content_type_is_415(client, content_type: str | None) -> None:
-    response = client.post("/api/recommendations", data=json.dumps({"movie_ids": [1, 2, 3]}),
-                           content_type=content_type)
+    response = client.post(
+        "/api/recommendations", data=json.dumps({"movie_ids": [1, 2, 3]}), content_type=content_type
+    )
     assert response.status_code == 415
     assert response.get_json()["error"] == "unsupported_media_type"
 
@@ -150,23 +156,43 @@ def test_form_oversized_body_is_413(client) -> None:
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("url", [
-    "/api/movies", "/api/movies?q=", "/api/movies?q=%20%20", "/api/movies?q=" + "a" * 101,
-    "/api/movies?q=x&limit=0", "/api/movies?q=x&limit=51", "/api/movies?q=x&limit=abc",
-    "/api/movies?q=x&limit=-1", "/api/users/1/recommendations?limit=0",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/movies",
+        "/api/movies?q=",
+        "/api/movies?q=%20%20",
+        "/api/movies?q=" + "a" * 101,
+        "/api/movies?q=x&limit=0",
+        "/api/movies?q=x&limit=51",
+        "/api/movies?q=x&limit=abc",
+        "/api/movies?q=x&limit=-1",
+        "/api/users/1/recommendations?limit=0",
+    ],
+)
 def test_api_bad_query_parameters_are_400(client, url: str) -> None:
     response = client.get(url)
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_parameter"
 
 
-@pytest.mark.parametrize("url", [
-    "/api/movies/abc", "/api/movies/-1", "/api/movies/99999999999999999999",
-    "/api/movies/1.5", "/api/users/abc/recommendations", "/api/users/-1/ratings/1",
-    "/api/users/1/ratings/99999999999999999999", "/posters/abc.svg", "/posters/-1.svg",
-    "/posters/99999999999999999999.svg", "/posters/999999.svg", "/api/nothing",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/movies/abc",
+        "/api/movies/-1",
+        "/api/movies/99999999999999999999",
+        "/api/movies/1.5",
+        "/api/users/abc/recommendations",
+        "/api/users/-1/ratings/1",
+        "/api/users/1/ratings/99999999999999999999",
+        "/posters/abc.svg",
+        "/posters/-1.svg",
+        "/posters/99999999999999999999.svg",
+        "/posters/999999.svg",
+        "/api/nothing",
+    ],
+)
 def test_bad_path_ids_are_404(client, url: str) -> None:
     response = client.get(url)
     assert response.status_code == 404
@@ -181,15 +207,23 @@ def test_api_recommendations_other_methods_are_405(client, method: str) -> None:
     assert response.get_json()["error"] == "method_not_allowed"
 
 
-@pytest.mark.parametrize("query", [
-    "q=" + "a" * 500, "q=%00%01%02", "q=%ff%fe", "genre=<script>", "genre=NoSuchGenre",
-    "movie_ids=abc", "movie_ids=1&movie_ids=1", "q=%E2%80%AE%E2%80%AD",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=" + "a" * 500,
+        "q=%00%01%02",
+        "q=%ff%fe",
+        "genre=<script>",
+        "genre=NoSuchGenre",
+        "movie_ids=abc",
+        "movie_ids=1&movie_ids=1",
+        "q=%E2%80%AE%E2%80%AD",
+    ],
+)
 def test_picker_survives_odd_query_strings(client, query: str) -> None:
     response = client.get(f"/?{query}")
     assert response.status_code in (200, 400)
-    assert "<script>" not in response.get_data(as_text=True).split("<body", 1)[1].replace(
-        '<script src="', "")
+    assert "<script>" not in response.get_data(as_text=True).split("<body", 1)[1].replace('<script src="', "")
 
 
 def test_less_known_unknown_level_falls_back(client) -> None:

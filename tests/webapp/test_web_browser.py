@@ -6,6 +6,7 @@ movie pages: their charts render with a size. Every page is checked with axe-cor
 `npm ci` in tests/webapp installs it into tests/webapp/node_modules). Screenshots of each page go
 to tests/artifacts/webapp/.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,14 @@ pytestmark = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "webapp"
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 NO_AXE = "needs axe-core: run `npm ci` in tests/webapp (package.json, package-lock.json)"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @contextmanager
@@ -43,8 +50,7 @@ def serve(directory: Path) -> Iterator[str]:
 
     from webapp import create_app
 
-    app = create_app({"TRAINED_DATA": str(directory), "SECRET_KEY": "browser-test",
-                      "RELOAD_INTERVAL": -1})
+    app = create_app({"TRAINED_DATA": str(directory), "SECRET_KEY": "browser-test", "RELOAD_INTERVAL": -1})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -94,7 +100,9 @@ def assert_accessible(page, axe_source: str, name: str) -> None:
     }""")
     details = "\n".join(
         f"- {v['id']} ({v['impact']}): {v['help']}; {len(v['nodes'])} node(s): "
-        + "; ".join(f"{n['target']}: {n['summary']}" for n in v["nodes"][:5]) for v in violations)
+        + "; ".join(f"{n['target']}: {n['summary']}" for n in v["nodes"][:5])
+        for v in violations
+    )
     assert violations == [], f"axe-core found violations on {name}:\n{details}"
 
 
@@ -112,20 +120,24 @@ def browser() -> Iterator[object]:
 
 def _fake_poster(width: int = 20, height: int = 30) -> bytes:
     """A small solid PNG (standard library only) standing in for a TMDB poster."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     rows = b"".join(b"\x00" + b"\xc8\x78\x28" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _context(browser, *, javascript: bool = True, tmdb: str = "fail", width: int = 1280):
     """A browser context; TMDB images either fail (offline) or get a small stand-in image."""
-    context = browser.new_context(java_script_enabled=javascript,
-                                  viewport={"width": width, "height": 900})
+    context = browser.new_context(java_script_enabled=javascript, viewport={"width": width, "height": 900})
     image = _fake_poster()
 
     def route(request_route) -> None:
@@ -135,8 +147,10 @@ def _context(browser, *, javascript: bool = True, tmdb: str = "fail", width: int
             request_route.fulfill(status=200, body=image, content_type="image/png")
 
     # Nothing leaves the machine: TMDB images are answered here, anything else external fails.
-    context.route(lambda url: not url.startswith("http://127.0.0.1"),
-                  lambda r: route(r) if r.request.url.startswith("https://image.tmdb.org/") else r.abort())
+    context.route(
+        lambda url: not url.startswith("http://127.0.0.1"),
+        lambda r: route(r) if r.request.url.startswith("https://image.tmdb.org/") else r.abort(),
+    )
     return context
 
 
@@ -160,9 +174,11 @@ def _images_loaded(page, selector: str) -> list[bool]:
         card = cards.nth(n)
         card.scroll_into_view_if_needed()
         card.locator("img").last.evaluate(
-            "img => img.complete || new Promise(r => { img.onload = img.onerror = r; })")
-        loaded.append(card.evaluate(
-            "c => [...c.querySelectorAll('img')].some(i => i.complete && i.naturalWidth > 0)"))
+            "img => img.complete || new Promise(r => { img.onload = img.onerror = r; })"
+        )
+        loaded.append(
+            card.evaluate("c => [...c.querySelectorAll('img')].some(i => i.complete && i.naturalWidth > 0)")
+        )
     return loaded
 
 
@@ -314,8 +330,12 @@ def test_form_error_without_javascript_keeps_picks(browser, base_url: str) -> No
 def test_phone_width_has_no_horizontal_scroll(browser, base_url: str) -> None:
     context = _context(browser, width=390)
     page = context.new_page()
-    for url, name in (("/", "picker-phone"), ("/recommendations?movie_ids=1&movie_ids=2&movie_ids=3", "results-phone"),
-                      ("/insights", "insights-phone"), ("/movies/1", "movie-phone")):
+    for url, name in (
+        ("/", "picker-phone"),
+        ("/recommendations?movie_ids=1&movie_ids=2&movie_ids=3", "results-phone"),
+        ("/insights", "insights-phone"),
+        ("/movies/1", "movie-phone"),
+    ):
         page.goto(base_url + url)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
         assert page.locator("#submit, .result-card, svg.chart").first.is_visible()
@@ -325,28 +345,65 @@ def test_phone_width_has_no_horizontal_scroll(browser, base_url: str) -> None:
 
 # ---------------------------------------------------------------------------- insights, movie pages
 REPORT = {  # a small evaluation report with every part report.html renders
-    "protocol": {"folds": 5, "seed": 42, "picks": 3, "liked_rating": 4.0, "catalog_size": 100,
-                 "pools": {"popular_share": 0.1, "less_known_min_count": 5},
-                 "variants": {"A": "any picks", "B": "picks from the catalog"}},
-    "seconds": 12.5, "main_method": "recommender (knn + als + neumf)",
-    "goals": [{"goal": "HR@10 above the most-rated list", "value": 0.42, "bar": 0.3, "met": True},
-              {"goal": "less-known median count", "value": {"A": 12.0}, "bar": 50, "met": False}],
-    "methods": [{"method": m, "variant": v, "users": 120, "hr_at_10": hr, "precision_at_10": hr / 4,
-                 "ndcg_at_10": hr / 2, "coverage": cov, "popular_hr_at_5": hr * 0.7,
-                 "less_known_hr_at_5": hr * 0.4, "less_known_median_count": 14}
-                for v in ("A", "B") for m, hr, cov in (("recommender (knn + als + neumf)", 0.42, 310),
-                                                      ("most rated top 10", 0.28, 10))],
-    "ablations": {"knn": {k: {"diff": 0.05, "se": 0.01, "z": 5.0}
-                          for k in ("hr_at_10", "ndcg_at_10", "less_known_hr_at_5")}},
-    "long_tail": {"rank": list(range(1, 201)), "count": [max(1, 400 // r) for r in range(1, 201)],
-                  "placement_ranks": {"popular": [1, 3, 8], "less_known": [40, 90, 150]},
-                  "placements": {"popular": {"median": 3}, "less_known": {"median": 90}}},
-    "rating_prediction": {"split_seed": 7, "fractions": [0.8, 0.1, 0.1],
-                          "bias": {"global_mean_rmse": 1.04, "global_mean_mae": 0.83,
-                                   "bias_rmse": 0.89, "bias_mae": 0.68},
-                          "als": {"test_rmse": 0.87, "test_mae": 0.67}, "neumf": {}},
-    "folds": [{"fold": 0, "train_users": 96, "test_users": 24, "cases": {"A": 24, "B": 20},
-               "seconds": {"knn": 1.5, "neumf": 4.0}, "total_seconds": 6.1}],
+    "protocol": {
+        "folds": 5,
+        "seed": 42,
+        "picks": 3,
+        "liked_rating": 4.0,
+        "catalog_size": 100,
+        "pools": {"popular_share": 0.1, "less_known_min_count": 5},
+        "variants": {"A": "any picks", "B": "picks from the catalog"},
+    },
+    "seconds": 12.5,
+    "main_method": "recommender (knn + als + neumf)",
+    "goals": [
+        {"goal": "HR@10 above the most-rated list", "value": 0.42, "bar": 0.3, "met": True},
+        {"goal": "less-known median count", "value": {"A": 12.0}, "bar": 50, "met": False},
+    ],
+    "methods": [
+        {
+            "method": m,
+            "variant": v,
+            "users": 120,
+            "hr_at_10": hr,
+            "precision_at_10": hr / 4,
+            "ndcg_at_10": hr / 2,
+            "coverage": cov,
+            "popular_hr_at_5": hr * 0.7,
+            "less_known_hr_at_5": hr * 0.4,
+            "less_known_median_count": 14,
+        }
+        for v in ("A", "B")
+        for m, hr, cov in (("recommender (knn + als + neumf)", 0.42, 310), ("most rated top 10", 0.28, 10))
+    ],
+    "ablations": {
+        "knn": {
+            k: {"diff": 0.05, "se": 0.01, "z": 5.0} for k in ("hr_at_10", "ndcg_at_10", "less_known_hr_at_5")
+        }
+    },
+    "long_tail": {
+        "rank": list(range(1, 201)),
+        "count": [max(1, 400 // r) for r in range(1, 201)],
+        "placement_ranks": {"popular": [1, 3, 8], "less_known": [40, 90, 150]},
+        "placements": {"popular": {"median": 3}, "less_known": {"median": 90}},
+    },
+    "rating_prediction": {
+        "split_seed": 7,
+        "fractions": [0.8, 0.1, 0.1],
+        "bias": {"global_mean_rmse": 1.04, "global_mean_mae": 0.83, "bias_rmse": 0.89, "bias_mae": 0.68},
+        "als": {"test_rmse": 0.87, "test_mae": 0.67},
+        "neumf": {},
+    },
+    "folds": [
+        {
+            "fold": 0,
+            "train_users": 96,
+            "test_users": 24,
+            "cases": {"A": 24, "B": 20},
+            "seconds": {"knn": 1.5, "neumf": 4.0},
+            "total_seconds": 6.1,
+        }
+    ],
 }
 
 
@@ -442,8 +499,14 @@ def test_the_accessibility_check_can_fail(browser, base_url: str, axe_source: st
     context = _context(browser)
     page = context.new_page()
     page.goto(base_url + "/")
-    page.evaluate("""() => { document.querySelector("main").insertAdjacentHTML("beforeend",
-        '<img src="/static/favicon.svg"><input type="text"><table><tr><th></th></tr><tr><td>1</td></tr></table>'); }""")
+    planted = (
+        '<img src="/static/favicon.svg"><input type="text">'
+        "<table><tr><th></th></tr><tr><td>1</td></tr></table>"
+    )
+    page.evaluate(
+        """(html) => { document.querySelector("main").insertAdjacentHTML("beforeend", html); }""",
+        planted,
+    )
     with pytest.raises(AssertionError) as failed:
         assert_accessible(page, axe_source, "a broken page")
     message = str(failed.value)

@@ -1,4 +1,5 @@
 """webapp/charts.py: scales, ticks, geometry and escaping of the server-rendered SVG charts."""
+
 from __future__ import annotations
 
 import re
@@ -9,39 +10,49 @@ from webapp import charts
 from webapp.charts import Bar, MonthPoint, Shrink, Split
 
 
-@pytest.mark.parametrize("lo, hi, expected", [
-    (0, 87, [0, 20, 40, 60, 80, 100]),
-    (0, 5, [0, 1, 2, 3, 4, 5]),
-    (0, 12_345, [0, 5000, 10000, 15000]),
-    (2.5, 4.5, [2.5, 3, 3.5, 4, 4.5]),
-])
+@pytest.mark.parametrize(
+    "lo, hi, expected",
+    [
+        (0, 87, [0, 20, 40, 60, 80, 100]),
+        (0, 5, [0, 1, 2, 3, 4, 5]),
+        (0, 12_345, [0, 5000, 10000, 15000]),
+        (2.5, 4.5, [2.5, 3, 3.5, 4, 4.5]),
+    ],
+)
 def test_nice_ticks(lo: float, hi: float, expected: list[float]) -> None:
     assert charts.nice_ticks(lo, hi) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("value, text", [(7, "7"), (12_345, "12,345"), (123_456, "123k"),
-                                         (2_500_000, "2.5M"), (0.5, "0.5")])
+@pytest.mark.parametrize(
+    "value, text", [(7, "7"), (12_345, "12,345"), (123_456, "123k"), (2_500_000, "2.5M"), (0.5, "0.5")]
+)
 def test_count_text(value: float, text: str) -> None:
     assert charts.count_text(value) == text
 
 
 def _bars(svg: str) -> list[tuple[float, float]]:
     """(y, height) of each bar."""
-    return [(float(y), float(h)) for y, h in
-            re.findall(r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)" class="bar', svg)]
+    return [
+        (float(y), float(h))
+        for y, h in re.findall(r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)" class="bar', svg)
+    ]
 
 
 def test_column_heights_are_proportional_and_start_at_zero() -> None:
-    svg = charts.column_chart("c", "T", "D", [Bar("a", 100), Bar("b", 50), Bar("c", 0)],
-                              x_label="x", y_label="y")
+    svg = charts.column_chart(
+        "c", "T", "D", [Bar("a", 100), Bar("b", 50), Bar("c", 0)], x_label="x", y_label="y"
+    )
     (y1, h1), (y2, h2), (y3, h3) = _bars(svg)
     assert h2 == pytest.approx(h1 / 2, abs=0.1) and h3 == 0
     assert y1 + h1 == pytest.approx(y2 + h2) == pytest.approx(y3 + h3)  # one baseline
 
 
 def test_text_is_escaped_and_named() -> None:
-    svg = str(charts.column_chart("c<1>", 'A "title" & <b>', "<desc>", [Bar("<i>x</i>", 3, "<tip>")],
-                                  x_label="<x>", y_label="y"))
+    svg = str(
+        charts.column_chart(
+            "c<1>", 'A "title" & <b>', "<desc>", [Bar("<i>x</i>", 3, "<tip>")], x_label="<x>", y_label="y"
+        )
+    )
     assert "<b>" not in svg and "<i>" not in svg and "<tip>" not in svg and "<desc>" not in svg
     assert '<title id="c&lt;1&gt;-title">A &#34;title&#34; &amp; &lt;b&gt;</title>' in svg
     assert 'aria-labelledby="c&lt;1&gt;-title c&lt;1&gt;-desc"' in svg and 'role="img"' in svg
@@ -51,11 +62,19 @@ def test_no_chart_writes_a_style() -> None:
     made = [
         charts.column_chart("a", "t", "d", [Bar("1", 1)], x_label="x", y_label="y"),
         charts.timeline_chart("b", "t", "d", [MonthPoint(2000, 1, 5, 3.5), MonthPoint(2000, 3, 7, 4.0)]),
-        charts.long_tail_chart("c", "t", "d", [(1, 100, "popular"), (2, 10, "less_known"), (3, 1, "rare")],
-                               [(1, "last popular")]),
+        charts.long_tail_chart(
+            "c", "t", "d", [(1, 100, "popular"), (2, 10, "less_known"), (3, 1, "rare")], [(1, "last popular")]
+        ),
         charts.diverging_chart("d", "t", "d", [Split("m", 0.3, 0.4, "σ 1.5")], low_label="l", high_label="h"),
-        charts.shrinkage_chart("e", "t", "d", [Shrink(12, 4.0, 3.8, "in-catalog", "m")], c=3.3, m=27.0,
-                               legend=[("in-catalog", "in")]),
+        charts.shrinkage_chart(
+            "e",
+            "t",
+            "d",
+            [Shrink(12, 4.0, 3.8, "in-catalog", "m")],
+            c=3.3,
+            m=27.0,
+            legend=[("in-catalog", "in")],
+        ),
         charts.hbar_chart("f", "t", "d", [Bar("Drama", 10)], notes=["10 · 3.5"], x_label="x"),
     ]
     for svg in made:
@@ -72,10 +91,12 @@ def test_timeline_breaks_the_mean_line_at_a_gap() -> None:
 
 
 def test_long_tail_is_log_log() -> None:
-    svg = charts.long_tail_chart("l", "t", "d", [(1, 1000, "popular"), (10, 100, "popular"),
-                                                (100, 10, "popular")], [])
-    xs, ys = zip(*[map(float, p.split(",")) for p in
-                   re.search(r'<polyline points="([^"]+)"', svg).group(1).split()])
+    svg = charts.long_tail_chart(
+        "l", "t", "d", [(1, 1000, "popular"), (10, 100, "popular"), (100, 10, "popular")], []
+    )
+    xs, ys = zip(
+        *[map(float, p.split(",")) for p in re.search(r'<polyline points="([^"]+)"', svg).group(1).split()]
+    )
     assert xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], abs=0.2)  # equal steps per decade
     assert ys[1] - ys[0] == pytest.approx(ys[2] - ys[1], abs=0.2)
 

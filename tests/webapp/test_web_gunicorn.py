@@ -1,6 +1,7 @@
 """The app under gunicorn, as the run command serves it: start-up, one log line per request,
 SIGHUP reload of a new build, never going back to an older build, and a one-line refusal to
 start on broken trained data."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ def _free_port() -> int:
 
 
 def _env(directory: Path, port: int, **extra: str) -> dict[str, str]:
-    return {**os.environ, "MOVIEREC_TRAINED_DATA": str(directory), "MOVIEREC_PORT": str(port),
-            "MOVIEREC_WORKERS": "2", "MOVIEREC_SECRET_KEY": "test", "PYTHONPATH": str(ROOT), **extra}
+    return {
+        **os.environ,
+        "MOVIEREC_TRAINED_DATA": str(directory),
+        "MOVIEREC_PORT": str(port),
+        "MOVIEREC_WORKERS": "2",
+        "MOVIEREC_SECRET_KEY": "test",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
 
 
 def _gunicorn(directory: Path, port: int, log: Path, **extra: str) -> subprocess.Popen:
@@ -43,8 +51,13 @@ def _serve(app: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     """gunicorn with the project's settings, its output into log (the child keeps its own copy
     of the file descriptor, so ours is closed at once)."""
     with log.open("w") as out:
-        return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(CONF), app],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(CONF), app],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -75,8 +88,9 @@ def _stop(proc: subprocess.Popen, log: Path) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
-        raise AssertionError("gunicorn did not stop on SIGTERM; its log ends:\n"
-                             + log.read_text()[-3000:]) from None
+        raise AssertionError(
+            "gunicorn did not stop on SIGTERM; its log ends:\n" + log.read_text()[-3000:]
+        ) from None
 
 
 @pytest.fixture
@@ -124,8 +138,7 @@ def test_new_manifest_is_picked_up_without_a_signal(served) -> None:
     base, _, directory, _ = served
     write_trained_data(directory, make_tables(), build_id="by-manifest")
     # every worker notices within about a second; ask a few times so both workers answer
-    _wait(lambda: all(json.loads(_get(base + "/healthz")[1])["build_id"] == "by-manifest"
-                      for _ in range(6)))
+    _wait(lambda: all(json.loads(_get(base + "/healthz")[1])["build_id"] == "by-manifest" for _ in range(6)))
 
 
 def _workers(master: int) -> set[int]:
@@ -154,7 +167,8 @@ def _health(base: str) -> dict:
 
 
 def test_a_broken_build_and_sighup_never_take_the_site_back_to_an_older_build(
-        trained_copy: Path, tmp_path: Path) -> None:
+    trained_copy: Path, tmp_path: Path
+) -> None:
     """A is served; B is published (the workers load it themselves); a broken C is published and
     the master gets SIGHUP. The new workers, and one forked later after a worker died, must serve
     B, the newest good build, although only memory still holds it, and /healthz must say that C
@@ -190,7 +204,9 @@ def test_a_broken_build_and_sighup_never_take_the_site_back_to_an_older_build(
         (worker,) = _workers(proc.pid)
         os.kill(worker, signal.SIGKILL)
         _wait(lambda: (now := _workers(proc.pid)) and worker not in now)
-        assert _health(base)["build_id"] == "build-b", "a worker forked after a crash went back to an older build"
+        assert _health(base)["build_id"] == "build-b", (
+            "a worker forked after a crash went back to an older build"
+        )
         assert _health(base)["refused"]["build_id"] == "build-c"
         assert proc.poll() is None
     finally:
@@ -220,8 +236,13 @@ def test_refuses_to_start_with_one_line(trained_copy: Path, tmp_path: Path, brea
         with (trained_copy / "knn_neighbors.csv").open("a") as handle:
             handle.write("1,2,0.5,99,cf\n")
     result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "webapp:create_app()"], cwd=ROOT,
-        env=_env(trained_copy, _free_port()), capture_output=True, text=True, timeout=60)
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "webapp:create_app()"],
+        cwd=ROOT,
+        env=_env(trained_copy, _free_port()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     errors = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.startswith("Error: ")]
     assert len(errors) == 1

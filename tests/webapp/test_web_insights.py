@@ -1,5 +1,6 @@
 """/insights and /movies/<id> through Flask's test client: charts, their sentences (checked
 against figures worked out here from the fixture's tables), caching, links, old builds, 404s."""
+
 from __future__ import annotations
 
 import calendar
@@ -19,8 +20,15 @@ from conftest import (
 )
 
 SECTIONS = ("over-time", "distribution", "genres", "users", "long-tail", "polarising", "weighting")
-CHARTS = ("chart-time", "chart-distribution", "chart-genres", "chart-users", "chart-tail",
-          "chart-polarising", "chart-weighting")
+CHARTS = (
+    "chart-time",
+    "chart-distribution",
+    "chart-genres",
+    "chart-users",
+    "chart-tail",
+    "chart-polarising",
+    "chart-weighting",
+)
 TABLES = make_tables()
 
 
@@ -72,10 +80,13 @@ def test_busiest_month_is_computed_from_the_table(client) -> None:
     busiest = months.sort_values(["ratings", "month"], ascending=[False, True]).iloc[0]
     total = int(months["ratings"].sum())
     sentence = reveals(html, "over-time")
-    assert sentence.startswith(f"The busiest month was {month_name(busiest['month'])}, with "
-                               f"{int(busiest['ratings']):,} ratings")
-    assert f"of the {total:,} given from {month_name(months['month'].min())} to " \
-           f"{month_name(months['month'].max())}" in sentence
+    assert sentence.startswith(
+        f"The busiest month was {month_name(busiest['month'])}, with {int(busiest['ratings']):,} ratings"
+    )
+    assert (
+        f"of the {total:,} given from {month_name(months['month'].min())} to "
+        f"{month_name(months['month'].max())}" in sentence
+    )
 
 
 def test_genre_narrows_the_first_two_charts(client) -> None:
@@ -83,12 +94,15 @@ def test_genre_narrows_the_first_two_charts(client) -> None:
     months = TABLES["genre_ratings_by_month"].query("genre == 'Horror'")
     busiest = months.sort_values(["ratings", "month"], ascending=[False, True]).iloc[0]
     assert reveals(html, "over-time").startswith(
-        f"The busiest month was {month_name(busiest['month'])}, with {int(busiest['ratings']):,} Horror ratings")
+        f"The busiest month was {month_name(busiest['month'])}, "
+        f"with {int(busiest['ratings']):,} Horror ratings"
+    )
     stars = TABLES["genre_rating_distribution"].query("genre == 'Horror'")
     mode = stars.sort_values(["ratings", "rating"], ascending=[False, False]).iloc[0]
     share = mode["ratings"] / stars["ratings"].sum()
     assert reveals(html, "distribution").startswith(
-        f"{mode['rating']:g} stars is the most common rating ({100 * share:.0f}% of Horror ratings)")
+        f"{mode['rating']:g} stars is the most common rating ({100 * share:.0f}% of Horror ratings)"
+    )
     assert '<a class="chip-link" href="/insights?genre=Horror#over-time" aria-current="page">' in html
     # the other charts stay about all ratings
     assert reveals(html, "genres") == reveals(client.get("/insights").get_data(as_text=True), "genres")
@@ -119,7 +133,10 @@ def test_polarising_sentence_names_the_first_movie(client) -> None:
     title = TABLES["movies"].set_index("movie_id").loc[int(first["movie_id"]), "title"]
     sentence = reveals(html, "polarising")
     assert sentence.startswith(f"{title}")
-    assert f"a standard deviation of {first['stddev']:.2f} stars over {int(first['ratings']):,} ratings" in sentence
+    assert (
+        f"a standard deviation of {first['stddev']:.2f} stars over {int(first['ratings']):,} ratings"
+        in sentence
+    )
     part = html.split('id="polarising"', 1)[1]
     assert f'<a href="/movies/{int(first["movie_id"])}">' in part.split("</p>", 2)[1]
     n = INSIGHT_METRICS["polarising_min_ratings"]
@@ -140,7 +157,8 @@ def test_users_and_long_tail_sentences(client, store) -> None:
     assert (counts == 1).sum() == 0  # the fixture's rarest movies have 2 ratings
     assert reveals(html, "long-tail") == (
         f"The {len(popular):,} popular movies hold {100 * popular['cumulative_share'].iloc[-1]:.0f}% "
-        f"of all ratings; each of the {len(tail):,} rated movies has at least {counts.min()} ratings.")
+        f"of all ratings; each of the {len(tail):,} rated movies has at least {counts.min()} ratings."
+    )
     assert f"last popular: #{N_POPULAR}" in svg_of(html, "chart-tail")
 
 
@@ -154,7 +172,8 @@ def test_weighting_section(client) -> None:
     median = by_mean["vote_count"].median()
     assert reveals(html, "weighting").startswith(
         f"Only {kept} of the {len(by_mean)} movies with the highest plain mean make the catalog: "
-        f"half of them have {median:g} ratings or fewer.")
+        f"half of them have {median:g} ratings or fewer."
+    )
     svg = svg_of(html, "chart-weighting")
     assert svg.count('class="dot in-catalog"') == int((effect["score_rank"] <= size).sum()) + 1  # + legend
     assert svg.count('class="dot mean-only"') == int((effect["score_rank"] > size).sum()) + 1
@@ -174,7 +193,8 @@ def test_sentences_follow_the_data(tmp_path: Path, fresh_app_factory) -> None:
     html = fresh_app_factory(tmp_path / "td").test_client().get("/insights").get_data(as_text=True)
     assert reveals(html, "over-time").startswith("The busiest month was July 1999, with 99,999 ratings")
     assert reveals(html, "long-tail").endswith(
-        f"2 of the {len(tail)} rated movies ({100 * 2 / len(tail):.1f}%) have a single rating.")  # < 10%: 1 decimal
+        f"2 of the {len(tail)} rated movies ({100 * 2 / len(tail):.1f}%) have a single rating."
+    )  # < 10%: 1 decimal
 
 
 def test_insights_page_is_rendered_once_per_build_and_genre(app, monkeypatch) -> None:
@@ -184,7 +204,12 @@ def test_insights_page_is_rendered_once_per_build_and_genre(app, monkeypatch) ->
     real = insight_pages._render_index
     monkeypatch.setattr(insight_pages, "_render_index", lambda genre: calls.append(genre) or real(genre))
     client = app.test_client()
-    for url in ("/insights?genre=Comedy", "/insights?genre=Comedy", "/insights?genre=War", "/insights?genre=Comedy"):
+    for url in (
+        "/insights?genre=Comedy",
+        "/insights?genre=Comedy",
+        "/insights?genre=War",
+        "/insights?genre=Comedy",
+    ):
         assert client.get(url).status_code == 200
     assert calls.count("Comedy") <= 1 and calls.count("War") <= 1  # cached (maybe by an earlier test)
 
@@ -230,8 +255,9 @@ def test_movie_charts_hold_its_own_numbers(client) -> None:
     counts = {(n + 1) / 2: int(c) for n, c in enumerate(hist.split())}  # 0.5, 1, ..., 5 stars
     stars = svg_of(html, "chart-movie-stars")
     tips = dict(re.findall(r"<title>([0-9.]+) stars?: ([0-9,]+)</title>", stars))
-    assert {float(k): int(v.replace(",", "")) for k, v in tips.items()} == \
-        {v / 2: counts.get(v / 2, 0) for v in range(1, 11)}
+    assert {float(k): int(v.replace(",", "")) for k, v in tips.items()} == {
+        v / 2: counts.get(v / 2, 0) for v in range(1, 11)
+    }
     years = TABLES["movie_ratings_by_year"].query(f"movie_id == {AMELIE_ID}").iloc[0]
     per_year = {int(years["first_year"]) + n: int(c) for n, c in enumerate(years["counts"].split()) if int(c)}
     tips = dict(re.findall(r"<title>(\d{4}): ([0-9,]+) ratings</title>", svg_of(html, "chart-movie-years")))
@@ -261,11 +287,24 @@ def test_add_to_picks_keeps_the_picks_in_the_url(client) -> None:
     # picks that are not valid are left out; the page still answers
     odd = client.get(f"/movies/{AMELIE_ID}?movie_ids=abc&movie_ids=999999&movie_ids=2")
     assert odd.status_code == 200
-    assert f'href="/?movie_ids=2&amp;movie_ids={AMELIE_ID}#tray">Add to my picks</a>' in odd.get_data(as_text=True)
+    assert f'href="/?movie_ids=2&amp;movie_ids={AMELIE_ID}#tray">Add to my picks</a>' in odd.get_data(
+        as_text=True
+    )
 
 
-@pytest.mark.parametrize("path", ["/movies/999999", "/movies/abc", "/movies/-1", "/movies/1.5",
-                                  "/movies/%C2%B2", "/movies/" + "9" * 30, "/movies/", "/movies/1/x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/movies/999999",
+        "/movies/abc",
+        "/movies/-1",
+        "/movies/1.5",
+        "/movies/%C2%B2",
+        "/movies/" + "9" * 30,
+        "/movies/",
+        "/movies/1/x",
+    ],
+)
 def test_unknown_or_malformed_movie_ids_are_404_pages(client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
@@ -294,8 +333,9 @@ def test_every_card_links_to_its_movie_page(client) -> None:
     abouts = re.findall(r'<a class="card-about" href="/movies/(\d+)\?movie_ids=1&amp;movie_ids=5">', picker)
     assert cards and abouts == cards  # catalog and search results, the picks so far carried along
     result = client.get("/recommendations?movie_ids=1&movie_ids=5&movie_ids=20").get_data(as_text=True)
-    cards = re.findall(r'<li class="card result-card">.*?<h3 class="card-title"><a href="/movies/(\d+)">',
-                       result, flags=re.S)
+    cards = re.findall(
+        r'<li class="card result-card">.*?<h3 class="card-title"><a href="/movies/(\d+)">', result, flags=re.S
+    )
     assert len(cards) == 10
     summaries = re.findall(r'<p class="card-title"><a href="/movies/(\d+)">', result)
     assert summaries == ["1", "5", "20"]

@@ -1,4 +1,5 @@
 """The HTML pages through Flask's test client: picker, no-JavaScript form flow, result page."""
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,11 @@ def test_picker_keeps_picks_from_the_url(client) -> None:
     assert re.findall(r'name="movie_ids" value="(\d+)"', tray) == ["1", "5"]
     assert "2 of 3" in html and "Pick 3" in html
     # each pick has a remove button that says, to a screen reader, which movie it removes
-    removes = re.findall(r'<button class="tray-remove" type="submit" name="remove" value="(\d+)">'
-                         r'<span aria-hidden="true">×</span><span class="visually-hidden">([^<]*)</span>', tray)
+    removes = re.findall(
+        r'<button class="tray-remove" type="submit" name="remove" value="(\d+)">'
+        r'<span aria-hidden="true">×</span><span class="visually-hidden">([^<]*)</span>',
+        tray,
+    )
     assert removes == [("1", "Remove The Shawshank Redemption (1994)"), ("5", "Remove Amélie (2001)")]
     # a picked movie in the grid is shown as picked, without a second form field
     card = html.split('data-movie-id="1"', 2)[2].split("</li>", 1)[0]
@@ -74,8 +78,16 @@ def test_picker_keeps_picks_from_the_url(client) -> None:
 
 
 def test_no_js_search_post_redirects_to_get_with_state(client, csrf_token) -> None:
-    response = client.post("/", data={"csrf_token": csrf_token(), "movie_ids": ["1", "5"],
-                                       "q": "léon", "genre": "", "action": "search"})
+    response = client.post(
+        "/",
+        data={
+            "csrf_token": csrf_token(),
+            "movie_ids": ["1", "5"],
+            "q": "léon",
+            "genre": "",
+            "action": "search",
+        },
+    )
     assert response.status_code == 303
     url = urlsplit(response.headers["Location"])
     assert url.path == "/" and url.fragment == "results"
@@ -83,14 +95,16 @@ def test_no_js_search_post_redirects_to_get_with_state(client, csrf_token) -> No
 
 
 def test_no_js_remove_button(client, csrf_token) -> None:
-    response = client.post("/", data={"csrf_token": csrf_token(), "movie_ids": ["1", "5", "9"],
-                                      "remove": "5"})
+    response = client.post(
+        "/", data={"csrf_token": csrf_token(), "movie_ids": ["1", "5", "9"], "remove": "5"}
+    )
     assert parse_qs(urlsplit(response.headers["Location"]).query) == {"movie_ids": ["1", "9"]}
 
 
 def test_no_js_submit_redirects_to_the_shareable_url(client, csrf_token) -> None:
-    response = client.post("/recommendations", data={"csrf_token": csrf_token(),
-                                                     "movie_ids": ["1", "5", "20"]})
+    response = client.post(
+        "/recommendations", data={"csrf_token": csrf_token(), "movie_ids": ["1", "5", "20"]}
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == RESULT
 
@@ -105,8 +119,9 @@ def test_form_without_csrf_token_comes_back_with_picks(client) -> None:
 
 
 def test_form_error_keeps_valid_picks_and_shows_the_message(client, csrf_token) -> None:
-    response = client.post("/recommendations", data={"csrf_token": csrf_token(),
-                                                     "movie_ids": ["1", "abc", "20"]})
+    response = client.post(
+        "/recommendations", data={"csrf_token": csrf_token(), "movie_ids": ["1", "abc", "20"]}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'role="alert"' in html and "“abc” is not a movie id." in html
@@ -135,7 +150,10 @@ def test_result_page_change_one_pick_links(client) -> None:
     html = client.get(RESULT).get_data(as_text=True)
     links = re.findall(r'class="change-link" href="([^"]+)"', html)
     assert [parse_qs(urlsplit(link.replace("&amp;", "&")).query)["movie_ids"] for link in links] == [
-        ["5", "20"], ["1", "20"], ["1", "5"]]
+        ["5", "20"],
+        ["1", "20"],
+        ["1", "5"],
+    ]
 
 
 def _counts_shown(html: str) -> list[int]:
@@ -173,14 +191,17 @@ def test_result_url_is_shareable_without_session(app) -> None:
     again = app.test_client().get(RESULT).get_data(as_text=True)
     assert len(cards) == 10 and re.findall(r'value="loved:(\d+)"', again) == cards
     assert response.headers.getlist("Set-Cookie") and all(
-        c.startswith("session=") for c in response.headers.getlist("Set-Cookie"))
+        c.startswith("session=") for c in response.headers.getlist("Set-Cookie")
+    )
     assert len(feedback_store(app).rows()) == before
 
 
 def test_titles_with_markup_are_escaped_everywhere(client) -> None:
-    pages = [client.get("/?q=bold").get_data(as_text=True),
-             client.get(f"/recommendations?movie_ids={XSS_ID}&movie_ids=1&movie_ids=5").get_data(as_text=True),
-             client.get(f"/?movie_ids={XSS_ID}").get_data(as_text=True)]
+    pages = [
+        client.get("/?q=bold").get_data(as_text=True),
+        client.get(f"/recommendations?movie_ids={XSS_ID}&movie_ids=1&movie_ids=5").get_data(as_text=True),
+        client.get(f"/?movie_ids={XSS_ID}").get_data(as_text=True),
+    ]
     for html in pages:
         assert "<script>alert(1)</script>" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -237,8 +258,10 @@ def test_cached_result_card_equals_the_macro(app, store) -> None:
     movie = next(iter(store.movies.values()))
     with app.test_request_context("/"):
         macros = app.jinja_env.get_template("_macros.html").module
-        for head, detail in [("Because you picked <Heat> & \"Casino\"", "People who <b>rated</b> it"),
-                             ("Popular with everyone", "")]:
+        for head, detail in [
+            ('Because you picked <Heat> & "Casino"', "People who <b>rated</b> it"),
+            ("Popular with everyone", ""),
+        ]:
             assert Parts().result_card(movie, head, detail) == str(macros.result_card(movie, head, detail))
 
 
@@ -265,12 +288,24 @@ def test_page_shows_the_reasons_the_api_gives(client) -> None:
     for r in recs:
         names = [titles[m] for m in r["because_of"]]
         assert r["reason_head"] == "Because you picked " + (
-            names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
-        assert r["reason"] == f'{r["reason_head"]}: {r["reason_detail"][0].lower()}{r["reason_detail"][1:]}'
+            names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        )
+        assert r["reason"] == f"{r['reason_head']}: {r['reason_detail'][0].lower()}{r['reason_detail'][1:]}"
 
 
-@pytest.mark.parametrize("url", [RESULT, RESULT + "&less_known=known", "/", "/?q=the", "/insights",
-                                 "/insights?genre=Drama", "/movies/1", "/movies/5?movie_ids=1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        RESULT,
+        RESULT + "&less_known=known",
+        "/",
+        "/?q=the",
+        "/insights",
+        "/insights?genre=Drama",
+        "/movies/1",
+        "/movies/5?movie_ids=1",
+    ],
+)
 def test_cached_pages_follow_the_script_name(app, url: str) -> None:
     """Behind a proxy that mounts the app under a prefix (SCRIPT_NAME), every link of a page
     points under that prefix, also when the page or its cards were cached under another one."""
@@ -279,8 +314,10 @@ def test_cached_pages_follow_the_script_name(app, url: str) -> None:
         html = client.get(url, environ_overrides={"SCRIPT_NAME": prefix}).get_data(as_text=True)
         links = re.findall(r'(?:href|src|action|data-[a-z-]+)="(/[^"]*)"', html)
         assert len(links) > 10
-        assert all(link.startswith(prefix + "/") for link in links), \
-            (prefix, [link for link in links if not link.startswith(prefix + "/")][:5])
+        assert all(link.startswith(prefix + "/") for link in links), (
+            prefix,
+            [link for link in links if not link.startswith(prefix + "/")][:5],
+        )
 
 
 def test_cached_pick_summary_equals_the_macro(app, store) -> None:
@@ -301,13 +338,17 @@ def test_result_page_frame_equals_the_template(app, store) -> None:
 
     from webapp import fragments
 
-    values = {"picks_title": 'A & "B" <i>', "pick_summaries": Markup("\n      <li>x</li>"),
-              "popular_cards": Markup("\n      <li>p</li>"), "less_known_cards": Markup(""),
-              "gems_url": "/recommendations?movie_ids=1&movie_ids=2#less-known",
-              "known_url": "/recommendations?movie_ids=1&less_known=known#less-known",
-              "marks_section": Markup("<section>m</section>"),
-              "feedback_fields": Markup('<input type="hidden" name="x" value="1">'),
-              "csrf_token": 'tok"en<'}
+    values = {
+        "picks_title": 'A & "B" <i>',
+        "pick_summaries": Markup("\n      <li>x</li>"),
+        "popular_cards": Markup("\n      <li>p</li>"),
+        "less_known_cards": Markup(""),
+        "gems_url": "/recommendations?movie_ids=1&movie_ids=2#less-known",
+        "known_url": "/recommendations?movie_ids=1&less_known=known#less-known",
+        "marks_section": Markup("<section>m</section>"),
+        "feedback_fields": Markup('<input type="hidden" name="x" value="1">'),
+        "csrf_token": 'tok"en<',
+    }
     for level in ("gems", "known"):
         with app.test_request_context("/recommendations"):
             frame = fragments.Parts().results_frame(level)

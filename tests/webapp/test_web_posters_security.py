@@ -1,4 +1,5 @@
 """Generated posters, security headers, CSRF and the request size limit."""
+
 from __future__ import annotations
 
 import re
@@ -59,9 +60,15 @@ def test_genre_colours() -> None:
     assert top.startswith("hsl(") and bottom.startswith("hsl(")
 
 
-@pytest.mark.parametrize("title", ["Heat", "The Lord of the Rings: The Fellowship of the Ring",
-                                   "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb",
-                                   "Supercalifragilisticexpialidocious" * 3])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Heat",
+        "The Lord of the Rings: The Fellowship of the Ring",
+        "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb",
+        "Supercalifragilisticexpialidocious" * 3,
+    ],
+)
 def test_title_lines_fit(title: str) -> None:
     lines, size = title_lines(title)
     assert 1 <= len(lines) <= 6
@@ -76,7 +83,9 @@ def test_movies_without_a_tmdb_poster_use_the_generated_one(client) -> None:
 
 def test_tmdb_posters_carry_their_fallback(client) -> None:
     html = client.get("/").get_data(as_text=True)
-    img = re.search(r'<img class="poster-photo" src="https://image.tmdb.org/t/p/w342/poster1.jpg"[^>]*>', html).group(0)
+    img = re.search(
+        r'<img class="poster-photo" src="https://image.tmdb.org/t/p/w342/poster1.jpg"[^>]*>', html
+    ).group(0)
     assert 'data-fallback="/posters/1.svg"' in img
     assert 'data-label="The Shawshank Redemption"' in img and 'data-genre="Crime"' in img
 
@@ -91,7 +100,10 @@ def test_css_cover_colours_are_the_svg_colours(client) -> None:
     css = response.get_data(as_text=True)
     for genre in ("Horror", "Comedy", "Crime"):
         top, bottom = genre_colours((genre,))
-        assert f'.poster-photo[data-genre="{genre}"]::before {{ background: linear-gradient(160deg, {top}, {bottom}); }}' in css
+        assert (
+            f'.poster-photo[data-genre="{genre}"]::before '
+            f"{{ background: linear-gradient(160deg, {top}, {bottom}); }}" in css
+        )
     assert len(re.findall(r"\[data-genre=", css)) == len(GENRE_COLOURS)
     top, bottom = genre_colours(())
     assert f".poster-photo::before {{ background: linear-gradient(160deg, {top}, {bottom}); }}" in css
@@ -100,9 +112,22 @@ def test_css_cover_colours_are_the_svg_colours(client) -> None:
     assert client.get("/posters/genres.css?v=old").headers["Cache-Control"] == "no-cache"
 
 
-@pytest.mark.parametrize("url", ["/", RESULT, "/api/catalog", "/healthz", "/posters/1.svg",
-                                 "/no-such-page", "/api/movies/999999", "/insights", "/movies/1",
-                                 "/movies/999999", "/report"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        RESULT,
+        "/api/catalog",
+        "/healthz",
+        "/posters/1.svg",
+        "/no-such-page",
+        "/api/movies/999999",
+        "/insights",
+        "/movies/1",
+        "/movies/999999",
+        "/report",
+    ],
+)
 def test_security_headers_everywhere(client, url: str) -> None:
     headers = client.get(url).headers
     csp = headers["Content-Security-Policy"]

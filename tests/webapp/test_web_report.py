@@ -1,4 +1,5 @@
 """GET /report: the evaluation report of the build being served, under its own narrow CSP."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,7 @@ def test_report_missing_on_a_build_without_metrics(trained_copy: Path, fresh_app
     assert "make evaluate" in html and "This build recorded no figures." in html
 
 
-def test_report_is_served_with_a_csp_that_allows_no_script(trained_copy: Path,
-                                                           fresh_app_factory) -> None:
+def test_report_is_served_with_a_csp_that_allows_no_script(trained_copy: Path, fresh_app_factory) -> None:
     (trained_copy / "report.html").write_text("<!doctype html><style>p{}</style><p>HR@10 0.84</p>")
     client = fresh_app_factory(trained_copy).test_client()
     response = client.get("/report")
@@ -52,10 +52,18 @@ def test_footer_links_to_the_report(client) -> None:
 
 def test_report_missing_lists_the_stages_in_build_order(trained_copy: Path, fresh_app_factory) -> None:
     manifest = json.loads((trained_copy / "manifest.json").read_text())
-    manifest["stages"] = {name: {"seconds": 1.0, "rows": 1}  # as a build writes it: keys sorted
-                          for name in ("als", "insights", "knn", "movies", "neumf", "popular")}
+    manifest["stages"] = {
+        name: {"seconds": 1.0, "rows": 1}  # as a build writes it: keys sorted
+        for name in ("als", "insights", "knn", "movies", "neumf", "popular")
+    }
     (trained_copy / "manifest.json").write_text(json.dumps(manifest))
     html = fresh_app_factory(trained_copy).test_client().get("/report").get_data(as_text=True)
     stages = html.split("<caption>Stages</caption>", 1)[1].split("</tbody>", 1)[0]
     assert re.findall(r'<th scope="row">(\w+)</th>', stages) == [
-        "movies", "popular", "insights", "als", "knn", "neumf"]
+        "movies",
+        "popular",
+        "insights",
+        "als",
+        "knn",
+        "neumf",
+    ]

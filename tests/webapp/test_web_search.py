@@ -1,4 +1,5 @@
 """webapp.search: case- and accent-insensitive title search, anywhere in the title, best first."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,29 +27,43 @@ def index() -> SearchIndex:
     return SearchIndex(TITLES)
 
 
-@pytest.mark.parametrize("text, folded", [
-    ("Amélie", "amelie"),
-    ("AMÉLIE", "amelie"),
-    ("Schindler's List", "schindlers list"),
-    ("Spider-Man", "spider man"),
-    ("  Fast & Furious!! ", "fast and furious"),
-    ("Ødipus Æon", "odipus aeon"),
-    ("Straße", "strasse"),
-])
+@pytest.mark.parametrize(
+    "text, folded",
+    [
+        ("Amélie", "amelie"),
+        ("AMÉLIE", "amelie"),
+        ("Schindler's List", "schindlers list"),
+        ("Spider-Man", "spider man"),
+        ("  Fast & Furious!! ", "fast and furious"),
+        ("Ødipus Æon", "odipus aeon"),
+        ("Straße", "strasse"),
+    ],
+)
 def test_fold(text: str, folded: str) -> None:
     assert fold(text) == folded
 
 
-@pytest.mark.parametrize("query, first", [
-    ("amelie", 4), ("AMÉLIE", 4), ("Amelie", 4),  # accents and case
-    ("leon", 9), ("LÉON", 9),
-    ("professional", 9),  # anywhere in the title
-    ("schindlers", 6), ("schindler's", 6),
-    ("spiderman", 5), ("spider man", 5), ("spider-man", 5),
-    ("fellowship", 7), ("lord rings", 7),  # every word, any order
-    ("fast & furious", 10), ("fast and furious", 10),
-    ("odipus", 12),
-])
+@pytest.mark.parametrize(
+    "query, first",
+    [
+        ("amelie", 4),
+        ("AMÉLIE", 4),
+        ("Amelie", 4),  # accents and case
+        ("leon", 9),
+        ("LÉON", 9),
+        ("professional", 9),  # anywhere in the title
+        ("schindlers", 6),
+        ("schindler's", 6),
+        ("spiderman", 5),
+        ("spider man", 5),
+        ("spider-man", 5),
+        ("fellowship", 7),
+        ("lord rings", 7),  # every word, any order
+        ("fast & furious", 10),
+        ("fast and furious", 10),
+        ("odipus", 12),
+    ],
+)
 def test_finds(index: SearchIndex, query: str, first: int) -> None:
     assert index.search(query, 5)[0] == first
 

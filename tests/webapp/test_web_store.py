@@ -1,4 +1,5 @@
 """webapp.store: the manifest check, the loaded store, and hot reload without a restart."""
+
 from __future__ import annotations
 
 import json
@@ -79,11 +80,23 @@ BROKEN = {
     "bad_json": (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
     "wrong_format": (lambda d: _edit_manifest(d, lambda m: m.update(format_version=99)), "format_version"),
     "no_build_id": (lambda d: _edit_manifest(d, lambda m: m.pop("build_id")), "build_id"),
-    "table_not_listed": (lambda d: _edit_manifest(d, lambda m: m["tables"].pop("popular")), "lists no table popular"),
-    "file_missing": (lambda d: (d / "knn_neighbors.csv").unlink(), "knn_neighbors (knn_neighbors.csv) is missing"),
+    "table_not_listed": (
+        lambda d: _edit_manifest(d, lambda m: m["tables"].pop("popular")),
+        "lists no table popular",
+    ),
+    "file_missing": (
+        lambda d: (d / "knn_neighbors.csv").unlink(),
+        "knn_neighbors (knn_neighbors.csv) is missing",
+    ),
     "corrupt_file": (lambda d: _append(d / "movies.csv", "99,x,,,,,\n"), "sha256 differs"),
-    "file_outside": (lambda d: _edit_manifest(d, lambda m: m["tables"]["movies"].update(file="../movies.csv")), "is missing"),
-    "columns_differ": (lambda d: _edit_manifest(d, lambda m: m["tables"]["popular"].update(columns=["a"])), "columns"),
+    "file_outside": (
+        lambda d: _edit_manifest(d, lambda m: m["tables"]["movies"].update(file="../movies.csv")),
+        "is missing",
+    ),
+    "columns_differ": (
+        lambda d: _edit_manifest(d, lambda m: m["tables"]["popular"].update(columns=["a"])),
+        "columns",
+    ),
     "rows_differ": (lambda d: _edit_manifest(d, lambda m: m["tables"]["popular"].update(rows=3)), "rows"),
 }
 
@@ -259,18 +272,28 @@ class _FlakyLoader:
         return load_store(directory)
 
 
-@pytest.mark.parametrize("exc", [FileNotFoundError("knn_neighbors.csv vanished mid-swap"),
-                                 MemoryError(), pd.errors.ParserError("Error tokenizing data"),
-                                 KeyError("movie_id")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        FileNotFoundError("knn_neighbors.csv vanished mid-swap"),
+        MemoryError(),
+        pd.errors.ParserError("Error tokenizing data"),
+        KeyError("movie_id"),
+    ],
+)
 def test_any_load_error_keeps_the_store_and_is_not_retried_in_a_tight_loop(
-        trained_copy: Path, exc: BaseException, monkeypatch) -> None:
+    trained_copy: Path, exc: BaseException, monkeypatch
+) -> None:
     import types
 
     import webapp.holder
 
     clock = [1000.0]  # the holder's monotonic clock, moved by hand: no sleeping, no timing
-    monkeypatch.setattr(webapp.holder, "time", types.SimpleNamespace(
-        monotonic=lambda: clock[0], time=time.time, sleep=time.sleep))
+    monkeypatch.setattr(
+        webapp.holder,
+        "time",
+        types.SimpleNamespace(monotonic=lambda: clock[0], time=time.time, sleep=time.sleep),
+    )
     loader = _FlakyLoader(exc)
     holder = StoreHolder(trained_copy, check_interval=0.0, loader=loader)
     _rebuild(trained_copy, "second-build", "Renamed Movie")
@@ -329,8 +352,9 @@ def test_healthz_says_which_build_was_refused_and_why(trained_copy: Path) -> Non
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["build_id"] == BUILD_ID
     assert body["refused"]["build_id"] == "broken-build"
-    assert body["refused"]["reason"] == ("table knn_neighbors (knn_neighbors.csv) is corrupt: its "
-                                         "sha256 differs from the manifest")
+    assert body["refused"]["reason"] == (
+        "table knn_neighbors (knn_neighbors.csv) is corrupt: its sha256 differs from the manifest"
+    )
     assert body["refused"]["since"] and body["refused"]["manifest_modified"]
 
 

@@ -1,6 +1,7 @@
 """Alembic environment: run by webapp.db.prepare() with an open connection (the app's start-up,
 `python -m webapp.db upgrade`), or by the alembic command line for a new revision
 (`alembic -c webapp/migrations/alembic.ini revision -m "..."`), then on the app's database."""
+
 from __future__ import annotations
 
 from alembic import context
@@ -13,8 +14,9 @@ PG_LOCK = 7_251_009
 
 
 def run(connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite"
+    )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"SELECT pg_advisory_xact_lock({PG_LOCK})"))

@@ -144,16 +144,18 @@ def _render_results(store: Store, state: PageState, level: str) -> fragments.Fra
 
 
 def _cards(store: Store, parts: fragments.Parts, recs: Sequence[Recommendation]) -> Markup:
+    links: dict[int, Markup] = {}  # a pick's link, made once per page (ten cards name three picks)
     return fragments.list_items(
-        parts.result_card(store.movies[r.movie_id], _linked_head(store, r), r.reason_detail)
+        parts.result_card(store.movies[r.movie_id], _linked_head(store, r, links), r.reason_detail)
         for r in recs
         if r.movie_id in store.movies
     )
 
 
-def _linked_head(store: Store, rec: Recommendation) -> str | Markup:
+def _linked_head(store: Store, rec: Recommendation, links: dict[int, Markup]) -> str | Markup:
     """The reason's head with each pick it names linked to that movie's page: the same text
-    (the recommender's titles are the pages' titles), else the plain head."""
+    (the recommender's titles are the pages' titles), else the plain head. `links` keeps the
+    links made so far for this page."""
     found = [store.movies.get(m) for m in rec.because_of]
     named = [m for m in found if m is not None]
     if not named or len(named) < len(found):
@@ -161,8 +163,10 @@ def _linked_head(store: Store, rec: Recommendation) -> str | Markup:
     titles = [m.title for m in named]
     if rec.reason_head != "Because you picked " + _joined(titles):
         return rec.reason_head
-    links = [Markup('<a href="{}">{}</a>').format(movie_url(m.movie_id), m.title) for m in named]
-    return Markup("Because you picked ") + _joined(links, Markup)
+    for m in named:
+        if m.movie_id not in links:
+            links[m.movie_id] = Markup('<a href="{}">{}</a>').format(movie_url(m.movie_id), m.title)
+    return Markup("Because you picked ") + _joined([links[m.movie_id] for m in named], Markup)
 
 
 def _joined(names: Sequence[str], text: type[str] = str) -> str:

@@ -28,7 +28,14 @@ from offline.split import split_ratings
 
 PACKAGES = ("pyspark", "pandas", "numpy", "pyarrow", "scikit-learn", "tensorflow-cpu", "keras")
 ProgressFn = Callable[[str], None]
-RECOMMENDER_MODULES = ("recommend.py", "recommend_tables.py", "schema.py", "movies.py")
+RECOMMENDER_MODULES = (
+    "recommend.py",
+    "profile.py",
+    "recommendation.py",
+    "recommend_tables.py",
+    "schema.py",
+    "movies.py",
+)
 
 
 @dataclass

@@ -91,7 +91,7 @@ def _clean_poster(value: Any) -> str | None:
 
 def _clean_imdb(value: Any) -> str | None:
     text = _text(value).removeprefix("tt")
-    return text.zfill(7) if text.isdigit() else None
+    return text.zfill(7) if text.isascii() and text.isdigit() else None  # not "²" or "٣"
 
 
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:

@@ -31,7 +31,6 @@ has ten movies unless the whole catalog is smaller.
 from __future__ import annotations
 
 import functools
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from webapp.profile import (  # re-exported: callers import the profile's names from here
+    DISMISSED_WEIGHT,
+    FOCUS_WEIGHT,
+    LOVED_RATING,
+    MAX_PROFILE,
+    PICKS_REQUIRED,
+    InvalidPicksError,
+    Profile,
+    UnknownMovieError,
+    disliked_weight,
+    is_int,
+    liked_weight,
+    validate_picks,
+    validate_profile,
+)
 from webapp.recommend_tables import (
     Csr,
     aligned_factors,
@@ -49,14 +63,31 @@ from webapp.recommend_tables import (
     neumf_csrs,
     stats_arrays,
 )
+from webapp.recommendation import Evidence, Recommendation, RecommendationSet
 from webapp.schema import LESS_KNOWN, POPULAR
 
-PICKS_REQUIRED = 3
-MAX_PROFILE = 100  # liked + disliked + excluded ids in one profile
-# How much each movie of a profile counts (a pick = 1.0); docs/api.md lists the same rules.
-FOCUS_WEIGHT = 3.0  # the movie a visitor asked "more like this" for
-DISMISSED_WEIGHT = 0.5  # a disliked movie without a rating ("not interested": maybe never seen)
-LOVED_RATING = 4.5  # a liked movie's rating that counts as much as a pick
+__all__ = [
+    "DISMISSED_WEIGHT",
+    "FOCUS_WEIGHT",
+    "LOVED_RATING",
+    "MAX_PROFILE",
+    "PICKS_REQUIRED",
+    "BlendWeights",
+    "Evidence",
+    "InvalidPicksError",
+    "Profile",
+    "Recommendation",
+    "RecommendationSet",
+    "Recommender",
+    "UnknownMovieError",
+    "disliked_weight",
+    "liked_weight",
+    "recommend",
+    "recommend_for_picks",
+    "validate_picks",
+    "validate_profile",
+]
+
 # How hard a disliked movie pushes: on its kNN / NeuMF lists (subtracted), and as an implicit-ALS
 # "preference 0" with confidence alpha * weight. Chosen with the evaluation's second round
 # (docs/EVALUATION.md): on two folds of ml-latest-small the lists' push helped and the ALS push
@@ -68,192 +99,6 @@ SOURCES = ("knn", "als", "neumf", "popularity")
 MODELS = ("knn", "als", "neumf")  # the sources a reason can name
 PICK_LISTS_CACHE = 1024  # picks whose kNN / NeuMF lists are kept per scope (a few kB each)
 EVIDENCE_CACHE = 4096  # movies whose kNN lookup / NeuMF counts are kept (about 2 kB each)
-
-
-class InvalidPicksError(ValueError):
-    """The picks are not exactly three distinct integer movie ids (or a profile is malformed)."""
-
-
-class UnknownMovieError(InvalidPicksError):
-    """Some picks are not movies the trained data knows."""
-
-    def __init__(self, movie_ids: Sequence[int]) -> None:
-        self.movie_ids = tuple(int(m) for m in movie_ids)
-        ids = ", ".join(str(m) for m in self.movie_ids)
-        super().__init__(f"unknown movie id(s): {ids}; expected ids of movies in the catalog")
-
-
-def liked_weight(stars: float | None) -> float:
-    """How much a liked movie counts: 1.0 without a rating, else stars / 4.5 (a 5 counts 1.11,
-    a 3.5 counts 0.78)."""
-    return 1.0 if stars is None else float(stars) / LOVED_RATING
-
-
-def disliked_weight(stars: float | None) -> float:
-    """How much a disliked movie counts against its neighbours: 0.5 without a rating (not
-    interested), else (4 - stars) / 2.5 (a 1.5 "not for me" counts 1.0, a 0.5 counts 1.4, a 3
-    counts 0.4)."""
-    return DISMISSED_WEIGHT if stars is None else (4.0 - float(stars)) / 2.5
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What a visitor told us. Hashable, so results can be memoised per profile.
-
-    liked: picks first, then movies marked loved / rated >= 3.5 / "more like this";
-    disliked: "not for me", "not interested", rated <= 3; ratings: (movie id, stars) for some of
-    either; focus: the liked movie of the last "more like this" (counts FOCUS_WEIGHT);
-    excluded: movies to leave out of the ten without any signal (the evaluation's control).
-    """
-
-    liked: tuple[int, ...]
-    disliked: tuple[int, ...] = ()
-    ratings: tuple[tuple[int, float], ...] = ()
-    focus: int | None = None
-    excluded: tuple[int, ...] = ()
-
-    @classmethod
-    def of_picks(cls, picks: Sequence[int]) -> "Profile":
-        """The simplest profile: three (or any) liked movies and nothing else."""
-        return cls(tuple(int(p) for p in picks))
-
-    @property
-    def is_plain(self) -> bool:
-        """Only liked movies without ratings or focus: the reasons then say "you picked"."""
-        return not (self.disliked or self.ratings or self.focus is not None or self.excluded)
-
-    @property
-    def has_feedback(self) -> bool:
-        """More than three picks' worth of signal: BlendWeights.after_feedback applies (movies
-        left out without a word, `excluded`, are no feedback)."""
-        return bool(
-            self.disliked or self.ratings or self.focus is not None or len(self.liked) > PICKS_REQUIRED
-        )
-
-    def stars(self) -> dict[int, float]:
-        return {int(m): float(r) for m, r in self.ratings}
-
-    def liked_weights(self) -> np.ndarray:
-        stars = self.stars()
-        return np.array(
-            [FOCUS_WEIGHT if m == self.focus else liked_weight(stars.get(m)) for m in self.liked],
-            dtype=np.float64,
-        )
-
-    def disliked_weights(self) -> np.ndarray:
-        stars = self.stars()
-        return np.array([disliked_weight(stars.get(m)) for m in self.disliked], dtype=np.float64)
-
-    def ids(self) -> tuple[int, ...]:
-        """Every movie of the profile (none of them is recommended)."""
-        return self.liked + self.disliked + self.excluded
-
-
-def validate_profile(profile: Profile) -> Profile:
-    """A well-formed profile, or InvalidPicksError saying what is wrong: 1..MAX_PROFILE integer
-    ids in all, at least one liked, no id twice (nor in two lists), ratings half stars from 0.5
-    to 5 of ids in the profile, the focus a liked id."""
-    if not isinstance(profile, Profile):
-        raise InvalidPicksError(f"expected a Profile, got {type(profile).__name__}")
-    lists = {"liked": profile.liked, "disliked": profile.disliked, "excluded": profile.excluded}
-    for name, ids in lists.items():
-        if not isinstance(ids, tuple) or not all(_is_int(m) for m in ids):
-            raise InvalidPicksError(f"{name} must be a tuple of integer movie ids")
-    every = profile.ids()
-    if not profile.liked:
-        raise InvalidPicksError("a profile needs at least one liked movie")
-    if len(every) > MAX_PROFILE:
-        raise InvalidPicksError(f"a profile holds at most {MAX_PROFILE} movies, got {len(every)}")
-    if len(set(every)) != len(every):
-        dupes = sorted({m for m in every if every.count(m) > 1})
-        raise InvalidPicksError(f"movie id(s) {', '.join(map(str, dupes))} appear twice in the profile")
-    for movie_id, stars in profile.ratings:
-        if not _is_int(movie_id) or int(movie_id) not in every:
-            raise InvalidPicksError(f"rating for {movie_id!r}, which is not in the profile")
-        if (
-            isinstance(stars, bool)
-            or not isinstance(stars, numbers.Real)
-            or not 0.5 <= float(stars) <= 5.0
-            or float(stars) * 2 != int(float(stars) * 2)
-        ):
-            raise InvalidPicksError(f"rating {stars!r} is not a half star from 0.5 to 5")
-    if profile.focus is not None and profile.focus not in profile.liked:
-        raise InvalidPicksError("the focus must be one of the liked movies")
-    return profile
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """The numbers behind a reason, each written into its detail sentence as it is here (the
-    sentence is made from these fields, in `_detail`, and nowhere else).
-
-    pick_id: the liked movie the sentence names (one of because_of);
-    pick_raters, rated_both: how many people rated that movie, and how many of them also rated
-      this one (kNN and, when the two movies' neighbour lists hold the pair, ALS reasons; from
-      the build's co-occurrence counts, knn_neighbors.co_raters and movie_stats.vote_count);
-    shared_genres: the genres this movie shares with it (content-neighbour reasons);
-    top_viewers, top_viewers_with_this: how many viewers NeuMF finds likeliest to watch it, and
-      how many of them have this movie among their own top predictions (NeuMF reasons).
-    Fields that do not apply are None.
-    """
-
-    pick_id: int
-    pick_raters: int | None = None
-    rated_both: int | None = None
-    shared_genres: tuple[str, ...] | None = None
-    top_viewers: int | None = None
-    top_viewers_with_this: int | None = None
-
-    def to_json(self) -> dict[str, object]:
-        """The fields that apply, as the API returns them."""
-        out: dict[str, object] = {"pick_id": self.pick_id}
-        for name in ("pick_raters", "rated_both", "shared_genres", "top_viewers", "top_viewers_with_this"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One recommended movie, with why it was chosen.
-
-    The reason comes in two parts, made once here and shown as they are by the page and the API:
-    a head naming the picks behind it ("Because you picked Heat and Casino") and a detail
-    sentence with the evidence ("41 of the 120 people who rated Heat also rated this"), whose
-    numbers `evidence` also gives as fields (None for a movie that only rounds out the list).
-    """
-
-    movie_id: int
-    score: float
-    reason_head: str
-    reason_detail: str
-    source: str
-    because_of: tuple[int, ...]
-    section: str  # 'popular' | 'less_known'
-    evidence: Evidence | None = None
-
-    @property
-    def reason(self) -> str:
-        """Both parts on one line: "Because you picked Heat: people who rated it also rated this"."""
-        return f"{self.reason_head}: {self.reason_detail[:1].lower()}{self.reason_detail[1:]}"
-
-
-@dataclass(frozen=True)
-class RecommendationSet:
-    """The ten for one profile: five popular, five less known. `picks` are its liked ids."""
-
-    picks: tuple[int, ...]
-    popular: tuple[Recommendation, ...]
-    less_known: tuple[Recommendation, ...]
-
-    def all(self) -> tuple[Recommendation, ...]:
-        """Popular then less known, in display order."""
-        return self.popular + self.less_known
-
-    def movie_ids(self) -> list[int]:
-        """The recommended movie ids in display order."""
-        return [r.movie_id for r in self.all()]
 
 
 @dataclass(frozen=True)
@@ -317,31 +162,6 @@ def _join_titles(titles: Sequence[str]) -> str:
     if len(titles) <= 1:
         return "".join(titles)
     return ", ".join(titles[:-1]) + " and " + titles[-1]
-
-
-def _is_int(value: object) -> bool:
-    """True for int-like values (numpy ints too), False for bools, floats and strings."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def validate_picks(picks: Sequence[int]) -> tuple[int, ...]:
-    """Exactly three distinct integers, or InvalidPicksError saying what is wrong."""
-    if isinstance(picks, (str, bytes)) or not isinstance(picks, Sequence):
-        raise InvalidPicksError(
-            f"picks must be a list of {PICKS_REQUIRED} movie ids, got {type(picks).__name__}"
-        )
-    if len(picks) != PICKS_REQUIRED:
-        raise InvalidPicksError(f"expected exactly {PICKS_REQUIRED} picks, got {len(picks)}")
-    bad = [p for p in picks if not _is_int(p)]
-    if bad:
-        raise InvalidPicksError(f"picks must be integer movie ids, got {', '.join(repr(b) for b in bad)}")
-    ids = tuple(int(p) for p in picks)
-    if len(set(ids)) != len(ids):
-        dupes = sorted({m for m in ids if ids.count(m) > 1})
-        raise InvalidPicksError(
-            f"expected {PICKS_REQUIRED} different movies, got duplicate id(s) {', '.join(map(str, dupes))}"
-        )
-    return ids
 
 
 @dataclass(frozen=True)
@@ -496,7 +316,7 @@ class Recommender:
     # ------------------------------------------------------------------ queries
     def knows(self, movie_id: int) -> bool:
         """True when movie_id is a movie of the trained catalog."""
-        return _is_int(movie_id) and int(movie_id) in self._index
+        return is_int(movie_id) and int(movie_id) in self._index
 
     def recommend_for_picks(
         self,

@@ -64,10 +64,15 @@ def build_csr(
     )
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9 (str.isdigit() also accepts "²", which int() rejects)."""
+    return text.isascii() and text.isdigit()
+
+
 def factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, np.ndarray]:
     """(movie ids, factor matrix) from a movie_id,f0..f{k-1} frame."""
     cols = sorted(
-        (c for c in frame.columns if c.startswith(prefix) and c[len(prefix) :].isdigit()),
+        (c for c in frame.columns if c.startswith(prefix) and _ascii_digits(c[len(prefix) :])),
         key=lambda c: int(c[len(prefix) :]),
     )
     return frame["movie_id"].to_numpy(np.int64), frame[cols].to_numpy(np.float64)

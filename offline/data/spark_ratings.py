@@ -22,6 +22,7 @@ their numeric fields, and a quoted comma inside a ratings row makes it a wrong-w
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import uuid
@@ -116,7 +117,7 @@ def check_header_line(lines: "DataFrame", block: int, mid: int, path: str) -> No
 
     row = lines.where((F.col("block") == block) & (F.col("mid") == mid)).first()
     found = (row.value if row else "").lstrip("\ufeff").strip()
-    if [h.strip() for h in found.split(",")] != HEADER:
+    if [h.strip() for h in next(csv.reader([found]), [])] != HEADER:  # a quoted header is valid CSV
         raise DataError(
             f"{path}: wrong header {found or '(empty file)'}; expected columns {','.join(HEADER)}"
         )

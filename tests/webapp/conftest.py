@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from offline import publish  # standard library + pandas only: allowed in web tests
 from webapp import create_app, store_holder
+from webapp.schema import INSIGHT_TABLES
 
 POSTER = "https://image.tmdb.org/t/p/w500/{}.jpg"
 # (title, year, genres, poster) — titles with quotes, ampersands, markup and accents on purpose.
@@ -271,18 +272,7 @@ INSIGHT_METRICS = {
     "low_rating": 2.0,
     "high_rating": 4.5,
 }
-INSIGHT_TABLE_NAMES = (
-    "ratings_by_month",
-    "genre_ratings_by_month",
-    "rating_distribution",
-    "genre_rating_distribution",
-    "ratings_per_user",
-    "ratings_per_movie",
-    "polarising_movies",
-    "weighting_effect",
-    "movie_ratings_by_year",
-    "movie_rating_histogram",
-)
+INSIGHT_TABLE_NAMES = tuple(INSIGHT_TABLES)
 
 
 def fixture_raters(counts: dict[int, int] | None = None) -> dict[int, set[int]]:

@@ -185,6 +185,7 @@ def stage_details(manifest: dict) -> dict[str, float]:
         "neumf training s": neumf.get("train_seconds"),
         "neumf train examples": neumf.get("train_examples"),
         "knn movies (cf)": knn.get("movies_cf"),
+        "ease movies": metrics.get("ease", {}).get("movies"),
         **{f"als {k} s": v for k, v in metrics.get("als", {}).get("seconds", {}).items()},
     }
     return {k: v for k, v in picked.items() if v is not None}

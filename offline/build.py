@@ -78,6 +78,7 @@ STAGES: dict[str, Stage] = {
         ),
         Stage("als", "offline.stages.als", description="ALS factors (Spark ML)", uses_spark=True),
         Stage("knn", "offline.stages.knn", description="item neighbours (scikit-learn)"),
+        Stage("ease", "offline.stages.ease", description="EASE item weights (numpy, closed form)"),
         Stage("neumf", "offline.stages.neumf", description="neural MF (Keras)"),
         Stage(
             "evaluate",

@@ -9,7 +9,7 @@ from typing import Any
 
 EVALUATE_COMMAND = "make evaluate"
 # The build's stages in the order they run (offline.build.STAGES; the manifest sorts its keys).
-STAGE_ORDER = ("movies", "popular", "insights", "als", "knn", "neumf", "evaluate")
+STAGE_ORDER = ("movies", "popular", "insights", "als", "knn", "ease", "neumf", "evaluate")
 # Held-out rating errors of stage `als` (offline/stages/als.py held_out_errors), as the report
 # names them: (label, RMSE key, MAE key).
 RATING_MODELS = (

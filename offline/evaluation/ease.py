@@ -1,4 +1,5 @@
-"""EASE (Steck 2019) as a reference method: a closed-form item-item model in numpy.
+"""EASE (Steck 2019) as a reference method: a closed-form item-item model in numpy (the
+math is the product's own `ease` stage's, offline/stages/ease.py; here the full matrix B ranks).
 
 X is the binary user x movie matrix of a fold's training ratings (any rating counts as 1), over
 the movies with at least EASE_MIN_SUPPORT ratings, at most EASE_MAX_MOVIES of them (the most
@@ -25,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from offline.stages.ease import ease_from_gram, gram_matrix, item_matrix
+
 EASE_LAMBDAS = (1000.0, 4000.0)
 EASE_LAMBDA = EASE_LAMBDAS[0]
 EASE_MIN_SUPPORT = 5
@@ -37,33 +40,6 @@ def ease_weights(x: np.ndarray, lam: float) -> np.ndarray:
     return ease_from_gram(np.asarray(gram, dtype=np.float64), lam)
 
 
-def ease_from_gram(gram: np.ndarray, lam: float) -> np.ndarray:
-    """B = I - P / diag(P), P = (G + lam I)^-1, with a zero diagonal."""
-    g = np.array(gram, dtype=gram.dtype, copy=True)
-    g[np.diag_indices_from(g)] += lam
-    p = _spd_inverse(g)
-    b = -p / np.diag(p)[None, :]
-    b[np.diag_indices_from(b)] = 0.0
-    return b
-
-
-def _spd_inverse(g: np.ndarray) -> np.ndarray:
-    """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf + potri,
-    about half the work of a general inverse); np.linalg.inv should Cholesky fail."""
-    from scipy.linalg import lapack
-
-    if not len(g):
-        return g
-    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (g,))
-    factor, info = potrf(g, lower=False, clean=False, overwrite_a=False)
-    if info == 0:
-        upper, info = potri(factor, lower=False, overwrite_c=True)
-        if info == 0:
-            upper = np.triu(upper)
-            return upper + np.triu(upper, 1).T
-    return np.linalg.inv(g)
-
-
 class Ease:
     """EASE fitted on one fold's training ratings; `top(picks, pool_ids, n)` ranks a pool."""
 
@@ -74,24 +50,14 @@ class Ease:
         min_support: int = EASE_MIN_SUPPORT,
         max_movies: int = EASE_MAX_MOVIES,
     ) -> None:
-        pairs = train[["user_id", "movie_id"]].drop_duplicates()
-        counts = pairs.groupby("movie_id").size()
-        counts = counts[counts >= min_support]
         # the most rated first, ties by id: the item order, and the order ties are broken in
-        order = sorted(zip(-counts.to_numpy(), counts.index.to_numpy()))[:max_movies]
-        self.movie_ids = np.array([int(m) for _, m in order], dtype=np.int64)
+        # (the product's own stage, offline/stages/ease.py, makes the same matrix)
+        self.movie_ids, x = item_matrix(train, min_support, max_movies)
         self.index = {int(m): i for i, m in enumerate(self.movie_ids)}
-        pairs = pairs[pairs["movie_id"].isin(self.index)]
-        users, rows = np.unique(pairs["user_id"].to_numpy(), return_inverse=True)
-        cols = pairs["movie_id"].map(self.index).to_numpy()
         n = len(self.movie_ids)
         # float32 halves the inverse's time; the ranking does not need more (tiny test
         # matrices stay float64, to compare with a brute-force solution)
-        dtype = np.float64 if n <= 1_000 else np.float32
-        from scipy import sparse
-
-        x = sparse.csr_matrix((np.ones(len(rows), dtype=dtype), (rows, cols)), shape=(len(users), n))
-        self.gram = (x.T @ x).toarray().astype(dtype)
+        self.gram: np.ndarray | None = gram_matrix(x if n > 1_000 else x.astype(np.float64))
         self.b = ease_from_gram(self.gram, lam) if n else np.zeros((0, 0))
         self.lam = lam
 
@@ -99,6 +65,7 @@ class Ease:
         """The same items and Gram matrix, another lambda."""
         other = object.__new__(Ease)
         other.movie_ids, other.index, other.gram, other.lam = self.movie_ids, self.index, self.gram, lam
+        assert self.gram is not None, "with_lambda needs the Gram matrix (it is dropped once chosen)"
         other.b = ease_from_gram(self.gram, lam) if len(self.movie_ids) else np.zeros((0, 0))
         return other
 

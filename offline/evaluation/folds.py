@@ -25,11 +25,12 @@ class FoldStages:
     train_neumf: Callable[..., tuple[dict[str, pd.DataFrame], dict[str, Any]]]
     fit_als_explicit: Callable[..., pd.DataFrame] | None = None  # (spark, ratings, rank, reg, cfg)
     train_als: Callable[..., tuple[dict[str, pd.DataFrame], dict[str, Any]]] | None = None
+    compute_ease: Callable[..., pd.DataFrame] | None = None  # (ratings, ease config)
 
 
 def default_stages() -> FoldStages:
     """The build's own stage functions."""
-    from offline.stages import als, knn, neumf, popular
+    from offline.stages import als, ease, knn, neumf, popular
 
     def fit_explicit(
         spark: Any, ratings: pd.DataFrame, rank: int, reg: float, cfg: BuildConfig
@@ -43,6 +44,7 @@ def default_stages() -> FoldStages:
         train_neumf=neumf.train_neumf,
         fit_als_explicit=fit_explicit,
         train_als=als.train_als,
+        compute_ease=ease.compute_ease,
     )
 
 
@@ -76,6 +78,9 @@ def train_fold_tables(
     tables["knn_neighbors"] = timed(
         "knn", lambda: stages.compute_neighbors(train, dataset.movies, dataset.tags, cfg)
     )
+    compute_ease = stages.compute_ease
+    if compute_ease is not None:
+        tables["ease_neighbors"] = timed("ease", lambda: compute_ease(train, cfg.ease))
     tables["als_implicit_item_factors"] = timed(
         "als_implicit", lambda: stages.train_als_implicit(spark, spark_rows, cfg)
     )

@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "als_user_top",
     "als_implicit_item_factors",
     "knn_neighbors",
+    "ease_neighbors",
     "neumf_user_top",
     "neumf_movie_top_users",
     "neumf_movie_embeddings",

@@ -59,6 +59,7 @@ from webapp.recommend_tables import (
     catalog_genres,
     catalog_ids,
     catalog_titles,
+    ease_csr,
     knn_csr,
     neumf_csrs,
     stats_arrays,
@@ -88,16 +89,16 @@ __all__ = [
     "validate_profile",
 ]
 
-# How hard a disliked movie pushes: on its kNN / NeuMF lists (subtracted), and as an implicit-ALS
+# How hard a disliked movie pushes: on its kNN / EASE / NeuMF lists (subtracted), and as an implicit-ALS
 # "preference 0" with confidence alpha * weight. Chosen with the evaluation's second round
 # (docs/EVALUATION.md): on two folds of ml-latest-small the lists' push helped and the ALS push
 # cost HR@10 (0.867 without it, 0.842 with it), so the ALS fold-in only leaves them out.
 NEGATIVE_LISTS = 1.0
 NEGATIVE_ALS = 0.0
 MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
-SOURCES = ("knn", "als", "neumf", "popularity")
-MODELS = ("knn", "als", "neumf")  # the sources a reason can name
-PICK_LISTS_CACHE = 1024  # picks whose kNN / NeuMF lists are kept per scope (a few kB each)
+SOURCES = ("knn", "als", "ease", "neumf", "popularity")
+MODELS = ("knn", "als", "ease", "neumf")  # the sources a reason can name
+PICK_LISTS_CACHE = 1024  # picks whose kNN / EASE / NeuMF lists are kept per scope (a few kB each)
 EVIDENCE_CACHE = 4096  # movies whose kNN lookup / NeuMF counts are kept (about 2 kB each)
 
 
@@ -106,12 +107,13 @@ class BlendWeights:
     """How much each source counts in each section (0 turns a source off)."""
 
     # The setting of the evaluation's grid (offline/evaluation/tuning.py) that scores best on
-    # all five folds of ml-latest-small together (HR@10 of variants A and B); the report's
-    # figures are held out: each fold's at the setting chosen on the other folds. The ALS
-    # fold-in carries most of both halves, kNN widens coverage, NeuMF's two-hop lists lift the
-    # less-known half, and a log-count prior steers each half towards what more people have
-    # seen, except when every pick is popular (popular_picks_prior below). The ablation table
-    # of report.html shows what removing each one costs.
+    # all five folds of ml-latest-small together (HR@10 plus less-known HR@5, variants A and B);
+    # the report's figures are held out: each fold's at the setting chosen on the other folds
+    # (every fold chose this one). The ALS fold-in carries most of both halves, kNN widens
+    # coverage, NeuMF's two-hop lists lift the less-known half, and a log-count prior steers each
+    # half towards what more people have seen; when every pick is popular, EASE takes over from
+    # the ALS fold-in and the popular half drops its prior (popular_picks, popular_picks_prior
+    # below). The ablation tables of report.html show what removing each one costs.
     popular: Mapping[str, float] = field(
         default_factory=lambda: {"knn": 0.1, "als": 1.0, "neumf": 0.0, "popularity": 1.0}
     )
@@ -129,17 +131,31 @@ class BlendWeights:
     # popularity weight of a section then (None or absent: no change). Only the prior changes,
     # so the models' relative weights, and the reasons, stay the same.
     popular_picks_prior: Mapping[str, float] | None = field(default_factory=lambda: {POPULAR: 0.0})
+    # The same situation may also change the models' weights (overrides per section, before
+    # after_feedback's): on catalog picks EASE ranks better than the ALS fold-in (the evaluation's
+    # variant B), on picks that include less-known movies it does not.
+    popular_picks: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: {POPULAR: {"ease": 3.0, "als": 0.0}, LESS_KNOWN: {"ease": 1.0, "als": 0.5}}
+    )
 
     def for_section(
         self, section: str, feedback: bool = False, popular_picks: bool = False
     ) -> Mapping[str, float]:
-        """The weights of one section (after feedback: with its overrides; when every liked
-        movie is popular: with popular_picks_prior's popularity weight)."""
-        base = self.popular if section == POPULAR else self.less_known
+        """The weights of one section (when every liked movie is popular: with popular_picks'
+        overrides; after feedback: with its overrides; when every liked movie is popular: with
+        popular_picks_prior's popularity weight)."""
+        out = self.popular if section == POPULAR else self.less_known
+        situation = self.popular_picks.get(section) if popular_picks else None
         extra = self.after_feedback.get(section) if feedback else None
-        out = {**base, **extra} if extra else base
+        for over in (situation, extra):
+            out = {**out, **over} if over else out
         prior = (self.popular_picks_prior or {}).get(section) if popular_picks else None
         return {**out, "popularity": float(prior)} if prior is not None else out
+
+    @property
+    def adapts_to_popular_picks(self) -> bool:
+        """Whether the situation "every liked movie is popular" changes any weight."""
+        return self.popular_picks_prior is not None or any(self.popular_picks.values())
 
     def without(self, source: str) -> "BlendWeights":
         """The same weights with one source switched off (for ablations)."""
@@ -154,6 +170,10 @@ class BlendWeights:
                 for section, over in self.after_feedback.items()
             },
             popular_picks_prior=prior,
+            popular_picks={
+                section: {**over, source: 0.0} if source in over else over
+                for section, over in self.popular_picks.items()
+            },
         )
 
 
@@ -179,14 +199,16 @@ class _Scope:
 
 @dataclass(frozen=True)
 class _PickLists:
-    """What one pick adds to the kNN and NeuMF scores of a scope: positions and values, in the
-    order they are summed (the same order, so the same floats, as over the whole catalog)."""
+    """What one pick adds to the kNN, EASE and NeuMF scores of a scope: positions and values, in
+    the order they are summed (the same order, so the same floats, as over the whole catalog)."""
 
     knn_pos: np.ndarray
     knn_vals: np.ndarray
     cf_cols: np.ndarray  # catalog columns of its positive co-rating (cf) neighbours
     neumf_pos: np.ndarray
     neumf_vals: np.ndarray
+    ease_pos: np.ndarray
+    ease_vals: np.ndarray
 
 
 class Recommender:
@@ -210,6 +232,7 @@ class Recommender:
         als_alpha: float = 10.0,
         als_mode: str = "implicit",
         genres: Sequence[tuple[str, ...]] | None = None,
+        ease: Csr | None = None,
     ) -> None:
         self.movie_ids = movie_ids
         self.titles = titles
@@ -218,6 +241,7 @@ class Recommender:
         self.vote_count = vote_count
         self.prior = prior  # popularity score in [0, 1], used for tie-breaks and fallback
         self.knn = knn
+        self.ease = ease  # per movie, its strongest EASE weights (positive)
         self.als_factors = als_factors
         self.movie_users = movie_users
         self.user_movies = user_movies
@@ -240,6 +264,7 @@ class Recommender:
         # Per movie, for the reasons' evidence: its kNN list as a lookup, and its NeuMF two-hop
         # counts (picks and recommended movies repeat, so these are mostly found, not made).
         self._knn_lookup = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_knn_lookup)
+        self._ease_lookup = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_ease_lookup)
         self._neumf_counts = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_neumf_counts)
 
     # ------------------------------------------------------------------ construction
@@ -285,6 +310,7 @@ class Recommender:
             als_alpha=als_alpha,
             als_mode=als_mode,
             genres=catalog_genres(movies, ids),
+            ease=ease_csr(tables.get("ease_neighbors"), index),
         )
 
     def with_weights(self, weights: BlendWeights) -> "Recommender":
@@ -306,11 +332,13 @@ class Recommender:
             als_alpha=self.als_alpha,
             als_mode=self.als_mode,
             genres=self.genres,
+            ease=self.ease,
         )
         other._everyone = self._everyone
         other._scope_cache, other._less_known_cache = self._scope_cache, self._less_known_cache
         other._pick_lists, other._scaled_popularity = self._pick_lists, self._scaled_popularity
         other._knn_lookup, other._neumf_counts = self._knn_lookup, self._neumf_counts
+        other._ease_lookup = self._ease_lookup
         return other
 
     # ------------------------------------------------------------------ queries
@@ -379,7 +407,7 @@ class Recommender:
         raise AssertionError("scoring every movie always gives a result")
 
     def _all_popular(self, query: "_Query") -> bool:
-        """Every liked movie is in the popular pool (BlendWeights.popular_picks_prior)."""
+        """Every liked movie is in the popular pool (BlendWeights.popular_picks, _prior)."""
         return bool(len(query.idx)) and bool((self.pool[query.idx] == 0).all())
 
     def _recommend_in(
@@ -391,7 +419,7 @@ class Recommender:
         taken = np.zeros(len(self.movie_ids), dtype=bool)
         taken[query.every] = True
         members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
-        popular_picks = self.weights.popular_picks_prior is not None and self._all_popular(query)
+        popular_picks = self.weights.adapts_to_popular_picks and self._all_popular(query)
         blended = {
             section: self._blend(raw, section, min_count, scope, query.feedback, popular_picks)
             for section in members
@@ -412,8 +440,10 @@ class Recommender:
             )
         return RecommendationSet(
             picks=query.ids,
-            popular=self._explain(sections[POPULAR], POPULAR, query, raw, blended, scope),
-            less_known=self._explain(sections[LESS_KNOWN], LESS_KNOWN, query, raw, blended, scope),
+            popular=self._explain(sections[POPULAR], POPULAR, query, raw, blended, scope, popular_picks),
+            less_known=self._explain(
+                sections[LESS_KNOWN], LESS_KNOWN, query, raw, blended, scope, popular_picks
+            ),
         )
 
     def _members(self, section: str, min_count: int) -> np.ndarray:
@@ -447,44 +477,47 @@ class Recommender:
 
     # ------------------------------------------------------------------ sources
     def _pick_scores(self, query: "_Query", scope: _Scope) -> dict[str, np.ndarray]:
-        """Source totals over scope, plus per-liked-movie kNN / NeuMF rows (weighted) and the
-        (catalog) columns of positive cf neighbours. Disliked movies subtract their own rows."""
+        """Source totals over scope, plus per-liked-movie kNN / EASE / NeuMF rows (weighted) and
+        the (catalog) columns of positive cf neighbours. Disliked movies subtract their own rows."""
         m = len(scope.idx)
-        knn_rows, neumf_rows = self._rows(query.idx, query.weights, scope)
+        knn_rows, ease_rows, neumf_rows = self._rows(query.idx, query.weights, scope)
         cf_cols = [self._pick_lists(p, scope.key).cf_cols for p in query.idx.tolist()]
         knn_cf_cols = np.concatenate(cf_cols)
-        knn, neumf = knn_rows.sum(axis=0), neumf_rows.sum(axis=0)
+        knn, ease, neumf = knn_rows.sum(axis=0), ease_rows.sum(axis=0), neumf_rows.sum(axis=0)
         if len(query.neg_idx):
-            knn_neg, neumf_neg = self._rows(query.neg_idx, NEGATIVE_LISTS * query.neg_weights, scope)
-            knn, neumf = knn - knn_neg.sum(axis=0), neumf - neumf_neg.sum(axis=0)
+            negative = self._rows(query.neg_idx, NEGATIVE_LISTS * query.neg_weights, scope)
+            knn, ease, neumf = (total - rows.sum(axis=0) for total, rows in zip((knn, ease, neumf), negative))
         als = self._als_scores(query)
         everyone = scope is self._everyone
         assert knn.shape == (m,)
         return {
             "knn": knn,
             "als": als if everyone else als[scope.idx],
+            "ease": ease,
             "neumf": neumf,
             "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
             "knn_rows": knn_rows,
             "knn_cf_cols": knn_cf_cols,
             "neumf_rows": neumf_rows,
+            "ease_rows": ease_rows,
         }
 
     def _rows(
         self, idx: np.ndarray, weights: np.ndarray | None, scope: _Scope
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per movie of idx, its kNN and NeuMF contributions over scope, times its weight (a
-        weight of 1.0 leaves every float as it was)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per movie of idx, its kNN, EASE and NeuMF contributions over scope, times its weight
+        (a weight of 1.0 leaves every float as it was)."""
         m = len(scope.idx)
-        knn_rows, neumf_rows = np.zeros((len(idx), m)), np.zeros((len(idx), m))
+        knn_rows, ease_rows, neumf_rows = (np.zeros((len(idx), m)) for _ in range(3))
         for j, p in enumerate(idx.tolist()):
             lists = self._pick_lists(p, scope.key)
             knn_rows[j] = np.bincount(lists.knn_pos, weights=lists.knn_vals, minlength=m)
+            ease_rows[j] = np.bincount(lists.ease_pos, weights=lists.ease_vals, minlength=m)
             neumf_rows[j] = np.bincount(lists.neumf_pos, weights=lists.neumf_vals, minlength=m)
         if weights is not None:
-            knn_rows *= weights[:, None]
-            neumf_rows *= weights[:, None]
-        return knn_rows, neumf_rows
+            for rows in (knn_rows, ease_rows, neumf_rows):
+                rows *= weights[:, None]
+        return knn_rows, ease_rows, neumf_rows
 
     def _make_pick_lists(self, p: int, scope_key: int | None) -> _PickLists:
         """One pick's kNN neighbours (similarities clipped at 0) and NeuMF two-hop movies
@@ -510,7 +543,10 @@ class Recommender:
             if len(users):
                 owner, movies, movie_w = self.user_movies.rows(users)
                 neumf_pos, neumf_vals = self._in_scope(scope, movies, user_w[owner] * movie_w)
-        return _PickLists(knn_pos, knn_vals, cf_cols, neumf_pos, neumf_vals)
+        ease_pos, ease_vals = empty_pos, empty_vals
+        if self.ease is not None:
+            ease_pos, ease_vals = self._in_scope(scope, *self.ease.row(p))
+        return _PickLists(knn_pos, knn_vals, cf_cols, neumf_pos, neumf_vals, ease_pos, ease_vals)
 
     @staticmethod
     def _in_scope(scope: _Scope, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -652,6 +688,7 @@ class Recommender:
         raw: Mapping[str, np.ndarray],
         blended: Mapping[str, np.ndarray],
         scope: _Scope,
+        popular_picks: bool = False,
     ) -> tuple[Recommendation, ...]:
         """The Recommendations for a section's chosen catalog indices: for each, the model that
         contributed most, the liked movies (positions) that led to it, and the reason."""
@@ -659,12 +696,13 @@ class Recommender:
             return ()
         picks, idx = query.ids, query.idx
         at = scope.where[chosen]  # their positions in the score arrays
-        weights = self.weights.for_section(section, query.feedback)
+        weights = self.weights.for_section(section, query.feedback, popular_picks)
         # read each array once for the five (Python floats: the same values, cheaper to compare)
         models = [(source, float(weights.get(source, 0.0)), raw[source][at].tolist()) for source in MODELS]
         scores = blended[section][at].tolist()
         knn_columns = raw["knn_rows"][:, at].T.tolist()
         neumf_columns = raw["neumf_rows"][:, at].T.tolist()
+        ease_columns = raw["ease_rows"][:, at].T.tolist()
         cf = set(raw["knn_cf_cols"].tolist())
         picked = None if self.als_factors is None else self.als_factors[idx]
         out = []
@@ -679,6 +717,8 @@ class Recommender:
                 because = _contributors(knn_columns[n])
             elif best == "neumf":
                 because = _contributors(neumf_columns[n])
+            elif best == "ease":
+                because = _contributors(ease_columns[n])
             elif best == "als":  # the pick whose factors are closest to the movie's
                 assert picked is not None and self.als_factors is not None  # 'als' scored
                 sims = (picked @ self.als_factors[i]).tolist()
@@ -720,6 +760,11 @@ class Recommender:
                     theirs = set(self.genres[p]) if self.genres else set()
                     shared = tuple(g for g in mine if g in theirs)
                     return Evidence(self._id(p), shared_genres=shared)
+        elif source == "ease":  # the first pick with movie i among its EASE weights
+            for p in because:
+                evidence = self._co_rated(p, self._ease_lookup(p).get(i))
+                if evidence is not None:
+                    return evidence
         elif source == "als":  # the closest pick; the co-rating count when the build has it
             p = because[0]
             found = self._knn_entry(p, i) or self._knn_entry(i, p)
@@ -746,6 +791,15 @@ class Recommender:
         for col, kind, count in zip(cols, kinds, counts):
             out.setdefault(col, (kind, count))
         return out
+
+    def _make_ease_lookup(self, p: int) -> dict[int, int | None]:
+        """Movie p's EASE list as neighbour -> users who rated both (None: not in the build)."""
+        if self.ease is None:
+            return {}
+        lo, hi = int(self.ease.ptr[p]), int(self.ease.ptr[p + 1])
+        cols = self.ease.cols[lo:hi].tolist()
+        counts = [None] * len(cols) if self.ease.counts is None else self.ease.counts[lo:hi].tolist()
+        return dict(zip(cols, counts))
 
     def _make_neumf_counts(self, p: int) -> tuple[int, dict[int, int]]:
         """How many top users movie p has in the NeuMF tables, and per movie how many of them
@@ -783,7 +837,7 @@ class Recommender:
                 f"{_plural(evidence.pick_raters, 'person', 'people')} who rated {ref} "
                 f"also rated this"
             )
-        if source == "knn" and co_rated:
+        if source in ("knn", "ease") and co_rated:
             return co_rated
         if source == "content":
             shared = evidence.shared_genres or ()
@@ -867,6 +921,7 @@ _DETAILS = {
     "knn": "People who rated {it} also rated this",
     "content": "It shares genres and tags with {it}",
     "als": "It is close to {it} in a model of everyone's ratings",
+    "ease": "People who rated {it} also tend to rate this",
     "neumf": "The viewers a neural model finds likeliest to watch {it} are predicted to watch this",
     "fallback": "A well-liked movie to round out your list",
 }

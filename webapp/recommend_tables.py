@@ -153,6 +153,21 @@ def knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
     )
 
 
+def ease_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
+    """movie -> its EASE weights (by rank), with each pair's co-rater count (`counts`, when the
+    table has `co_raters`); unknown ids dropped."""
+    if frame is None or frame.empty:
+        return None
+    rows = index.get_indexer(frame["movie_id"])
+    cols = index.get_indexer(frame["neighbor_id"])
+    keep = (rows >= 0) & (cols >= 0)
+    sub = frame.loc[keep]
+    order = np.lexsort((sub["rank"].to_numpy(), rows[keep]))
+    co = sub["co_raters"].to_numpy(np.int64)[order] if "co_raters" in sub.columns else None
+    weights = np.maximum(sub["weight"].to_numpy(np.float64)[order], 0.0)
+    return build_csr(rows[keep][order], cols[keep][order], weights, len(index), None, co)
+
+
 def aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:
     """Item factors in catalog order (zeros for movies without factors)."""
     if frame is None or frame.empty:

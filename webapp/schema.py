@@ -39,6 +39,8 @@ OPTIONAL_TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "neumf_movie_top_users": ("movie_id", "user_id", "score", "rank"),
         "neumf_user_top": ("user_id", "movie_id", "score", "rank"),
+        # co_raters (a reason's evidence) is optional, as in knn_neighbors
+        "ease_neighbors": ("movie_id", "neighbor_id", "weight", "rank"),
     }
 )
 

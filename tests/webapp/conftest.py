@@ -213,6 +213,14 @@ def make_tables(seed: int = 0, insights: bool = True) -> dict[str, pd.DataFrame]
         ],
         columns=["movie_id", "neighbor_id", "similarity", "rank", "kind", "co_raters"],
     )
+    ease = pd.DataFrame(  # EASE weights: other neighbours than kNN's, co_raters counted the same way
+        [
+            (m, n, round(0.05 / (r + 1), 6), r + 1, len(raters[m] & raters[n]))
+            for i, m in enumerate(rated)
+            for r, n in enumerate(rated[(i + step) % len(rated)] for step in (2, 5, 11))
+        ],
+        columns=["movie_id", "neighbor_id", "weight", "rank", "co_raters"],
+    )
     item = rng.normal(scale=0.8, size=(len(rated), K))
     user = rng.normal(scale=0.8, size=(N_USERS, K)) + 1.0
     factor_cols = [f"f{i}" for i in range(K)]
@@ -251,6 +259,7 @@ def make_tables(seed: int = 0, insights: bool = True) -> dict[str, pd.DataFrame]
         "als_user_top": pd.DataFrame(top, columns=["user_id", "movie_id", "score", "rank"]),
         "als_implicit_item_factors": implicit,
         "knn_neighbors": knn,
+        "ease_neighbors": ease,
         "neumf_movie_top_users": movie_top_users,
         "neumf_user_top": user_top_lk,
     }

@@ -74,6 +74,18 @@ def _knn() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "similarity", "rank", "kind", "co_raters"])
 
 
+def _ease() -> pd.DataFrame:
+    """Movie m's EASE weights: m+3, m+5 and m+15 (wrapping), weight falling with rank; co_raters
+    counted from the ratings fixture."""
+    raters = _raters()
+    rows = []
+    for m in range(1, N_MOVIES + 1):
+        for rank, step in enumerate((3, 5, 15), start=1):
+            nbr = (m + step - 1) % N_MOVIES + 1
+            rows.append((m, nbr, 0.05 / rank, rank, len(raters[m] & raters[nbr])))
+    return pd.DataFrame(rows, columns=["movie_id", "neighbor_id", "weight", "rank", "co_raters"])
+
+
 def _als() -> pd.DataFrame:
     """Seeded random 4-dimensional item factors."""
     rng = np.random.default_rng(7)
@@ -104,6 +116,7 @@ def tables() -> dict[str, pd.DataFrame]:
         "movies": _movies(),
         "movie_stats": _movie_stats(),
         "knn_neighbors": _knn(),
+        "ease_neighbors": _ease(),
         "als_implicit_item_factors": _als(),
         "neumf_movie_top_users": movie_users,
         "neumf_user_top": user_top,
@@ -225,6 +238,59 @@ def test_every_knn_and_als_reason_counts_the_people_who_rated_both(tables: dict[
     assert seen == {"knn", "als"}
 
 
+def test_an_ease_reason_counts_the_people_who_rated_both(tables: dict[str, pd.DataFrame]) -> None:
+    """EASE alone: the ten are the picks' summed EASE lists, best first; each reason names the
+    pick whose weight is largest and says how many of its raters rated the movie too."""
+    ease_only = BlendWeights(popular={"ease": 1.0}, less_known={"ease": 1.0})
+    result = Recommender.from_tables(tables, weights=ease_only).recommend_for_picks([1, 12, 20])
+    # pick 1's list: 4 (0.05), 6 (0.025), 16 (less known); 12's: 15, 17, 27; 20's: 23, 25, 35
+    assert [r.movie_id for r in result.popular[:2]] == [4, 6]
+    first = result.popular[0]
+    assert (first.source, first.because_of) == ("ease", (1,))
+    both = len(_raters()[1] & _raters()[4])
+    assert first.evidence == Evidence(1, pick_raters=199, rated_both=both)
+    assert first.reason_detail == f"{both} of the 199 people who rated it also rated this"
+    # less known: 15 and 23 (0.05), then 17 and 25 (0.025); ties go to the more-rated movie
+    assert [r.movie_id for r in result.less_known[:3]] == [23, 15, 25]
+    assert [r.because_of for r in result.less_known[:3]] == [(20,), (12,), (20,)]
+    older = {**tables, "ease_neighbors": tables["ease_neighbors"].drop(columns="co_raters")}
+    plain = Recommender.from_tables(older, weights=ease_only).recommend_for_picks([1, 12, 20]).popular[0]
+    assert (plain.movie_id, plain.source, plain.evidence) == (4, "ease", None)
+    assert plain.reason_detail == "People who rated it also tend to rate this"
+
+
+def test_popular_picks_overrides_change_the_models_only_when_every_pick_is_popular(
+    rec: Recommender,
+) -> None:
+    """BlendWeights.popular_picks: when every liked movie is popular, its overrides replace the
+    section's weights (EASE in place of ALS here); a mixed profile keeps the ordinary ones."""
+    over = {"popular": {"ease": 2.0, "als": 0.0}, "less_known": {"ease": 1.0}}
+    base = BlendWeights(popular_picks_prior=None, popular_picks={})
+    adaptive = rec.with_weights(BlendWeights(popular_picks_prior=None, popular_picks=over))
+    always = rec.with_weights(
+        BlendWeights(
+            popular={**base.popular, **over["popular"]},
+            less_known={**base.less_known, **over["less_known"]},
+            popular_picks_prior=None,
+            popular_picks={},
+        )
+    )
+    plain = rec.with_weights(base)
+    all_popular, mixed = (1, 2, 3), (1, 2, 12)
+    assert adaptive.recommend_ids(Profile(all_popular)) == always.recommend_ids(Profile(all_popular))
+    assert adaptive.recommend_ids(Profile(mixed)) == plain.recommend_ids(Profile(mixed))
+    # the overrides matter on these tables, so the two checks above can fail
+    assert always.recommend_ids(Profile(all_popular)) != plain.recommend_ids(Profile(all_popular))
+    # and the reasons are those of the weights used: EASE's, not the ALS fold-in's
+    sources = {r.source for r in adaptive.recommend(Profile(all_popular)).popular}
+    assert "ease" in sources and "als" not in sources
+    # an ablation switches a model off in the situation too
+    assert BlendWeights(popular_picks=over).without("ease").popular_picks == {
+        "popular": {"ease": 0.0, "als": 0.0},
+        "less_known": {"ease": 0.0},
+    }
+
+
 def test_an_als_reason_names_the_closest_pick(tables: dict[str, pd.DataFrame]) -> None:
     als_only = BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0})
     rec = Recommender.from_tables(tables, weights=als_only)
@@ -342,7 +408,14 @@ def test_catalog_smaller_than_ten() -> None:
 
 @pytest.mark.parametrize(
     "missing",
-    ["knn_neighbors", "als_implicit_item_factors", "neumf_user_top", "neumf_movie_top_users", "movies"],
+    [
+        "knn_neighbors",
+        "ease_neighbors",
+        "als_implicit_item_factors",
+        "neumf_user_top",
+        "neumf_movie_top_users",
+        "movies",
+    ],
 )
 def test_missing_optional_table_still_gives_ten(tables: dict[str, pd.DataFrame], missing: str) -> None:
     rest = {k: v for k, v in tables.items() if k != missing}
@@ -613,16 +686,19 @@ def test_recommend_ids_are_the_recommendations_movies(rec: Recommender) -> None:
 
 def test_popular_picks_prior_applies_only_when_every_pick_is_popular(rec: Recommender) -> None:
     """The situation (every liked movie in the popular pool) may change the prior; one less-known
-    pick and the weights are the ordinary ones. Nothing else changes: not the models' weights."""
-    weights = BlendWeights(popular_picks_prior={"popular": 0.0})
+    pick and the weights are the ordinary ones. Nothing else changes here: not the models' weights
+    (those have their own overrides, popular_picks, off in this test)."""
+    weights = BlendWeights(popular_picks_prior={"popular": 0.0}, popular_picks={})
     assert weights.for_section("popular", popular_picks=True)["popularity"] == 0.0
     assert weights.for_section("popular")["popularity"] == BlendWeights().popular["popularity"] > 0
     assert weights.for_section("less_known", popular_picks=True) == weights.less_known
     assert weights.without("popularity").popular_picks_prior == {"popular": 0.0}
-    plain = rec.with_weights(BlendWeights(popular_picks_prior=None))
+    plain = rec.with_weights(BlendWeights(popular_picks_prior=None, popular_picks={}))
     adaptive = rec.with_weights(weights)
     no_prior = rec.with_weights(
-        BlendWeights(popular={**BlendWeights().popular, "popularity": 0.0}, popular_picks_prior=None)
+        BlendWeights(
+            popular={**BlendWeights().popular, "popularity": 0.0}, popular_picks_prior=None, popular_picks={}
+        )
     )
     all_popular, mixed = (1, 2, 3), (1, 2, 12)
     # every pick popular: as if the prior were off; a mixed profile: the ordinary weights
@@ -630,6 +706,20 @@ def test_popular_picks_prior_applies_only_when_every_pick_is_popular(rec: Recomm
     assert adaptive.recommend_ids(Profile(mixed)) == plain.recommend_ids(Profile(mixed))
     # and the prior matters on these tables, so the two checks above can fail
     assert plain.recommend_ids(Profile(all_popular)) != no_prior.recommend_ids(Profile(all_popular))
-    # the web app's defaults adapt this way
-    assert BlendWeights().popular_picks_prior == {"popular": 0.0}
-    assert rec.recommend_ids(Profile(all_popular)) == adaptive.recommend_ids(Profile(all_popular))
+    # the web app's defaults adapt this way, and change the models too (EASE for the ALS fold-in)
+    defaults = BlendWeights()
+    assert defaults.popular_picks_prior == {"popular": 0.0}
+    assert defaults.popular_picks == {
+        "popular": {"ease": 3.0, "als": 0.0},
+        "less_known": {"ease": 1.0, "als": 0.5},
+    }
+    both = rec.with_weights(
+        BlendWeights(
+            popular={**defaults.popular, "popularity": 0.0, "ease": 3.0, "als": 0.0},
+            less_known={**defaults.less_known, "ease": 1.0, "als": 0.5},
+            popular_picks_prior=None,
+            popular_picks={},
+        )
+    )
+    assert rec.recommend_ids(Profile(all_popular)) == both.recommend_ids(Profile(all_popular))
+    assert rec.recommend_ids(Profile(mixed)) == plain.recommend_ids(Profile(mixed))

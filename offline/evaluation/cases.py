@@ -18,7 +18,7 @@ LIKED_RATING = 4.0
 K = 10
 HALF = 5
 VARIANTS = {"A": "any picks", "B": "catalog picks"}
-MAIN = "recommender (knn + als + neumf)"  # the product: the method every other is compared with
+MAIN = "recommender (knn + als + ease + neumf)"  # the product: the method every other is compared with
 
 
 @dataclass(frozen=True)

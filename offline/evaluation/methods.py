@@ -167,6 +167,18 @@ def _lists(frame: pd.DataFrame | None, key: str, value: str) -> dict[int, list[i
     return out
 
 
+def single_model(source: str) -> BlendWeights:
+    """One model alone in both halves, whatever the picks: no popularity prior, and none of the
+    adaptations (after feedback, every pick popular) that would bring another model in."""
+    return BlendWeights(
+        popular={source: 1.0},
+        less_known={source: 1.0},
+        after_feedback={},
+        popular_picks_prior=None,
+        popular_picks={},
+    )
+
+
 def model_methods(
     tables: Mapping[str, pd.DataFrame],
     cfg: BuildConfig,
@@ -179,19 +191,23 @@ def model_methods(
     base = base or Recommender.from_tables(tables, less_known_min_count=min_count)
     rec = base.with_weights(weights) if weights is not None else base
     methods: dict[str, Method] = {MAIN: recommender_method(rec)}
-    for source in ("knn", "als", "neumf", "popularity"):
+    for source in ("knn", "als", "ease", "neumf", "popularity"):
         label = "without popularity prior" if source == "popularity" else f"without {source}"
         methods[label] = recommender_method(rec.with_weights(rec.weights.without(source)))
-    only = {"knn only": "knn", "implicit ALS fold-in only": "als", "NeuMF two-hop only": "neumf"}
+    only = {
+        "knn only": "knn",
+        "implicit ALS fold-in only": "als",
+        "EASE lists only": "ease",
+        "NeuMF two-hop only": "neumf",
+    }
     for name, source in only.items():
-        weights = BlendWeights(popular={source: 1.0}, less_known={source: 1.0}, after_feedback={})
-        methods[name] = recommender_method(rec.with_weights(weights))
+        methods[name] = recommender_method(rec.with_weights(single_model(source)))
     if "als_item_factors" in tables:
         explicit = Recommender.from_tables(
             tables,
             less_known_min_count=min_count,
             als_mode="explicit",
-            weights=BlendWeights(popular={"als": 1.0}, less_known={"als": 1.0}, after_feedback={}),
+            weights=single_model("als"),
         )
         methods["explicit ALS fold-in only"] = recommender_method(explicit)
     return methods

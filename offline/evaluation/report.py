@@ -158,6 +158,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         parts.append(_methods_table(report.get("methods", []), variant, main))
     parts.append(_second_round_html(report.get("second_round", {})))
     parts.append(_ablations_html(report.get("ablations", {})))
+    parts.append(_ablations_html(report.get("ablations_b", {}), "B"))
     parts.append("<h2>Plots</h2><div class='plots'>")
     parts.extend(_plots(report))
     parts.append("</div>")
@@ -399,8 +400,8 @@ def _second_round_html(rounds: Mapping[str, Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
-    """Paired per-user differences of the product against each ablation (variant A)."""
+def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]], variant: str = "A") -> str:
+    """Paired per-user differences of the product against each ablation (one variant)."""
     if not ablations:
         return ""
     keys = [("hr_at_10", "HR@10"), ("ndcg_at_10", "NDCG@10"), ("less_known_hr_at_5", "less-known HR@5")]
@@ -414,7 +415,7 @@ def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]]) 
         for model, d in ablations.items()
     )
     return (
-        "<h2>Ablations (variant A)</h2><p>The full list minus the list with one model "
+        f"<h2>Ablations (variant {variant})</h2><p>The full list minus the list with one model "
         "removed, per simulated user (paired); positive = the model helps. |z| &ge; 2 is "
         "beyond noise.</p>"
         f"<table><thead><tr><th>model</th>{header}</tr></thead><tbody>{body}</tbody></table>"

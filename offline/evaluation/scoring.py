@@ -103,6 +103,7 @@ ABLATION_KEYS = ("hr_at_10", "ndcg_at_10", "less_known_hr_at_5")
 ABLATIONS = {
     "knn": "without knn",
     "als": "without als",
+    "ease": "without ease",
     "neumf": "without neumf",
     "popularity prior": "without popularity prior",
 }
@@ -129,11 +130,11 @@ def paired_differences(
     return out
 
 
-def ablation_table(rows: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
-    """The product against each of its ablations (variant A), paired per user."""
-    present = set(rows["method"])
+def ablation_table(rows: pd.DataFrame, variant: str = "A") -> dict[str, dict[str, dict[str, float]]]:
+    """The product against each of its ablations (one variant), paired per user."""
+    present = set(rows[rows["variant"] == variant]["method"])
     return {
-        source: paired_differences(rows, MAIN, name)
+        source: paired_differences(rows, MAIN, name, variant)
         for source, name in ABLATIONS.items()
         if name in present and MAIN in present
     }

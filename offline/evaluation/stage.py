@@ -145,6 +145,7 @@ def run_evaluation(
     summary = tally.summary()
     rows = tally.frame()
     ablations = ablation_table(rows)
+    ablations_b = ablation_table(rows, "B")
     references = reference_table(rows, summary)
     protocol = protocol_description(cfg)
     protocol["sampled"] = (
@@ -170,11 +171,12 @@ def run_evaluation(
         "tuning": tuning,
         "references": references,
         "ablations": ablations,
+        "ablations_b": ablations_b,
         "folds": fold_info,
         "rating_prediction": rating,
         "long_tail": long_tail_curve(dataset.ratings, tally.placements),
         "cold_start": curve_summary(curve_rows),
-        "goals": check_goals(summary, ablations, references),
+        "goals": check_goals(summary, ablations, references, ablations_b),
         "second_round": second_round_summary(summary),
         "seconds": round(time.perf_counter() - start, 1),
     }
@@ -225,6 +227,7 @@ def _score_rows(
                 "user_id": case.user_id,
                 "hr_at_10": figures["hr_at_10"],
                 "ndcg_at_10": figures["ndcg_at_10"],
+                "less_known_hr_at_5": figures["less_known_hr_at_5"],
             }
         )
     return rows
@@ -268,7 +271,7 @@ def prepare_fold(
         ease_name(lam): first if lam == ease_lambdas[0] else first.with_lambda(lam) for lam in ease_lambdas
     }
     first.gram = None  # only needed for the other lambdas
-    seconds["ease"] = round(time.perf_counter() - ease_start, 2)
+    seconds["ease_reference"] = round(time.perf_counter() - ease_start, 2)
     if max_users is not None and test_users.size > max_users:
         rng = np.random.default_rng(cfg.seed_for(f"evaluate:sample:{fold}"))
         keep = np.sort(rng.choice(test_users, max_users, replace=False))

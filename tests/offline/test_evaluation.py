@@ -308,6 +308,14 @@ def test_goals_compare_against_the_right_rows() -> None:
     assert goals["variant A: HR@10 >= best 5 + 5 reference + 0.02"]
     assert goals["variant B: less-known HR@5 >= 3x long-tail popularity"]  # 0.5 >= 0.48
     assert "variant B: coverage >= 1,500 distinct movies" not in goals  # a variant A goal
+    # variant B's ablations count too: a real cost there earns a place, a real gain there refuses it
+    summary[-3]["coverage"] = 1600
+    in_b = {"neumf": paired(0.0, 0.0, 2.4), "knn": paired(0.5, -2.2, 0.0)}
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in check_goals(summary, ablations, references, in_b)}
+    assert goals["neumf earns its place"]  # less-known HR@5 in B, z 2.4
+    assert not goals["knn earns its place"]  # NDCG@10 in B better without it, z -2.2
+    goals = {g["goal"].split(" (")[0]: g["met"] for g in check_goals(summary, ablations, references)}
+    assert not goals["neumf earns its place"] and goals["knn earns its place"]  # variant A alone
 
 
 def test_paired_differences_exact() -> None:
@@ -355,7 +363,7 @@ def test_run_evaluation_light(light_report: dict) -> None:
         "most rated top 10",
     ):
         assert (name, "A") in methods
-    assert ("recommender (knn + als + neumf)", "B") in methods
+    assert ("recommender (knn + als + ease + neumf)", "B") in methods
     assert len(report["folds"]) == 3
     assert sum(f["test_users"] for f in report["folds"]) == N_USERS
     assert report["goals"]

@@ -114,6 +114,21 @@ def test_held_out_choice_ties_by_ndcg_then_grid_order() -> None:
     assert set(choose_held_out(rows, ["first", "second"])["per_fold"].values()) == {"second"}
 
 
+def test_held_out_choice_counts_the_less_known_half() -> None:
+    """The criterion is HR@10 plus less-known HR@5: a setting a little behind on HR@10 but well
+    ahead in the less-known half wins; users without a relevant less-known movie (NaN) are left
+    out of that mean, not counted as misses."""
+    rows = _grid_rows({"hr": [0.6, 0.6, 0.6], "halves": [0.55, 0.55, 0.55]})
+    rows["less_known_hr_at_5"] = np.where(rows["setting"] == "hr", 0.1, 0.3)
+    assert set(choose_held_out(rows, ["hr", "halves"])["per_fold"].values()) == {"halves"}
+    # the same less-known hits, but "halves" has them only for half its users, the rest NaN
+    rows.loc[(rows["setting"] == "halves") & (rows["user_id"] % 2 == 1), "less_known_hr_at_5"] = np.nan
+    assert set(choose_held_out(rows, ["hr", "halves"])["per_fold"].values()) == {"halves"}
+    # while a less-known gain smaller than the HR@10 loss does not win
+    rows["less_known_hr_at_5"] = np.where(rows["setting"] == "hr", 0.1, 0.12)
+    assert set(choose_held_out(rows, ["hr", "halves"])["per_fold"].values()) == {"hr"}
+
+
 def test_one_fold_keeps_the_first_setting() -> None:
     rows = _grid_rows({"base": [0.1], "better": [0.9]})
     choice = choose_held_out(rows, ["base", "better"])
@@ -214,3 +229,17 @@ def test_the_web_apps_defaults_are_a_setting_of_the_grid() -> None:
     grid = blend_grid()
     assert any(s.weights == BlendWeights() for s in grid)
     assert grid[0].weights != BlendWeights()
+
+
+@pytest.mark.parametrize("source", ["knn", "als", "ease", "neumf"])
+def test_a_model_alone_stays_alone_in_every_situation(source: str) -> None:
+    """The references ("kNN 5 + 5", ...) and "X only" rows use one model whatever the picks:
+    the web app's adaptations (every pick popular: EASE for ALS; after feedback) stay off."""
+    from offline.evaluation.methods import single_model
+
+    weights = single_model(source)
+    for section in ("popular", "less_known"):
+        for feedback in (False, True):
+            for popular_picks in (False, True):
+                used = weights.for_section(section, feedback, popular_picks)
+                assert {k: v for k, v in used.items() if v} == {source: 1.0}

@@ -227,6 +227,12 @@ def _weights_text(w: Mapping[str, Any]) -> str:
         text += "; when every pick is popular, prior " + ", ".join(
             f"{k.replace('_', ' ')} {_fmt(float(v))}" for k, v in prior.items()
         )
+    for key, when in (("popular_picks", "when every pick is popular"), ("after_feedback", "after feedback")):
+        overrides = {k: v for k, v in (w.get(key) or {}).items() if v}
+        if overrides:
+            text += f"; {when}: " + "; ".join(
+                f"{k.replace('_', ' ')} {part(v)}" for k, v in overrides.items()
+            )
     return text
 
 
@@ -279,6 +285,22 @@ def _tuning_html(tuning: Mapping[str, Any]) -> str:
         f"<strong>{html.escape(allw.get('name', ''))}</strong> "
         f"({html.escape(_weights_text(allw))}).</p>"
     )
+    after = tuning.get("after_feedback")
+    if after:
+        chosen = ", ".join(
+            f"fold {e['fold'] + 1}: {html.escape(e['setting'])}" for e in after.get("per_fold", [])
+        )
+        figures = "; ".join(
+            f"{html.escape(r['setting'])}: second-round HR@10 A {_fmt(r['by_variant'].get('A'))}"
+            f", B {_fmt(r['by_variant'].get('B'))}"
+            for r in after.get("table", [])
+        )
+        parts.append(
+            "<p>The weights after feedback (a profile beyond the plain picks) are chosen the "
+            f"same way, on the second round's figures ({html.escape(after.get('criterion', ''))}): "
+            f"{chosen}; the web app's: {html.escape(after.get('all_folds', ''))} "
+            f"(in-sample: {figures}).</p>"
+        )
     ease = tuning.get("ease")
     if ease:
         chosen = ", ".join(

@@ -54,7 +54,15 @@ from offline.evaluation.rating import rating_prediction
 from offline.evaluation.report import report_files, summary_rows
 from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, NEXT_TEN, SECOND_ROUND, second_round
 from offline.evaluation.scoring import Tally, ablation_table, paired_differences, score_case
-from offline.evaluation.tuning import Setting, blend_grid, choose_held_out, grid_table, tuning_summary
+from offline.evaluation.tuning import (
+    Setting,
+    blend_grid,
+    blend_name,
+    choose_after_feedback,
+    choose_held_out,
+    grid_table,
+    tuning_summary,
+)
 from webapp.recommend import PICKS_REQUIRED, Recommender
 
 if TYPE_CHECKING:
@@ -136,10 +144,13 @@ def run_evaluation(
         p.ease_models = {}
     chosen = {entry["fold"]: entry["setting"] for entry in tuning["per_fold"]}
     by_name = {s.name: s for s in grid}
+    final, tuning["after_feedback"] = choose_after_feedback(
+        prepared, {p.fold: by_name[chosen[p.fold]] for p in prepared}
+    )
     tally = Tally()
     curve_rows: list[dict[str, Any]] = []
     fold_info = [
-        evaluate_fold(p, by_name[chosen[p.fold]], tally, curve_rows, cfg, say, pick_counts=pick_counts)
+        evaluate_fold(p, final[p.fold], tally, curve_rows, cfg, say, pick_counts=pick_counts)
         for p in prepared
     ]
     summary = tally.summary()
@@ -335,7 +346,10 @@ def evaluate_fold(
         EASE: ease_method(p.ease, p.view),
         **baseline_methods(p.view, p.tables, cfg),
     }
-    stored = p.grid_shown[setting.name]
+    # the first round's ten are the grid pass's at the blend setting (plain picks: the weights
+    # after feedback do not apply to them)
+    blend = blend_name(setting.name)
+    stored = p.grid_shown[blend]
     methods[MAIN] = lambda case: stored[(case.variant, case.user_id)]
     say(
         f"fold {p.fold + 1}/{cfg.eval_folds}: {len(p.cases)} cases x {len(methods)} methods "
@@ -366,7 +380,7 @@ def evaluate_fold(
     curve_rows.extend(score_curve(curve_cases, curve_methods))
     seconds["cold_start"] = round(time.perf_counter() - curve_start, 2)
     rounds = {name: round(float(np.mean(v)), 4) for name, v in hits.items()}
-    main_hr = [r["hr_at_10"] for r in p.grid_rows if r["setting"] == setting.name]
+    main_hr = [r["hr_at_10"] for r in p.grid_rows if r["setting"] == blend]
     return {
         "fold": p.fold,
         "train_users": p.train_users,

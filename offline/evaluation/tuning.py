@@ -11,6 +11,7 @@ training and from tuning. The setting chosen on all folds together is the one th
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Setting:
             "less_known": dict(w.less_known),
             "popular_picks_prior": None if w.popular_picks_prior is None else dict(w.popular_picks_prior),
             "popular_picks": {section: dict(over) for section, over in w.popular_picks.items()},
+            "after_feedback": {section: dict(over) for section, over in w.after_feedback.items()},
         }
 
 
@@ -80,6 +82,42 @@ EASE_WHEN_POPULAR = (
     {POPULAR: {"ease": 3.0, "als": 0.0}, LESS_KNOWN: {"ease": 3.0, "als": 0.5}},
     {POPULAR: {"ease": 3.0, "als": 0.0}, LESS_KNOWN: {"ease": 1.0, "als": 0.5}},
 )
+
+
+# The weights after feedback (BlendWeights.after_feedback): chosen like the blend, but on the
+# second round's figures (the only cases that use them), for each fold on the other folds' users,
+# at that fold's blend setting. The candidates: today's (the popular half's kNN at 0.5), and EASE
+# added in the popular half or in both (an exploratory run on the same folds: second-round HR@10
+# in variant A 0.773, 0.778, 0.783; at ten picks 0.861, 0.875, 0.868).
+AFTER_FEEDBACK = (
+    ("popular kNN 0.5", {POPULAR: {"knn": 0.5}}),
+    ("popular kNN 0.5, EASE 1", {POPULAR: {"knn": 0.5, "ease": 1.0}}),
+    (
+        "popular kNN 0.5, EASE 1; less known EASE 1",
+        {POPULAR: {"knn": 0.5, "ease": 1.0}, LESS_KNOWN: {"ease": 1.0}},
+    ),
+)
+
+
+_AFTER = "; after feedback: "
+
+
+def after_feedback_grid(base: Setting) -> list[Setting]:
+    """The blend setting `base` with each candidate of AFTER_FEEDBACK (today's first)."""
+    return [
+        Setting(f"{base.name}{_AFTER}{name}", dataclasses.replace(base.weights, after_feedback=over))
+        for name, over in AFTER_FEEDBACK
+    ]
+
+
+def after_feedback_name(setting_name: str) -> str:
+    """The after-feedback candidate's name within a combined setting's name."""
+    return setting_name.rsplit(_AFTER, 1)[-1]
+
+
+def blend_name(setting_name: str) -> str:
+    """The blend grid's setting within a combined setting's name (itself when not combined)."""
+    return setting_name.split(_AFTER, 1)[0]
 
 
 def _fmt(x: float) -> str:
@@ -218,3 +256,53 @@ def tuning_summary(rows: pd.DataFrame, grid: Sequence[Setting]) -> dict[str, Any
         "all_folds": by_name[choice["all_folds"]].describe(),
         "table": grid_table(rows, order),
     }
+
+
+def choose_after_feedback(
+    prepared: Sequence[Any], blend: Mapping[int, Setting]
+) -> tuple[dict[int, Setting], dict[str, Any]]:
+    """Each fold's weights after feedback, chosen held out on the second round (tuning.py's
+    AFTER_FEEDBACK at the fold's blend setting; with one fold, the first candidate, untuned).
+    `prepared`: the folds (stage.PreparedFold: .fold, .rec, .cases). Returns each fold's full
+    setting and what the report states."""
+    from offline.evaluation.rounds import SECOND_ROUND, second_round
+    from offline.evaluation.scoring import score_case
+
+    names = [name for name, _ in AFTER_FEEDBACK][: 1 if len(prepared) == 1 else None]
+    rows = []
+    for p in prepared:
+        for setting in after_feedback_grid(blend[p.fold])[: len(names)]:
+            rec = p.rec.with_weights(setting.weights)
+            for case in p.cases:
+                found = second_round(rec, case)
+                if found is None:
+                    continue
+                later, shown = found[1][SECOND_ROUND]
+                figures = score_case(shown, later)
+                rows.append(
+                    {
+                        "setting": after_feedback_name(setting.name),
+                        "fold": p.fold,
+                        "variant": case.variant,
+                        "user_id": case.user_id,
+                        **{k: figures[k] for k in ("hr_at_10", "ndcg_at_10", "less_known_hr_at_5")},
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    if rows:
+        choice = choose_held_out(frame, names)
+    else:  # no case had a second round: nothing to choose on
+        choice = {"per_fold": {p.fold: names[0] for p in prepared}, "all_folds": names[0], "tuned": False}
+    final = {}
+    for p in prepared:
+        grid = after_feedback_grid(blend[p.fold])
+        final[p.fold] = next(s for s in grid if after_feedback_name(s.name) == choice["per_fold"][p.fold])
+    summary = {
+        "criterion": "second-round " + CRITERION + ", on the relevant movies not shown yet",
+        "candidates": {name: {k: dict(v) for k, v in over.items()} for name, over in AFTER_FEEDBACK},
+        "tuned": choice["tuned"],
+        "per_fold": [{"fold": k, "setting": name} for k, name in choice["per_fold"].items()],
+        "all_folds": choice["all_folds"],
+        "table": grid_table(frame, names) if rows else [],
+    }
+    return final, summary

@@ -385,10 +385,26 @@ def test_reported_figures_are_the_held_out_choice(light_report: dict) -> None:
     tuning = light_report["tuning"]
     assert tuning["tuned"] and len(tuning["per_fold"]) == 3
     table = {r["setting"]: r for r in tuning["table"]}
+    after = {e["fold"]: e["setting"] for e in tuning["after_feedback"]["per_fold"]}
     for fold, entry in zip(light_report["folds"], tuning["per_fold"]):
-        assert fold["weights"] == entry["setting"]
+        assert fold["weights"] == f"{entry['setting']}; after feedback: {after[fold['fold']]}"
         assert fold["hr_at_10"] == pytest.approx(table[entry["setting"]]["by_fold"][fold["fold"]], abs=1e-4)
     assert tuning["all_folds"]["name"] in table
+
+
+def test_weights_after_feedback_are_chosen_on_the_second_round(light_report: dict) -> None:
+    """Every candidate is scored on every fold's second round, and each fold gets one of them
+    (chosen on the other folds, tuning.choose_held_out); the report's second round is then the
+    chosen candidate's on that fold."""
+    from offline.evaluation.tuning import AFTER_FEEDBACK
+
+    after = light_report["tuning"]["after_feedback"]
+    names = [name for name, _ in AFTER_FEEDBACK]
+    assert after["tuned"] and [r["setting"] for r in after["table"]] == names
+    assert all(set(r["by_fold"]) == {0, 1, 2} for r in after["table"])
+    assert {e["fold"] for e in after["per_fold"]} == {0, 1, 2}
+    assert {e["setting"] for e in after["per_fold"]} <= set(names) and after["all_folds"] in names
+    assert after["criterion"].startswith("second-round HR@10")
 
 
 def test_cold_start_curve_in_the_report(light_report: dict) -> None:

@@ -59,7 +59,7 @@ def test_manifest_describes_every_table(built: tuple[Path, dict]) -> None:
         assert len(frame) == entry["rows"] > 0, name
         assert list(frame.columns) == entry["columns"], name
     publish.verify_tables(out)
-    assert set(manifest["stages"]) == {"movies", "popular", "insights", "als", "knn", "neumf"}
+    assert set(manifest["stages"]) == {"movies", "popular", "insights", "als", "knn", "ease", "neumf"}
     assert manifest["input"]["rows"] == {"ratings": 100836, "movies": 9742, "users": 610}
     assert manifest["pools"]["popular_share"] == 0.10
 

@@ -30,6 +30,7 @@ PACKAGES = ("pyspark", "pandas", "numpy", "pyarrow", "scikit-learn", "tensorflow
 ProgressFn = Callable[[str], None]
 RECOMMENDER_MODULES = (
     "recommend.py",
+    "reasons.py",
     "profile.py",
     "recommendation.py",
     "recommend_tables.py",

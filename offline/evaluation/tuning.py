@@ -42,7 +42,8 @@ class Setting:
             "less_known": dict(w.less_known),
             "popular_picks_prior": None if w.popular_picks_prior is None else dict(w.popular_picks_prior),
             "popular_picks": {section: dict(over) for section, over in w.popular_picks.items()},
-            "after_feedback": {section: dict(over) for section, over in w.after_feedback.items()},
+            # not after_feedback: the blend's grid does not choose it (choose_after_feedback does,
+            # per fold, and the report states that choice on its own)
         }
 
 

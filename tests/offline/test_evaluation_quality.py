@@ -144,6 +144,9 @@ def test_tuning_summary_reports_weights_per_fold() -> None:
     assert summary["distinct_choices"] == 2
     fold2 = next(e for e in summary["per_fold"] if e["fold"] == 2)
     assert fold2["weights"]["popular"] == dict(grid[1].weights.popular)
+    # the blend's grid does not choose the weights after feedback: its table must not show any
+    # (each fold's own choice is reported by choose_after_feedback, and may differ)
+    assert "after_feedback" not in fold2["weights"]
     pop = summary["spread"]["popular.popularity"]
     assert pop == {
         "min": min(grid[0].weights.popular["popularity"], grid[1].weights.popular["popularity"]),

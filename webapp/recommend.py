@@ -165,16 +165,17 @@ class BlendWeights:
         return BlendWeights(
             popular={**self.popular, source: 0.0},
             less_known={**self.less_known, source: 0.0},
-            after_feedback={
-                section: {**over, source: 0.0} if source in over else over
-                for section, over in self.after_feedback.items()
-            },
+            after_feedback=_switched_off(self.after_feedback, source),
             popular_picks_prior=prior,
-            popular_picks={
-                section: {**over, source: 0.0} if source in over else over
-                for section, over in self.popular_picks.items()
-            },
+            popular_picks=_switched_off(self.popular_picks, source),
         )
+
+
+def _switched_off(
+    overrides: Mapping[str, Mapping[str, float]], source: str
+) -> dict[str, Mapping[str, float]]:
+    """Per-section overrides with one source's weight set to 0 wherever they set it."""
+    return {section: {**over, source: 0.0} if source in over else over for section, over in overrides.items()}
 
 
 @dataclass(frozen=True)

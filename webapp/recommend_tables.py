@@ -6,6 +6,7 @@ catalog's sorted movie ids, dropping ids the catalog does not know. numpy and pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +130,32 @@ def rank01(values: np.ndarray) -> np.ndarray:
 def knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
     """movie -> neighbours (by rank), kind 0 = cf, 1 = content, with each pair's co-rater count
     (`counts`, when the table has `co_raters`); unknown ids dropped."""
+    return _pair_csr(
+        frame,
+        index,
+        lambda sub: sub["similarity"].to_numpy(np.float64),
+        lambda sub: (
+            (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8)
+            if "kind" in sub.columns
+            else np.zeros(len(sub), dtype=np.int8)
+        ),
+    )
+
+
+def ease_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
+    """movie -> its EASE weights (by rank, clipped at 0), with each pair's co-rater count
+    (`counts`, when the table has `co_raters`); unknown ids dropped."""
+    return _pair_csr(frame, index, lambda sub: np.maximum(sub["weight"].to_numpy(np.float64), 0.0))
+
+
+def _pair_csr(
+    frame: pd.DataFrame | None,
+    index: pd.Index,
+    values: Callable[[pd.DataFrame], np.ndarray],
+    extra: Callable[[pd.DataFrame], np.ndarray] | None = None,
+) -> Csr | None:
+    """A (movie_id, neighbor_id, rank[, co_raters]) table as a CSR over the catalog index: rows
+    in rank order, each pair's value (and tag) from the table, pairs with an unknown id dropped."""
     if frame is None or frame.empty:
         return None
     rows = index.get_indexer(frame["movie_id"])
@@ -137,35 +164,15 @@ def knn_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
     sub = frame.loc[keep]
     rank = sub["rank"].to_numpy() if "rank" in sub.columns else np.arange(len(sub))
     order = np.lexsort((rank, rows[keep]))
-    kind = (
-        (sub["kind"].astype(str).to_numpy() != "cf").astype(np.int8)
-        if "kind" in sub.columns
-        else np.zeros(len(sub), dtype=np.int8)
-    )
     co = sub["co_raters"].to_numpy(np.int64)[order] if "co_raters" in sub.columns else None
     return build_csr(
         rows[keep][order],
         cols[keep][order],
-        sub["similarity"].to_numpy(np.float64)[order],
+        values(sub)[order],
         len(index),
-        kind[order],
+        None if extra is None else extra(sub)[order],
         co,
     )
-
-
-def ease_csr(frame: pd.DataFrame | None, index: pd.Index) -> Csr | None:
-    """movie -> its EASE weights (by rank), with each pair's co-rater count (`counts`, when the
-    table has `co_raters`); unknown ids dropped."""
-    if frame is None or frame.empty:
-        return None
-    rows = index.get_indexer(frame["movie_id"])
-    cols = index.get_indexer(frame["neighbor_id"])
-    keep = (rows >= 0) & (cols >= 0)
-    sub = frame.loc[keep]
-    order = np.lexsort((sub["rank"].to_numpy(), rows[keep]))
-    co = sub["co_raters"].to_numpy(np.int64)[order] if "co_raters" in sub.columns else None
-    weights = np.maximum(sub["weight"].to_numpy(np.float64)[order], 0.0)
-    return build_csr(rows[keep][order], cols[keep][order], weights, len(index), None, co)
 
 
 def aligned_factors(frame: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:

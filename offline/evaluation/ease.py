@@ -55,9 +55,7 @@ class Ease:
         self.movie_ids, x = item_matrix(train, min_support, max_movies)
         self.index = {int(m): i for i, m in enumerate(self.movie_ids)}
         n = len(self.movie_ids)
-        # float32 halves the inverse's time; the ranking does not need more (tiny test
-        # matrices stay float64, to compare with a brute-force solution)
-        self.gram: np.ndarray | None = gram_matrix(x if n > 1_000 else x.astype(np.float64))
+        self.gram: np.ndarray | None = gram_matrix(x)
         self.b = ease_from_gram(self.gram, lam) if n else np.zeros((0, 0))
         self.lam = lam
 

@@ -7,6 +7,7 @@ for feedback (webapp/feedback_views.py): a result URL also holds the visitor's m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from flask import (
@@ -144,29 +145,28 @@ def _render_results(store: Store, state: PageState, level: str) -> fragments.Fra
 
 
 def _cards(store: Store, parts: fragments.Parts, recs: Sequence[Recommendation]) -> Markup:
-    links: dict[int, Markup] = {}  # a pick's link, made once per page (ten cards name three picks)
     return fragments.list_items(
-        parts.result_card(store.movies[r.movie_id], _linked_head(store, r, links), r.reason_detail)
+        parts.result_card(store.movies[r.movie_id], _linked_head(store, parts, r), r.reason_detail)
         for r in recs
         if r.movie_id in store.movies
     )
 
 
-def _linked_head(store: Store, rec: Recommendation, links: dict[int, Markup]) -> str | Markup:
+def _linked_head(store: Store, parts: fragments.Parts, rec: Recommendation) -> str | Markup:
     """The reason's head with each pick it names linked to that movie's page: the same text
-    (the recommender's titles are the pages' titles), else the plain head. `links` keeps the
-    links made so far for this page."""
+    (the recommender's titles are the pages' titles), else the plain head."""
     found = [store.movies.get(m) for m in rec.because_of]
     named = [m for m in found if m is not None]
     if not named or len(named) < len(found):
         return rec.reason_head
-    titles = [m.title for m in named]
-    if rec.reason_head != "Because you picked " + _joined(titles):
+    if rec.reason_head != "Because you picked " + _joined([m.title for m in named]):
         return rec.reason_head
-    for m in named:
-        if m.movie_id not in links:
-            links[m.movie_id] = Markup('<a href="{}">{}</a>').format(movie_url(m.movie_id), m.title)
-    return Markup("Because you picked ") + _joined([links[m.movie_id] for m in named], Markup)
+    links = [parts.get(("movie_link", m.movie_id), functools.partial(_movie_link, m)) for m in named]
+    return Markup("Because you picked ") + _joined(links, Markup)
+
+
+def _movie_link(movie: Movie) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(movie_url(movie.movie_id), movie.title)
 
 
 def _joined(names: Sequence[str], text: type[str] = str) -> str:

@@ -45,43 +45,44 @@ class Reasons:
 
     def _explain(
         self,
-        chosen: list[int],
-        section: str,
+        sections: Mapping[str, list[int]],
         query: "_Query",
         raw: Mapping[str, np.ndarray],
         blended: Mapping[str, np.ndarray],
         scope: _Scope,
         popular_picks: bool = False,
-    ) -> tuple[Recommendation, ...]:
-        """The Recommendations for a section's chosen catalog indices: for each, the model that
-        contributed most, the liked movies (positions) that led to it, and the reason."""
-        if not chosen:
-            return ()
+    ) -> dict[str, tuple[Recommendation, ...]]:
+        """The Recommendations for each section's chosen catalog indices: for each movie, the
+        model that contributed most, the liked movies (positions) that led to it, and the
+        reason. The score arrays are read once for all the chosen movies."""
         picks, idx = query.ids, query.idx
-        at = scope.where[chosen]  # their positions in the score arrays
-        weights = self.weights.for_section(section, query.feedback, popular_picks)
-        # read each array once for the five (Python floats: the same values, cheaper to compare)
-        models = [(source, float(weights.get(source, 0.0)), raw[source][at].tolist()) for source in MODELS]
-        scores = blended[section][at].tolist()
-        knn_columns = raw["knn_rows"][:, at].T.tolist()
-        neumf_columns = raw["neumf_rows"][:, at].T.tolist()
-        ease_columns = raw["ease_rows"][:, at].T.tolist()
+        chosen = [(section, i) for section, members in sections.items() for i in members]
+        if not chosen:
+            return {section: () for section in sections}
+        at = scope.where[[i for _, i in chosen]]  # their positions in the score arrays
+        # Python floats: the same values, cheaper to compare one at a time
+        values = raw["stack"][:, at].T.tolist()  # per movie, the MODELS' totals
+        columns = {source: raw[f"{source}_rows"][:, at].T.tolist() for source in ("knn", "ease", "neumf")}
+        scores = {section: blended[section][at].tolist() for section in sections}
+        weights = {
+            section: [
+                float(self.weights.for_section(section, query.feedback, popular_picks).get(source, 0.0))
+                for source in MODELS
+            ]
+            for section in sections
+        }
         cf = set(raw["knn_cf_cols"].tolist())
         picked = None if self.als_factors is None else self.als_factors[idx]
-        out = []
-        for n, i in enumerate(chosen):
+        out: dict[str, list[Recommendation]] = {section: [] for section in sections}
+        for n, (section, i) in enumerate(chosen):
             best, best_value = "fallback", 0.0
-            for source, w, values in models:
-                value = w * values[n]
-                if value > best_value + 1e-12:
-                    best, best_value = source, value
-            if best == "knn":
-                best = "knn" if i in cf else "content"
-                because = _contributors(knn_columns[n])
-            elif best == "neumf":
-                because = _contributors(neumf_columns[n])
-            elif best == "ease":
-                because = _contributors(ease_columns[n])
+            for source, w, value in zip(MODELS, weights[section], values[n]):
+                if w * value > best_value + 1e-12:
+                    best, best_value = source, w * value
+            if best in columns:
+                because = _contributors(columns[best][n])
+                if best == "knn" and i not in cf:
+                    best = "content"
             elif best == "als":  # the pick whose factors are closest to the movie's
                 assert picked is not None and self.als_factors is not None  # 'als' scored
                 sims = (picked @ self.als_factors[i]).tolist()
@@ -93,10 +94,10 @@ class Reasons:
                 titles = titles[:MAX_NAMED] + [f"{len(titles) - MAX_NAMED} more"]
             names = _join_titles(titles)
             evidence = self._evidence(best, i, [int(idx[j]) for j in because])
-            out.append(
+            out[section].append(
                 Recommendation(
                     movie_id=int(self.movie_ids[i]),
-                    score=round(scores[n], 6),
+                    score=round(scores[section][n], 6),
                     reason_head=f"Because you {query.verb} {names}",
                     reason_detail=self._detail(best, evidence, len(because)),
                     source=best,
@@ -105,7 +106,7 @@ class Reasons:
                     evidence=evidence,
                 )
             )
-        return tuple(out)
+        return {section: tuple(recs) for section, recs in out.items()}
 
     def _evidence(self, source: str, i: int, because: list[int]) -> Evidence | None:
         """The numbers behind movie i's reason (catalog indices; `because`: the liked movies

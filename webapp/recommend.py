@@ -13,12 +13,13 @@ more on co-ratings (BlendWeights.after_feedback).
 
 Imports only numpy, pandas and the standard library, so the web app stays light.
 
-The ten are a blend of three sources, each scored over the whole catalog and scaled to [0, 1]
-within the section it competes in:
+The ten are a blend of five sources, each scored over the movies the two sections draw from
+(every movie only when a section runs short) and scaled to [0, 1] within the section it competes in:
 
 - ``knn``: the picks' item-item neighbours (``knn_neighbors``), similarities summed over the picks;
 - ``als``: implicit-ALS fold-in, a small ridge system over the picks' item factors
   (``als_implicit_item_factors``) that gives a taste vector, then every item's score;
+- ``ease``: the picks' EASE weights (``ease_neighbors``), summed like kNN's;
 - ``neumf``: the two-hop neural-MF tables, picks -> their top users (``neumf_movie_top_users``)
   -> those users' top less-known movies (``neumf_user_top``);
 - ``popularity``: log rating count (``movie_stats.vote_count``), a prior that is never a reason.
@@ -53,7 +54,7 @@ from webapp.profile import (  # re-exported: callers import the profile's names 
     validate_picks,
     validate_profile,
 )
-from webapp.reasons import EVIDENCE_CACHE, Reasons
+from webapp.reasons import EVIDENCE_CACHE, MODELS, Reasons
 from webapp.recommend_tables import (
     Csr,
     aligned_factors,
@@ -189,6 +190,10 @@ class _Scope:
     idx: np.ndarray  # catalog indices, ascending
     where: np.ndarray  # catalog index -> its position in idx, -1 outside
     key: int | None  # the less-known minimum count it was made for (None: every movie)
+    # The scope's rows of the ALS factors and of the log vote counts, contiguous: a call scores
+    # only these rows (a third of the work of scoring every movie and picking the scope's out).
+    factors: np.ndarray | None
+    log_votes: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -250,11 +255,13 @@ class Recommender(Reasons):
         self._popular_idx = np.flatnonzero(pool == 0)
         self._less_known_cache: dict[int, np.ndarray] = {}
         everyone = np.arange(len(movie_ids))
-        self._everyone = _Scope(everyone, everyone, None)
+        self._everyone = _Scope(everyone, everyone, None, self.als_factors, self._log_votes)
         self._scope_cache: dict[int, _Scope] = {}
         # Per (pick, scope): most picks are among the catalog's hundred movies, so these repeat.
         self._pick_lists = functools.lru_cache(maxsize=PICK_LISTS_CACHE)(self._make_pick_lists)
         self._scaled_popularity = functools.lru_cache(maxsize=64)(self._make_scaled_popularity)
+        self._member_pos = functools.lru_cache(maxsize=256)(self._make_member_pos)
+        self._eye = None if als_factors is None else np.eye(als_factors.shape[1])
         # Per movie, for the reasons' evidence: its kNN list as a lookup, and its NeuMF two-hop
         # counts (picks and recommended movies repeat, so these are mostly found, not made).
         self._knn_lookup = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_knn_lookup)
@@ -331,6 +338,7 @@ class Recommender(Reasons):
         other._everyone = self._everyone
         other._scope_cache, other._less_known_cache = self._scope_cache, self._less_known_cache
         other._pick_lists, other._scaled_popularity = self._pick_lists, self._scaled_popularity
+        other._member_pos = self._member_pos
         other._knn_lookup, other._neumf_counts = self._knn_lookup, self._neumf_counts
         other._ease_lookup = self._ease_lookup
         return other
@@ -414,35 +422,52 @@ class Recommender(Reasons):
         taken[query.every] = True
         members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
         popular_picks = self.weights.adapts_to_popular_picks and self._all_popular(query)
-        blended = {
+        totals = {  # blended scores of each section's members, in members' order
             section: self._blend(raw, section, min_count, scope, query.feedback, popular_picks)
             for section in members
         }
         sections: dict[str, list[int]] = {}
         for section in (POPULAR, LESS_KNOWN):
-            chosen = self._top(blended[section], members[section], taken, wanted[section], scope)
+            chosen = self._top(totals[section], members[section], taken, wanted[section])
             taken[chosen] = True
             sections[section] = chosen
-        if any(len(sections[s]) < wanted[s] for s in sections):
-            if scope is not self._everyone:
-                return None
+        short = any(len(sections[s]) < wanted[s] for s in sections)
+        if short and scope is not self._everyone:
+            return None
+        if not short and not explain:
+            return (
+                tuple(int(self.movie_ids[i]) for i in sections[POPULAR]),
+                tuple(int(self.movie_ids[i]) for i in sections[LESS_KNOWN]),
+            )
+        blended = {  # the same over scope (zero outside the section)
+            section: self._spread(totals[section], self._member_pos(section, min_count, scope.key), scope)
+            for section in members
+        }
+        if short:
             self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback, popular_picks)
         if not explain:
             return (
                 tuple(int(self.movie_ids[i]) for i in sections[POPULAR]),
                 tuple(int(self.movie_ids[i]) for i in sections[LESS_KNOWN]),
             )
-        return RecommendationSet(
-            picks=query.ids,
-            popular=self._explain(sections[POPULAR], POPULAR, query, raw, blended, scope, popular_picks),
-            less_known=self._explain(
-                sections[LESS_KNOWN], LESS_KNOWN, query, raw, blended, scope, popular_picks
-            ),
-        )
+        explained = self._explain(sections, query, raw, blended, scope, popular_picks)
+        return RecommendationSet(query.ids, popular=explained[POPULAR], less_known=explained[LESS_KNOWN])
 
     def _members(self, section: str, min_count: int) -> np.ndarray:
         """Catalog indices of the movies a section draws from."""
         return self._popular_idx if section == POPULAR else self._less_known_idx(min_count)
+
+    def _make_member_pos(self, section: str, min_count: int, scope_key: int | None) -> np.ndarray:
+        """The positions of a section's members in a scope's score arrays (the same every call)."""
+        scope = self._everyone if scope_key is None else self._sections_scope(scope_key)
+        return scope.where[self._members(section, min_count)]
+
+    @staticmethod
+    def _spread(values: np.ndarray, pos: np.ndarray, scope: _Scope) -> np.ndarray:
+        """Values at positions pos of an array over scope, zero elsewhere."""
+        out = np.zeros(len(scope.idx))
+        out[pos] = values
+        return out
 
     def _make_scaled_popularity(self, section: str, min_count: int) -> np.ndarray:
         """The popularity source scaled over a section's members: the same for every call."""
@@ -464,7 +489,8 @@ class Recommender(Reasons):
             idx = np.union1d(self._popular_idx, self._less_known_idx(min_count))
             where = np.full(len(self.movie_ids), -1, dtype=np.int64)
             where[idx] = np.arange(len(idx))
-            found = _Scope(idx, where, min_count)
+            factors = None if self.als_factors is None else np.ascontiguousarray(self.als_factors[idx])
+            found = _Scope(idx, where, min_count, factors, self._log_votes[idx])
             if len(self._scope_cache) < 64:
                 self._scope_cache[min_count] = found
         return found
@@ -477,19 +503,25 @@ class Recommender(Reasons):
         knn_rows, ease_rows, neumf_rows = self._rows(query.idx, query.weights, scope)
         cf_cols = [self._pick_lists(p, scope.key).cf_cols for p in query.idx.tolist()]
         knn_cf_cols = np.concatenate(cf_cols)
-        knn, ease, neumf = knn_rows.sum(axis=0), ease_rows.sum(axis=0), neumf_rows.sum(axis=0)
+        # The models' totals, one row each in MODELS order (knn, als, ease, neumf): the blend
+        # scales the rows it needs at once.
+        stack = np.empty((len(MODELS), m))
+        knn, als, ease, neumf = stack
+        knn_rows.sum(axis=0, out=knn)
+        ease_rows.sum(axis=0, out=ease)
+        neumf_rows.sum(axis=0, out=neumf)
         if len(query.neg_idx):
             negative = self._rows(query.neg_idx, NEGATIVE_LISTS * query.neg_weights, scope)
-            knn, ease, neumf = (total - rows.sum(axis=0) for total, rows in zip((knn, ease, neumf), negative))
-        als = self._als_scores(query)
-        everyone = scope is self._everyone
-        assert knn.shape == (m,)
+            for total, rows in zip((knn, ease, neumf), negative):
+                total -= rows.sum(axis=0)
+        als[:] = self._als_scores(query, scope)
         return {
+            "stack": stack,
             "knn": knn,
-            "als": als if everyone else als[scope.idx],
+            "als": als,
             "ease": ease,
             "neumf": neumf,
-            "popularity": self._log_votes if everyone else self._log_votes[scope.idx],
+            "popularity": scope.log_votes,
             "knn_rows": knn_rows,
             "knn_cf_cols": knn_cf_cols,
             "neumf_rows": neumf_rows,
@@ -549,8 +581,8 @@ class Recommender(Reasons):
         keep = pos >= 0
         return pos[keep], vals[keep]
 
-    def _als_scores(self, query: "_Query") -> np.ndarray:
-        """Fold the profile into the ALS item space (ridge solve) and score every movie.
+    def _als_scores(self, query: "_Query", scope: _Scope) -> np.ndarray:
+        """Fold the profile into the ALS item space (ridge solve) and score the scope's movies.
 
         Implicit mode is Spark's implicit normal equation for one user: a liked movie has
         preference 1 and confidence 1 + alpha * weight, a disliked one preference 0 and
@@ -558,22 +590,21 @@ class Recommender(Reasons):
         by default, see above). With three plain picks this is exactly the earlier three-pick
         fold-in.
         """
-        if self.als_factors is None or self._gram is None:
-            return np.zeros(len(self.movie_ids))
+        if self.als_factors is None or self._gram is None or self._eye is None or scope.factors is None:
+            return np.zeros(len(scope.idx))
         idx, w = query.idx, query.weights
         picked = self.als_factors[idx]
         disliked = self.als_factors[query.neg_idx]
         n = len(idx) + len(query.neg_idx)  # Spark scales reg by the user's rating count
-        k = picked.shape[1]
         if self.als_mode == "explicit":
             targets = np.full(len(idx), 5.0) if query.liked_stars is None else query.liked_stars
             rows = np.vstack([picked, disliked])
             y = np.concatenate([targets, query.disliked_stars])
             c = np.ones(len(y)) if w is None else np.concatenate([w, query.neg_weights])
-            a = (rows.T * c) @ rows + self.als_reg * n * np.eye(k)
+            a = (rows.T * c) @ rows + self.als_reg * n * self._eye
             b = rows.T @ (c * y)
         elif w is None and not len(query.neg_idx):
-            a = self._gram + self.als_alpha * (picked.T @ picked) + self.als_reg * n * np.eye(k)
+            a = self._gram + self.als_alpha * (picked.T @ picked) + self.als_reg * n * self._eye
             b = (1.0 + self.als_alpha) * picked.sum(axis=0)
         else:
             weights = np.ones(len(idx)) if w is None else w
@@ -581,11 +612,11 @@ class Recommender(Reasons):
                 self._gram
                 + self.als_alpha * ((picked.T * weights) @ picked)
                 + self.als_alpha * ((disliked.T * (NEGATIVE_ALS * query.neg_weights)) @ disliked)
-                + self.als_reg * n * np.eye(k)
+                + self.als_reg * n * self._eye
             )
             b = ((1.0 + self.als_alpha * weights)[:, None] * picked).sum(axis=0)
         user = np.linalg.solve(a, b)
-        return self.als_factors @ user
+        return scope.factors @ user
 
     # ------------------------------------------------------------------ blending
     def _blend(
@@ -597,35 +628,30 @@ class Recommender(Reasons):
         feedback: bool = False,
         popular_picks: bool = False,
     ) -> np.ndarray:
-        """Blended scores over scope, nonzero only on the section's members (the less-known ones
-        with at least min_count ratings): each source min-max scaled over them."""
+        """Blended scores of the section's members (the less-known ones with at least min_count
+        ratings), in members' order: each source min-max scaled over them, then weighted."""
         weights = self.weights.for_section(section, feedback, popular_picks)
-        members = self._members(section, min_count)
-        pos = scope.where[members]
-        total = np.zeros(len(members))
-        for source in SOURCES:
-            w = float(weights.get(source, 0.0))
-            if w != 0.0:
-                scaled = (
-                    self._scaled_popularity(section, min_count)
-                    if source == "popularity"
-                    else _scale(raw[source][pos])
-                )
-                total += w * scaled
-        out = np.zeros(len(scope.idx))
-        out[pos] = total
-        return out
+        active = [(source, float(weights.get(source, 0.0))) for source in SOURCES]
+        active = [(source, w) for source, w in active if w != 0.0]
+        pos = self._member_pos(section, min_count, scope.key)
+        rows = [MODELS.index(source) for source, _ in active if source != "popularity"]
+        stack = raw["stack"] if len(rows) == len(MODELS) else raw["stack"][rows]
+        scaled = iter(_scale_rows(np.take(stack, pos, axis=1)) if rows else ())  # rows contiguous: fast
+        total = np.zeros(len(pos))
+        for source, w in active:  # summed in SOURCES order, as ever
+            popularity = source == "popularity"
+            total += w * (self._scaled_popularity(section, min_count) if popularity else next(scaled))
+        return total
 
-    def _top(
-        self, score: np.ndarray, members: np.ndarray, taken: np.ndarray, n: int, scope: _Scope
-    ) -> list[int]:
-        """The n best members not taken: by score (over scope), then popularity, then movie id."""
+    def _top(self, values: np.ndarray, pool: np.ndarray, taken: np.ndarray, n: int) -> list[int]:
+        """The n best movies of pool (values: their scores, in pool's order) not taken: by score,
+        then popularity, then movie id."""
         if n <= 0:
             return []
-        cand = members[~taken[members]]
+        free = ~taken[pool]
+        cand, values = pool[free], values[free]
         if len(cand) == 0:
             return []
-        values = score[scope.where[cand]]
         if len(cand) > n:  # keep the n best and everything tied with the n-th, then sort those
             nth = np.partition(-values, n - 1)[n - 1]
             keep = -values <= nth
@@ -660,13 +686,13 @@ class Recommender(Reasons):
                 relaxed = self._less_known_idx(0)
                 fallbacks = [
                     (relaxed, self._blend(raw, LESS_KNOWN, 0, scope, feedback, popular_picks)),
-                    (members[POPULAR], blended[POPULAR]),
+                    (members[POPULAR], blended[POPULAR][members[POPULAR]]),
                 ]
             else:
-                fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN])]
+                fallbacks = [(members[LESS_KNOWN], blended[LESS_KNOWN][members[LESS_KNOWN]])]
             fallbacks.append((everyone, blended[POPULAR] + blended[LESS_KNOWN]))
             for pool, score in fallbacks:
-                extra = self._top(score, pool, taken, missing, scope)
+                extra = self._top(score, pool, taken, missing)
                 taken[extra] = True
                 sections[section].extend(extra)
                 missing -= len(extra)
@@ -726,8 +752,17 @@ def recommend(recommender: Recommender, profile: Profile, **kw) -> Recommendatio
 
 def _scale(values: np.ndarray) -> np.ndarray:
     """Values clipped at 0, then min-max scaled to [0, 1] (zeros when constant or empty)."""
-    clipped = np.maximum(values, 0.0)
-    if not len(clipped):
-        return clipped
-    lo, hi = clipped.min(), clipped.max()
-    return (clipped - lo) / (hi - lo) if hi > lo else np.zeros_like(clipped)
+    return _scale_rows(values[None, :])[0]
+
+
+def _scale_rows(values: np.ndarray) -> np.ndarray:
+    """_scale of each row of a 2-D array (a new array; the same floats as one row at a time)."""
+    out = np.maximum(values, 0.0)
+    if not out.shape[1]:
+        return out
+    lo, hi = out.min(axis=1), out.max(axis=1)
+    span = hi - lo
+    out -= lo[:, None]
+    out /= np.where(span > 0, span, 1.0)[:, None]
+    out[~(span > 0)] = 0.0
+    return out

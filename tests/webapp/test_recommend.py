@@ -593,8 +593,8 @@ def test_a_disliked_movie_pulls_the_als_taste_away(rec: Recommender, monkeypatch
     import webapp.recommend
 
     monkeypatch.setattr(webapp.recommend, "NEGATIVE_ALS", 1.0)
-    plain = rec._als_scores(_Query.of(Profile(PICKS), rec._index))
-    disliked = rec._als_scores(_Query.of(Profile(PICKS, (30,)), rec._index))
+    plain = rec._als_scores(_Query.of(Profile(PICKS), rec._index), rec._everyone)
+    disliked = rec._als_scores(_Query.of(Profile(PICKS, (30,)), rec._index), rec._everyone)
     i = rec._index[30]
     assert disliked[i] < plain[i]
     # and with three plain picks the fold-in is the earlier three-pick arithmetic, bit for bit

@@ -91,12 +91,13 @@ __all__ = [
     "validate_profile",
 ]
 
-# How hard a disliked movie pushes: on its kNN / EASE / NeuMF lists (subtracted), and as an implicit-ALS
-# "preference 0" with confidence alpha * weight. Chosen with the evaluation's second round
-# (docs/EVALUATION.md): on two folds of ml-latest-small the lists' push helped and the ALS push
-# cost HR@10 (0.867 without it, 0.842 with it), so the ALS fold-in only leaves them out.
-NEGATIVE_LISTS = 1.0
+# How hard a disliked movie pushes: on its kNN / EASE / NeuMF lists (subtracted, times
+# BlendWeights.negative, chosen held out on the evaluation's second round), and as an implicit-ALS
+# "preference 0" with confidence NEGATIVE_ALS * alpha * weight. On two folds of ml-latest-small
+# the ALS push cost HR@10 (0.867 without it, 0.842 with it), so the ALS fold-in only leaves them
+# out (docs/EVALUATION.md).
 NEGATIVE_ALS = 0.0
+NEGATIVE_LISTS = 0.1  # BlendWeights.negative's default: the evaluation's choice on all folds
 SOURCES = ("knn", "als", "ease", "neumf", "popularity")
 PICK_LISTS_CACHE = 1024  # picks whose kNN / EASE / NeuMF lists are kept per scope (a few kB each)
 
@@ -122,7 +123,7 @@ class BlendWeights:
     # After feedback (a profile beyond the plain picks), these replace some of the weights above:
     # the co-ratings and EASE weights of four or more liked movies say more than those of three.
     # Chosen like the blend, held out, on the evaluation's second round (tuning.AFTER_FEEDBACK;
-    # this is the choice on all five folds; the folds' own choices varied).
+    # this is the choice on all five folds, and every fold's own).
     after_feedback: Mapping[str, Mapping[str, float]] = field(
         default_factory=lambda: {POPULAR: {"knn": 0.5, "ease": 1.0}, LESS_KNOWN: {"ease": 1.0}}
     )
@@ -138,6 +139,12 @@ class BlendWeights:
     popular_picks: Mapping[str, Mapping[str, float]] = field(
         default_factory=lambda: {POPULAR: {"ease": 3.0, "als": 0.0}, LESS_KNOWN: {"ease": 1.0, "als": 0.5}}
     )
+    # How hard a disliked movie counts against its kNN / EASE / NeuMF neighbours: its lists are
+    # subtracted times this and its own weight (webapp.profile.disliked_weight). Chosen with
+    # after_feedback, held out on the second round (tuning.AFTER_FEEDBACK): every fold chose the
+    # lightest candidate, 0.1 (at 1, the second round's HR@10 was 0.783 / 0.795 in variants A / B
+    # in-sample; at 0.1, 0.790 / 0.816). Still not 0: a "not for me" counts against its neighbours.
+    negative: float = NEGATIVE_LISTS
 
     def for_section(
         self, section: str, feedback: bool = False, popular_picks: bool = False
@@ -169,6 +176,7 @@ class BlendWeights:
             after_feedback=_switched_off(self.after_feedback, source),
             popular_picks_prior=prior,
             popular_picks=_switched_off(self.popular_picks, source),
+            negative=self.negative,
         )
 
 
@@ -511,7 +519,7 @@ class Recommender(Reasons):
         ease_rows.sum(axis=0, out=ease)
         neumf_rows.sum(axis=0, out=neumf)
         if len(query.neg_idx):
-            negative = self._rows(query.neg_idx, NEGATIVE_LISTS * query.neg_weights, scope)
+            negative = self._rows(query.neg_idx, self.weights.negative * query.neg_weights, scope)
             for total, rows in zip((knn, ease, neumf), negative):
                 total -= rows.sum(axis=0)
         als[:] = self._als_scores(query, scope)

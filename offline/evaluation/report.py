@@ -270,10 +270,14 @@ def _tuning_html(tuning: Mapping[str, Any]) -> str:
     if after:
         chosen, figures = _choice_text(after, "setting", "second-round HR@10")
         parts.append(
-            "<p>The weights after feedback (a profile beyond the plain picks) are chosen the "
+            "<p>The weights after feedback (a profile beyond the plain picks) and the push (how "
+            "hard a disliked movie's lists count against their neighbours) are chosen the "
             f"same way, on the second round's figures ({html.escape(after.get('criterion', ''))}): "
             f"{chosen}; the web app's: {html.escape(after.get('all_folds', ''))} "
-            f"(in-sample: {figures}).</p>"
+            f"(in-sample: {figures}). A caveat: the simulated visitor's &quot;not interested&quot; "
+            "is a movie they never rated and &quot;not for me&quot; one they rated below 4, both "
+            "weaker evidence than a real visitor's click, so this protocol favours a light push; "
+            "the push is never 0.</p>"
         )
     ease = tuning.get("ease")
     if ease:

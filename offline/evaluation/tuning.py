@@ -85,12 +85,17 @@ EASE_WHEN_POPULAR = (
 )
 
 
-# The weights after feedback (BlendWeights.after_feedback): chosen like the blend, but on the
-# second round's figures (the only cases that use them), for each fold on the other folds' users,
-# at that fold's blend setting. The candidates: today's (the popular half's kNN at 0.5), and EASE
-# added in the popular half or in both (an exploratory run on the same folds: second-round HR@10
-# in variant A 0.773, 0.778, 0.783; at ten picks 0.861, 0.875, 0.868).
-AFTER_FEEDBACK = (
+# The weights after feedback (BlendWeights.after_feedback) and how hard a disliked movie's lists
+# push (BlendWeights.negative): chosen like the blend, but on the second round's figures (the only
+# cases that use them), for each fold on the other folds' users, at that fold's blend setting.
+# The weights: the popular half's kNN at 0.5, and EASE added in the popular half or in both (an
+# exploratory run on the same folds: second-round HR@10 in variant A 0.773, 0.778, 0.783). The
+# push: 1 (the lists subtracted at the disliked movie's full weight) down to 0.1, never 0, so a
+# "not for me" always counts against its neighbours (an exploratory run, EASE in both halves:
+# second-round HR@10 A / B 0.783 / 0.795 at 1, 0.801 / 0.803 at 0.5, 0.790 / 0.816 at 0.1). The
+# simulated "not interested" is only "never rated", weaker than a visitor's click, which the
+# report's caveat states.
+_AFTER_WEIGHTS = (
     ("popular kNN 0.5", {POPULAR: {"knn": 0.5}}),
     ("popular kNN 0.5, EASE 1", {POPULAR: {"knn": 0.5, "ease": 1.0}}),
     (
@@ -98,16 +103,31 @@ AFTER_FEEDBACK = (
         {POPULAR: {"knn": 0.5, "ease": 1.0}, LESS_KNOWN: {"ease": 1.0}},
     ),
 )
+PUSHES = (1.0, 0.5, 0.25, 0.1)
+
+
+def _after_feedback_candidates() -> tuple[tuple[str, Mapping[str, Mapping[str, float]], float], ...]:
+    """(name, after_feedback, negative) for every pair, the web app's defaults first."""
+    default = BlendWeights()
+    out = [(f"{name}; push {push:g}", over, push) for name, over in _AFTER_WEIGHTS for push in PUSHES]
+    out.sort(key=lambda c: not (c[1] == default.after_feedback and c[2] == default.negative))
+    return tuple(out)
+
+
+AFTER_FEEDBACK = _after_feedback_candidates()
 
 
 _AFTER = "; after feedback: "
 
 
 def after_feedback_grid(base: Setting) -> list[Setting]:
-    """The blend setting `base` with each candidate of AFTER_FEEDBACK (today's first)."""
+    """The blend setting `base` with each candidate of AFTER_FEEDBACK (the defaults first)."""
     return [
-        Setting(f"{base.name}{_AFTER}{name}", dataclasses.replace(base.weights, after_feedback=over))
-        for name, over in AFTER_FEEDBACK
+        Setting(
+            f"{base.name}{_AFTER}{name}",
+            dataclasses.replace(base.weights, after_feedback=over, negative=push),
+        )
+        for name, over, push in AFTER_FEEDBACK
     ]
 
 
@@ -269,7 +289,7 @@ def choose_after_feedback(
     from offline.evaluation.rounds import SECOND_ROUND, second_round
     from offline.evaluation.scoring import score_case
 
-    names = [name for name, _ in AFTER_FEEDBACK][: 1 if len(prepared) == 1 else None]
+    names = [name for name, _, _ in AFTER_FEEDBACK][: 1 if len(prepared) == 1 else None]
     rows = []
     for p in prepared:
         for setting in after_feedback_grid(blend[p.fold])[: len(names)]:
@@ -300,7 +320,10 @@ def choose_after_feedback(
         final[p.fold] = next(s for s in grid if after_feedback_name(s.name) == choice["per_fold"][p.fold])
     summary = {
         "criterion": "second-round " + CRITERION + ", on the relevant movies not shown yet",
-        "candidates": {name: {k: dict(v) for k, v in over.items()} for name, over in AFTER_FEEDBACK},
+        "candidates": {
+            name: {"after_feedback": {k: dict(v) for k, v in over.items()}, "negative": push}
+            for name, over, push in AFTER_FEEDBACK
+        },
         "tuned": choice["tuned"],
         "per_fold": [{"fold": k, "setting": name} for k, name in choice["per_fold"].items()],
         "all_folds": choice["all_folds"],

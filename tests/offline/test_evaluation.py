@@ -399,7 +399,7 @@ def test_weights_after_feedback_are_chosen_on_the_second_round(light_report: dic
     from offline.evaluation.tuning import AFTER_FEEDBACK
 
     after = light_report["tuning"]["after_feedback"]
-    names = [name for name, _ in AFTER_FEEDBACK]
+    names = [name for name, _, _ in AFTER_FEEDBACK]
     assert after["tuned"] and [r["setting"] for r in after["table"]] == names
     assert all(set(r["by_fold"]) == {0, 1, 2} for r in after["table"])
     assert {e["fold"] for e in after["per_fold"]} == {0, 1, 2}

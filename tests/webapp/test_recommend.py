@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -575,14 +576,19 @@ def test_every_profile_movie_is_left_out_and_liked_ones_are_named(rec: Recommend
 
 def test_a_disliked_movie_counts_against_its_neighbours(rec: Recommender) -> None:
     """Movie 3 is a neighbour of pick 1 (similarity 0.5) and of movie 2 (1.0): disliking 2 (not
-    interested: weight 0.5) takes 0.5 off its kNN total, and 2 itself is left out."""
+    interested: weight 0.5) takes 0.5 times the push (BlendWeights.negative) off its kNN total,
+    a 0.5-star rating 1.4 times it, and 2 itself is left out."""
 
-    def knn_total(profile: Profile, movie: int) -> float:
-        return rec._pick_scores(_Query.of(profile, rec._index), rec._everyone)["knn"][rec._index[movie]]
+    def knn_total(r: Recommender, profile: Profile, movie: int) -> float:
+        return r._pick_scores(_Query.of(profile, r._index), r._everyone)["knn"][r._index[movie]]
 
-    assert knn_total(Profile(PICKS), 3) == pytest.approx(0.5)
-    assert knn_total(Profile(PICKS, (2,)), 3) == pytest.approx(0.0)
-    assert knn_total(Profile(PICKS, (2,), ((2, 0.5),)), 3) == pytest.approx(0.5 - 1.4)
+    full = rec.with_weights(dataclasses.replace(rec.weights, negative=1.0))
+    assert knn_total(full, Profile(PICKS), 3) == pytest.approx(0.5)
+    assert knn_total(full, Profile(PICKS, (2,)), 3) == pytest.approx(0.0)
+    assert knn_total(full, Profile(PICKS, (2,), ((2, 0.5),)), 3) == pytest.approx(0.5 - 1.4)
+    push = rec.weights.negative
+    assert 0 < push < 1  # the default: lighter than full weight, never off
+    assert knn_total(rec, Profile(PICKS, (2,)), 3) == pytest.approx(0.5 - 0.5 * push)
     knn = rec.with_weights(KNN_ONLY)
     assert 2 in knn.recommend(Profile(PICKS)).movie_ids()
     assert 2 not in knn.recommend(Profile(PICKS, (2,))).movie_ids()

@@ -30,6 +30,8 @@ PACKAGES = ("pyspark", "pandas", "numpy", "pyarrow", "scikit-learn", "tensorflow
 ProgressFn = Callable[[str], None]
 RECOMMENDER_MODULES = (
     "recommend.py",
+    "blend.py",
+    "sources.py",
     "reasons.py",
     "profile.py",
     "recommendation.py",

@@ -17,7 +17,8 @@ from webapp.recommend_tables import Csr
 from webapp.recommendation import Evidence, Recommendation
 
 if TYPE_CHECKING:  # recommend imports this module; only the annotations need these
-    from webapp.recommend import BlendWeights, _Query, _Scope
+    from webapp.blend import BlendWeights
+    from webapp.sources import Query, Scope
 
 MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 MODELS = ("knn", "als", "ease", "neumf")  # the sources a reason can name
@@ -46,10 +47,10 @@ class Reasons:
     def _explain(
         self,
         sections: Mapping[str, list[int]],
-        query: "_Query",
+        query: "Query",
         raw: Mapping[str, np.ndarray],
         blended: Mapping[str, np.ndarray],
-        scope: _Scope,
+        scope: Scope,
         popular_picks: bool = False,
     ) -> dict[str, tuple[Recommendation, ...]]:
         """The Recommendations for each section's chosen catalog indices: for each movie, the

@@ -208,3 +208,24 @@ def test_spark_checkpoints_live_in_the_work_folder_and_go_with_the_build(config:
     assert Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).parent.name == checkpoints.name
     ctx.close()
     assert not checkpoints.exists()
+
+
+def test_the_code_fingerprint_covers_every_webapp_module_the_recommender_imports() -> None:
+    """The evaluation and the build's status share webapp/recommend.py; a change to any module it
+    imports (directly or not) must change the code fingerprint, or a stale build looks current."""
+    import ast
+
+    webapp = build.PROJECT_ROOT / "webapp"
+    seen: set[str] = set()
+    todo = ["recommend"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse((webapp / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("webapp."):
+                todo.append(node.module.split(".", 1)[1])
+    assert {f"{name}.py" for name in seen} <= set(build.RECOMMENDER_MODULES)
+    assert {"blend", "sources", "reasons"} <= seen  # the walk follows imports

@@ -547,7 +547,8 @@ def test_explicit_mode_uses_explicit_factors(tables: dict[str, pd.DataFrame]) ->
 
 
 # ---------------------------------------------------------------- profiles (feedback, issue #9)
-from webapp.recommend import MAX_PROFILE, Profile, _Query, recommend  # noqa: E402
+from webapp.recommend import MAX_PROFILE, Profile, recommend  # noqa: E402
+from webapp.sources import Query  # noqa: E402
 
 KNN_ONLY = BlendWeights(popular={"knn": 1.0}, less_known={"knn": 1.0})
 
@@ -580,7 +581,7 @@ def test_a_disliked_movie_counts_against_its_neighbours(rec: Recommender) -> Non
     a 0.5-star rating 1.4 times it, and 2 itself is left out."""
 
     def knn_total(r: Recommender, profile: Profile, movie: int) -> float:
-        return r._pick_scores(_Query.of(profile, r._index), r._everyone)["knn"][r._index[movie]]
+        return r._pick_scores(Query.of(profile, r._index), r._everyone)["knn"][r._index[movie]]
 
     full = rec.with_weights(dataclasses.replace(rec.weights, negative=1.0))
     assert knn_total(full, Profile(PICKS), 3) == pytest.approx(0.5)
@@ -596,11 +597,11 @@ def test_a_disliked_movie_counts_against_its_neighbours(rec: Recommender) -> Non
 
 def test_a_disliked_movie_pulls_the_als_taste_away(rec: Recommender, monkeypatch) -> None:
     """The ALS push is there (off by default: NEGATIVE_ALS, chosen by the evaluation)."""
-    import webapp.recommend
+    import webapp.sources
 
-    monkeypatch.setattr(webapp.recommend, "NEGATIVE_ALS", 1.0)
-    plain = rec._als_scores(_Query.of(Profile(PICKS), rec._index), rec._everyone)
-    disliked = rec._als_scores(_Query.of(Profile(PICKS, (30,)), rec._index), rec._everyone)
+    monkeypatch.setattr(webapp.sources, "NEGATIVE_ALS", 1.0)
+    plain = rec._als_scores(Query.of(Profile(PICKS), rec._index), rec._everyone)
+    disliked = rec._als_scores(Query.of(Profile(PICKS, (30,)), rec._index), rec._everyone)
     i = rec._index[30]
     assert disliked[i] < plain[i]
     # and with three plain picks the fold-in is the earlier three-pick arithmetic, bit for bit

@@ -89,7 +89,9 @@ EASE_WHEN_POPULAR = (
 # push (BlendWeights.negative): chosen like the blend, but on the second round's figures (the only
 # cases that use them), for each fold on the other folds' users, at that fold's blend setting.
 # The weights: the popular half's kNN at 0.5, and EASE added in the popular half or in both (an
-# exploratory run on the same folds: second-round HR@10 in variant A 0.773, 0.778, 0.783). The
+# exploratory run on the same folds: second-round HR@10 in variant A 0.773, 0.778, 0.783); then
+# EASE at 2 in both halves with the prior halved or ALS halved (a later exploratory run at push
+# 0.1: A 0.806 and 0.810 against 0.790 for EASE 1 in both, B 0.816 and 0.812 against 0.816). The
 # push: 1 (the lists subtracted at the disliked movie's full weight) down to 0.1, never 0, so a
 # "not for me" always counts against its neighbours (an exploratory run, EASE in both halves:
 # second-round HR@10 A / B 0.783 / 0.795 at 1, 0.801 / 0.803 at 0.5, 0.790 / 0.816 at 0.1). The
@@ -101,6 +103,14 @@ _AFTER_WEIGHTS = (
     (
         "popular kNN 0.5, EASE 1; less known EASE 1",
         {POPULAR: {"knn": 0.5, "ease": 1.0}, LESS_KNOWN: {"ease": 1.0}},
+    ),
+    (
+        "popular kNN 0.5, EASE 2, prior 0.5; less known EASE 2, prior 0.3",
+        {POPULAR: {"knn": 0.5, "ease": 2.0, "popularity": 0.5}, LESS_KNOWN: {"ease": 2.0, "popularity": 0.3}},
+    ),
+    (
+        "popular kNN 0.5, EASE 2, ALS 0.5; less known EASE 2, ALS 0.5",
+        {POPULAR: {"knn": 0.5, "ease": 2.0, "als": 0.5}, LESS_KNOWN: {"ease": 2.0, "als": 0.5}},
     ),
 )
 PUSHES = (1.0, 0.5, 0.25, 0.1)

@@ -675,8 +675,8 @@ def test_after_feedback_the_popular_half_leans_on_knn(rec: Recommender) -> None:
     weights = BlendWeights()
     assert weights.for_section("popular")["knn"] == 0.1
     assert weights.for_section("popular", feedback=True)["knn"] == 0.5
-    assert weights.for_section("popular", feedback=True)["ease"] == 1.0
-    assert weights.for_section("less_known", feedback=True) == {**weights.less_known, "ease": 1.0}
+    assert weights.for_section("popular", feedback=True)["ease"] == 2.0
+    assert weights.for_section("less_known", feedback=True) == {**weights.less_known, "ease": 2.0, "als": 0.5}
     assert weights.without("knn").for_section("popular", feedback=True)["knn"] == 0.0
     # plain picks keep the three-pick weights; a profile with feedback gets the others
     plain = rec.recommend(Profile(PICKS))

@@ -57,13 +57,24 @@ def shown(result: RecommendationSet) -> Shown:
     return Shown(tuple(r.movie_id for r in result.popular), tuple(r.movie_id for r in result.less_known))
 
 
-def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Case, Shown]]] | None:
-    """{method: (the case it is scored on, what it shows)} for the three round methods."""
+def after_first_ten(rec: Recommender, case: Case) -> tuple[Shown, Case, Profile] | None:
+    """(the first ten, the case scored on what they left, the profile the visitor's marks make);
+    None when the first ten held every relevant movie. The first ten of three plain picks do not
+    depend on the weights after feedback, so one call serves every after-feedback candidate."""
     first = shown(rec.recommend_for_picks(list(case.picks)))
     later = remaining_case(case, first)
     if later is None:
         return None
-    refreshed = shown(rec.recommend(feedback_profile(case, first)))
+    return first, later, feedback_profile(case, first)
+
+
+def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Case, Shown]]] | None:
+    """{method: (the case it is scored on, what it shows)} for the three round methods."""
+    found = after_first_ten(rec, case)
+    if found is None:
+        return None
+    first, later, profile = found
+    refreshed = shown(rec.recommend(profile))
     paged = shown(rec.recommend(Profile(tuple(case.picks), excluded=tuple(first.ten))))
     return later, {
         FIRST_ROUND_SAME_USERS: (case, first),

@@ -296,20 +296,23 @@ def choose_after_feedback(
     AFTER_FEEDBACK at the fold's blend setting; with one fold, the first candidate, untuned).
     `prepared`: the folds (stage.PreparedFold: .fold, .rec, .cases). Returns each fold's full
     setting and what the report states."""
-    from offline.evaluation.rounds import SECOND_ROUND, second_round
+    from offline.evaluation.rounds import after_first_ten, shown
     from offline.evaluation.scoring import score_case
 
     names = [name for name, _, _ in AFTER_FEEDBACK][: 1 if len(prepared) == 1 else None]
     rows = []
     for p in prepared:
-        for setting in after_feedback_grid(blend[p.fold])[: len(names)]:
+        grid = after_feedback_grid(blend[p.fold])[: len(names)]
+        # the first ten are the same at every candidate (plain picks): made once per case
+        base = p.rec.with_weights(grid[0].weights)
+        rounds = [(case, after_first_ten(base, case)) for case in p.cases]
+        for setting in grid:
             rec = p.rec.with_weights(setting.weights)
-            for case in p.cases:
-                found = second_round(rec, case)
+            for case, found in rounds:
                 if found is None:
                     continue
-                later, shown = found[1][SECOND_ROUND]
-                figures = score_case(shown, later)
+                _, later, profile = found
+                figures = score_case(shown(rec.recommend(profile)), later)
                 rows.append(
                     {
                         "setting": after_feedback_name(setting.name),

@@ -681,6 +681,12 @@ def test_after_feedback_the_popular_half_leans_on_knn(rec: Recommender) -> None:
     # plain picks keep the three-pick weights; a profile with feedback gets the others
     plain = rec.recommend(Profile(PICKS))
     assert plain == rec.with_weights(BlendWeights(after_feedback={})).recommend(Profile(PICKS))
+    # ... whatever the weights after feedback and the push (the evaluation makes the first ten
+    # once for all its after-feedback candidates)
+    other = BlendWeights(after_feedback={"popular": {"knn": 3.0}, "less_known": {"als": 0.0}}, negative=0.7)
+    assert plain == rec.with_weights(other).recommend(Profile(PICKS))
+    larger = Profile(PICKS + (25,))  # they do apply to a larger profile
+    assert rec.with_weights(other).recommend(larger) != rec.recommend(larger)
 
 
 def test_recommend_ids_are_the_recommendations_movies(rec: Recommender) -> None:

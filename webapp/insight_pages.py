@@ -4,13 +4,25 @@ picks carried in a movie page's URL) and cached like the result page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
 from flask import Blueprint, abort, current_app, render_template, request
 
 from webapp import PAGES_KEY, current_store
 from webapp.fragments import html_key
-from webapp.insight_sections import all_sections
-from webapp.insights import BUILD_COMMAND, STAGE_COMMAND
+from webapp.insight_movie_sections import long_tail_section, polarising_section, weighting_section
+from webapp.insight_sections import (
+    Section,
+    distribution_section,
+    genres_section,
+    timeline_section,
+    users_section,
+)
+from webapp.insights import BUILD_COMMAND, STAGE_COMMAND, Insights
 from webapp.movie_details import movie_details
+from webapp.movies import Movie
 from webapp.picks import check_text_picks
 from webapp.recommend import PICKS_REQUIRED
 from webapp.urls import movie_url, picks_url
@@ -88,3 +100,23 @@ def _render_movie(movie_id: int, picks: tuple[int, ...]) -> str:
         picks_required=PICKS_REQUIRED,
         build_command=BUILD_COMMAND,
     )
+
+
+def all_sections(
+    insights: Insights,
+    movies: Mapping[int, Movie],
+    stats: pd.DataFrame,
+    pools: Mapping[str, Any],
+    url: Callable[[int], str],
+    genre: str = "",
+) -> list[Section]:
+    """Every section of /insights, in page order."""
+    return [
+        timeline_section(insights, genre),
+        distribution_section(insights, genre),
+        genres_section(insights),
+        users_section(insights),
+        long_tail_section(insights, stats, pools),
+        polarising_section(insights, movies, url),
+        weighting_section(insights, movies, url),
+    ]

@@ -1,4 +1,5 @@
-"""Server-rendered SVG charts for /insights and the movie pages: no script, no library, no CDN.
+"""Server-rendered SVG charts for /insights and the movie pages: no script, no library, no CDN
+(their pieces, scales and number formats are in webapp/svg.py).
 
 Every chart is an inline <svg role="img"> named by its <title> and described by its <desc> (both
 referenced by aria-labelledby, which screen readers read more reliably than <title> alone). The
@@ -18,123 +19,22 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 720
-FONT = 13  # user units; app.css sets the same size (kept here for the layout arithmetic)
-CHAR = 7.2  # about the width of one character at FONT, for fitting labels
-
-
-# ---------------------------------------------------------------------------- formatting
-def count_text(value: float) -> str:
-    """12,345 in full below 100,000; 123k and 1.2M above (axis ticks and bar labels)."""
-    value = float(value)
-    if abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:.3g}M"
-    if abs(value) >= 100_000:
-        return f"{value / 1_000:.0f}k"
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.2g}"
-
-
-def percent_text(share: float) -> str:
-    return f"{100 * share:.0f}%" if share >= 0.1 or share == 0 else f"{100 * share:.1f}%"
-
-
-def _num(value: float) -> str:
-    """A coordinate: short and stable."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
-def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
-    """Round tick values (1, 2 or 5 times a power of ten apart) covering lo..hi."""
-    if hi <= lo:
-        hi = lo + 1
-    raw = (hi - lo) / max(1, target)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.floor(lo / step) * step
-    ticks = []
-    value = first
-    while value <= hi + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < hi:
-        ticks.append(round(value, 10))
-    return ticks
-
-
-def log_ticks(lo: float, hi: float) -> list[float]:
-    """Powers of ten from lo to hi (both > 0)."""
-    start, stop = math.floor(math.log10(max(lo, 1e-9))), math.ceil(math.log10(max(hi, 1e-9)))
-    return [10.0**k for k in range(start, stop + 1)]
-
-
-@dataclass(frozen=True)
-class Linear:
-    """A linear scale from a domain to a pixel range."""
-
-    d0: float
-    d1: float
-    r0: float
-    r1: float
-
-    def __call__(self, value: float) -> float:
-        span = (self.d1 - self.d0) or 1.0
-        return self.r0 + (value - self.d0) / span * (self.r1 - self.r0)
-
-
-@dataclass(frozen=True)
-class Log:
-    """A log10 scale (domain > 0)."""
-
-    d0: float
-    d1: float
-    r0: float
-    r1: float
-
-    def __call__(self, value: float) -> float:
-        a, b = math.log10(self.d0), math.log10(self.d1)
-        return self.r0 + (math.log10(max(value, self.d0)) - a) / ((b - a) or 1.0) * (self.r1 - self.r0)
-
-
-# ---------------------------------------------------------------------------- pieces
-def _text(x: float, y: float, text: str, cls: str = "", anchor: str = "middle", **attrs: str) -> str:
-    extra = "".join(f' {k.replace("_", "-")}="{escape(v)}"' for k, v in attrs.items())
-    klass = f' class="{cls}"' if cls else ""
-    return f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}"{klass}{extra}>{escape(text)}</text>'
-
-
-def _line(x1: float, y1: float, x2: float, y2: float, cls: str) -> str:
-    return f'<line x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}" class="{cls}"/>'
-
-
-def _rect(x: float, y: float, w: float, h: float, cls: str, tip: str = "") -> str:
-    body = f"<title>{escape(tip)}</title>" if tip else ""
-    shape = (
-        f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(max(w, 0))}" '
-        f'height="{_num(max(h, 0))}" class="{cls}"'
-    )
-    return f"{shape}>{body}</rect>" if body else f"{shape}/>"
-
-
-def _svg(
-    chart_id: str, height: float, title: str, desc: str, body: Sequence[str], width: float = WIDTH
-) -> Markup:
-    """The chart's <svg>: role img, named by <title> and described by <desc>."""
-    cid = escape(chart_id)
-    return Markup(
-        f'<svg class="chart" id="{cid}" viewBox="0 0 {_num(width)} {_num(height)}" width="{_num(width)}" '
-        f'height="{_num(height)}" role="img" aria-labelledby="{cid}-title {cid}-desc" '
-        f'focusable="false" xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="{cid}-title">{escape(title)}</title><desc id="{cid}-desc">{escape(desc)}</desc>'
-        + "".join(body)
-        + "</svg>"
-    )
-
-
-def _fit(label: str, width: float) -> str:
-    """A label cut to fit a width, with an ellipsis."""
-    room = max(3, int(width / CHAR))
-    return label if len(label) <= room else label[: room - 1].rstrip() + "…"
+from webapp.svg import (  # re-exported: the pages format numbers with these
+    CHAR,
+    WIDTH,
+    Linear,
+    Log,
+    count_text,
+    figure,
+    fit,
+    line,
+    log_ticks,
+    nice_ticks,
+    num,
+    percent_text,
+    rect,
+    text,
+)
 
 
 # ---------------------------------------------------------------------------- charts
@@ -173,14 +73,14 @@ def column_chart(
     )
     out = []
     for t in ticks:
-        out.append(_line(left, y(t), left + plot_w, y(t), "grid"))
-        out.append(_text(left - 8, y(t) + 4, count_text(t), "tick", "end"))
+        out.append(line(left, y(t), left + plot_w, y(t), "grid"))
+        out.append(text(left - 8, y(t) + 4, count_text(t), "tick", "end"))
     for n, bar in enumerate(bars):
         x = left + n * slot
         bar_w = slot * (0.72 if slot > 6 else 0.9)
         top_y = y(bar.value)
         out.append(
-            _rect(
+            rect(
                 x + (slot - bar_w) / 2,
                 top_y,
                 bar_w,
@@ -190,17 +90,15 @@ def column_chart(
             )
         )
         if value_labels and slot >= 34 and bar.value > 0:
-            out.append(_text(x + slot / 2, top_y - 5, count_text(bar.value), "value"))
+            out.append(text(x + slot / 2, top_y - 5, count_text(bar.value), "value"))
         if n % every == 0:
-            out.append(_text(x + slot / 2, top + plot_h + 17, bar.label, "tick"))
-    out.append(_line(left, y(0), left + plot_w, y(0), "axis"))
-    out.append(_text(left + plot_w / 2, height - 8, x_label, "axis-label"))
+            out.append(text(x + slot / 2, top + plot_h + 17, bar.label, "tick"))
+    out.append(line(left, y(0), left + plot_w, y(0), "axis"))
+    out.append(text(left + plot_w / 2, height - 8, x_label, "axis-label"))
     out.append(
-        _text(
-            14, top + plot_h / 2, y_label, "axis-label", transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"
-        )
+        text(14, top + plot_h / 2, y_label, "axis-label", transform=f"rotate(-90 14 {num(top + plot_h / 2)})")
     )
-    return _svg(chart_id, height, title, desc, out, width)
+    return figure(chart_id, height, title, desc, out, width)
 
 
 @dataclass(frozen=True)
@@ -226,7 +124,7 @@ def timeline_chart(
     count_h, gap, mean_h = 190, 40, 100
     plot_w = WIDTH - left - right
     if not points:
-        return _svg(chart_id, 80, title, desc, [_text(WIDTH / 2, 44, "No ratings", "tick")])
+        return figure(chart_id, 80, title, desc, [text(WIDTH / 2, 44, "No ratings", "tick")])
     first = points[0].year * 12 + points[0].month - 1
     last = points[-1].year * 12 + points[-1].month - 1
     months = last - first + 1
@@ -237,13 +135,13 @@ def timeline_chart(
     y = Linear(0, ticks[-1], top + count_h, top)
     out = []
     for t in ticks:
-        out.append(_line(left, y(t), left + plot_w, y(t), "grid"))
-        out.append(_text(left - 8, y(t) + 4, count_text(t), "tick", "end"))
+        out.append(line(left, y(t), left + plot_w, y(t), "grid"))
+        out.append(text(left - 8, y(t) + 4, count_text(t), "tick", "end"))
     for p in points:
         index = p.year * 12 + p.month - 1
         strong = marked is not None and (p.year, p.month) == (marked.year, marked.month)
         out.append(
-            _rect(
+            rect(
                 x(index) + slot * 0.08,
                 y(p.ratings),
                 max(slot * 0.84, 0.6),
@@ -252,14 +150,14 @@ def timeline_chart(
                 f"{p.year}-{p.month:02d}: {p.ratings:,} ratings, mean {p.mean:.2f}",
             )
         )
-    out.append(_line(left, y(0), left + plot_w, y(0), "axis"))
+    out.append(line(left, y(0), left + plot_w, y(0), "axis"))
     out.append(
-        _text(
+        text(
             14,
             top + count_h / 2,
             "ratings",
             "axis-label",
-            transform=f"rotate(-90 14 {_num(top + count_h / 2)})",
+            transform=f"rotate(-90 14 {num(top + count_h / 2)})",
         )
     )
     # the mean panel
@@ -270,8 +168,8 @@ def timeline_chart(
     mticks = nice_ticks(math.floor(lo * 2) / 2, math.ceil(hi * 2) / 2, 3)
     my = Linear(mticks[0], mticks[-1], mean_top + mean_h, mean_top)
     for t in mticks:
-        out.append(_line(left, my(t), left + plot_w, my(t), "grid"))
-        out.append(_text(left - 8, my(t) + 4, f"{t:.1f}", "tick", "end"))
+        out.append(line(left, my(t), left + plot_w, my(t), "grid"))
+        out.append(text(left - 8, my(t) + 4, f"{t:.1f}", "tick", "end"))
 
     def flush(segment: list[str]) -> None:
         """A run of consecutive months as a line; a month on its own as a dot."""
@@ -289,16 +187,16 @@ def timeline_chart(
             flush(segment)
             segment = []
         if p.ratings >= min_mean_ratings:
-            segment.append(f"{_num(x(index + 0.5))},{_num(my(p.mean))}")
+            segment.append(f"{num(x(index + 0.5))},{num(my(p.mean))}")
         previous = index
     flush(segment)
     out.append(
-        _text(
+        text(
             14,
             mean_top + mean_h / 2,
             "mean",
             "axis-label",
-            transform=f"rotate(-90 14 {_num(mean_top + mean_h / 2)})",
+            transform=f"rotate(-90 14 {num(mean_top + mean_h / 2)})",
         )
     )
     # years along the bottom
@@ -308,15 +206,15 @@ def timeline_chart(
         if (year - points[0].year) % step:
             continue
         tx = x(max(year * 12, first))
-        out.append(_line(tx, mean_top + mean_h, tx, mean_top + mean_h + 5, "axis"))
-        out.append(_text(tx, mean_top + mean_h + 19, str(year), "tick"))
+        out.append(line(tx, mean_top + mean_h, tx, mean_top + mean_h + 5, "axis"))
+        out.append(text(tx, mean_top + mean_h + 19, str(year), "tick"))
     if marked is not None:
         mx = x(marked.year * 12 + marked.month - 0.5)
         anchor = "end" if mx > left + plot_w * 0.7 else "start"
         label = f"{marked.year}-{marked.month:02d}: {marked.ratings:,}"
-        out.append(_text(mx + (-6 if anchor == "end" else 6), top - 7, label, "value", anchor))
-    out.append(_text(left + plot_w / 2, height - 6, "month (UTC)", "axis-label"))
-    return _svg(chart_id, height, title, desc, out)
+        out.append(text(mx + (-6 if anchor == "end" else 6), top - 7, label, "value", anchor))
+    out.append(text(left + plot_w / 2, height - 6, "month (UTC)", "axis-label"))
+    return figure(chart_id, height, title, desc, out)
 
 
 def long_tail_chart(
@@ -331,7 +229,7 @@ def long_tail_chart(
     height, left, right, top, bottom = 340, 64, 24, 48, 52
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     if not points:
-        return _svg(chart_id, 80, title, desc, [_text(WIDTH / 2, 44, "No ratings", "tick")])
+        return figure(chart_id, 80, title, desc, [text(WIDTH / 2, 44, "No ratings", "tick")])
     n = max(r for r, _, _ in points)
     peak = max(c for _, c, _ in points)
     xt, yt = log_ticks(1, max(n, 10)), log_ticks(1, max(peak, 10))
@@ -339,11 +237,11 @@ def long_tail_chart(
     y = Log(yt[0], yt[-1], top + plot_h, top)
     out = []
     for t in yt:
-        out.append(_line(left, y(t), left + plot_w, y(t), "grid"))
-        out.append(_text(left - 8, y(t) + 4, count_text(t), "tick", "end"))
+        out.append(line(left, y(t), left + plot_w, y(t), "grid"))
+        out.append(text(left - 8, y(t) + 4, count_text(t), "tick", "end"))
     for t in xt:
-        out.append(_line(x(t), top, x(t), top + plot_h, "grid"))
-        out.append(_text(x(t), top + plot_h + 17, count_text(t), "tick"))
+        out.append(line(x(t), top, x(t), top + plot_h, "grid"))
+        out.append(text(x(t), top + plot_h + 17, count_text(t), "tick"))
     pools: dict[str, list[str]] = {}
     order: list[str] = []
     previous = points[0]
@@ -352,10 +250,10 @@ def long_tail_chart(
             order.append(pool)
             if pools:  # start each pool's line where the last one ended
                 last_rank, last_count, _ = previous
-                pools[pool] = [f"{_num(x(last_rank))},{_num(y(last_count))}"]
+                pools[pool] = [f"{num(x(last_rank))},{num(y(last_count))}"]
             else:
                 pools[pool] = []
-        pools[pool].append(f"{_num(x(rank))},{_num(y(count))}")
+        pools[pool].append(f"{num(x(rank))},{num(y(count))}")
         previous = (rank, count, pool)
     for pool in order:
         if len(pools[pool]) == 1:
@@ -365,38 +263,38 @@ def long_tail_chart(
             out.append(f'<polyline points="{" ".join(pools[pool])}" class="line pool-{escape(pool)}"/>')
     for rank, label in boundaries:  # each label runs down its line: labels never cross lines
         bx = x(rank + 0.5)
-        out.append(_line(bx, top, bx, top + plot_h, "boundary"))
+        out.append(line(bx, top, bx, top + plot_h, "boundary"))
         out.append(
-            _text(
+            text(
                 bx - 6,
                 top + 4,
                 label,
                 "value",
                 "end",
-                transform=f"rotate(-90 {_num(bx - 6)} {_num(top + 4)})",
+                transform=f"rotate(-90 {num(bx - 6)} {num(top + 4)})",
             )
         )
     lx = float(left)
     for pool in order:  # the legend: one short line per pool, in rank order
         name = pool.replace("_", " ")
         out.append(
-            f'<line x1="{_num(lx)}" y1="20" x2="{_num(lx + 22)}" y2="20" class="line pool-{escape(pool)}"/>'
+            f'<line x1="{num(lx)}" y1="20" x2="{num(lx + 22)}" y2="20" class="line pool-{escape(pool)}"/>'
         )
-        out.append(_text(lx + 28, 25, name, "legend", "start"))
+        out.append(text(lx + 28, 25, name, "legend", "start"))
         lx += 46 + CHAR * len(name)
     out.append(
-        _text(left + plot_w / 2, height - 8, "movies by rank (1 = most rated), log scale", "axis-label")
+        text(left + plot_w / 2, height - 8, "movies by rank (1 = most rated), log scale", "axis-label")
     )
     out.append(
-        _text(
+        text(
             14,
             top + plot_h / 2,
             "ratings (log scale)",
             "axis-label",
-            transform=f"rotate(-90 14 {_num(top + plot_h / 2)})",
+            transform=f"rotate(-90 14 {num(top + plot_h / 2)})",
         )
     )
-    return _svg(chart_id, height, title, desc, out)
+    return figure(chart_id, height, title, desc, out)
 
 
 @dataclass(frozen=True)
@@ -419,15 +317,15 @@ def diverging_chart(
     peak = max([max(r.low, r.high) for r in rows] + [0.01])
     scale = half / peak
     out = [
-        _text(centre - 8, 18, f"◀ {low_label}", "legend low", "end"),
-        _text(centre + 8, 18, f"{high_label} ▶", "legend high", "start"),
+        text(centre - 8, 18, f"◀ {low_label}", "legend low", "end"),
+        text(centre + 8, 18, f"{high_label} ▶", "legend high", "start"),
     ]
     for n, r in enumerate(rows):
         y0 = top + n * row_h
-        label = _fit(r.label, label_w - 16 - CHAR * len(r.note)) + (f" {r.note}" if r.note else "")
-        out.append(_text(label_w - 10, y0 + row_h / 2 + 4, label, "row-label", "end"))
+        label = fit(r.label, label_w - 16 - CHAR * len(r.note)) + (f" {r.note}" if r.note else "")
+        out.append(text(label_w - 10, y0 + row_h / 2 + 4, label, "row-label", "end"))
         out.append(
-            _rect(
+            rect(
                 centre - r.low * scale,
                 y0 + 4,
                 r.low * scale,
@@ -437,7 +335,7 @@ def diverging_chart(
             )
         )
         out.append(
-            _rect(
+            rect(
                 centre,
                 y0 + 4,
                 r.high * scale,
@@ -446,12 +344,12 @@ def diverging_chart(
                 f"{r.label}: {percent_text(r.high)} {high_label}",
             )
         )
-        out.append(_text(centre - r.low * scale - 5, y0 + row_h / 2 + 4, percent_text(r.low), "value", "end"))
+        out.append(text(centre - r.low * scale - 5, y0 + row_h / 2 + 4, percent_text(r.low), "value", "end"))
         out.append(
-            _text(centre + r.high * scale + 5, y0 + row_h / 2 + 4, percent_text(r.high), "value", "start")
+            text(centre + r.high * scale + 5, y0 + row_h / 2 + 4, percent_text(r.high), "value", "start")
         )
-    out.append(_line(centre, top - 4, centre, top + row_h * len(rows), "axis"))
-    return _svg(chart_id, height, title, desc, out)
+    out.append(line(centre, top - 4, centre, top + row_h * len(rows), "axis"))
+    return figure(chart_id, height, title, desc, out)
 
 
 @dataclass(frozen=True)
@@ -481,7 +379,7 @@ def shrinkage_chart(
     height, left, right, top, bottom = 420, 64, 24, 48, 52
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     if not movies:
-        return _svg(chart_id, 80, title, desc, [_text(WIDTH / 2, 44, "No movies", "tick")])
+        return figure(chart_id, 80, title, desc, [text(WIDTH / 2, 44, "No movies", "tick")])
     peak = max(s.count for s in movies)
     xt = log_ticks(1, max(peak, 10))
     x = Log(xt[0], xt[-1], left, left + plot_w)
@@ -490,43 +388,41 @@ def shrinkage_chart(
     y = Linear(yt[0], yt[-1], top + plot_h, top)
     out = []
     for t in yt:
-        out.append(_line(left, y(t), left + plot_w, y(t), "grid"))
-        out.append(_text(left - 8, y(t) + 4, f"{t:g}", "tick", "end"))
+        out.append(line(left, y(t), left + plot_w, y(t), "grid"))
+        out.append(text(left - 8, y(t) + 4, f"{t:g}", "tick", "end"))
     for t in xt:
-        out.append(_line(x(t), top, x(t), top + plot_h, "grid"))
-        out.append(_text(x(t), top + plot_h + 17, count_text(t), "tick"))
-    out.append(_line(left, y(c), left + plot_w, y(c), "boundary"))
-    out.append(_text(left + plot_w - 4, y(c) - 6, f"C = {c:.2f}", "value", "end"))
+        out.append(line(x(t), top, x(t), top + plot_h, "grid"))
+        out.append(text(x(t), top + plot_h + 17, count_text(t), "tick"))
+    out.append(line(left, y(c), left + plot_w, y(c), "boundary"))
+    out.append(text(left + plot_w - 4, y(c) - 6, f"C = {c:.2f}", "value", "end"))
     if m:
-        out.append(_line(x(m), top, x(m), top + plot_h, "boundary"))
-        out.append(_text(x(m) + 5, top + plot_h - 8, f"m = {m:,.0f}", "value", "start"))
+        out.append(line(x(m), top, x(m), top + plot_h, "boundary"))
+        out.append(text(x(m) + 5, top + plot_h - 8, f"m = {m:,.0f}", "value", "start"))
     stacks: dict[tuple[int, int], int] = {}
     for s in movies:
         px, ms, ss = x(s.count), y(s.mean), y(s.score)
-        out.append(f'<line x1="{_num(px)}" y1="{_num(ms)}" x2="{_num(px)}" y2="{_num(ss)}" class="shrink"/>')
-        out.append(f'<circle cx="{_num(px)}" cy="{_num(ms)}" r="3.5" class="ring"/>')
+        out.append(f'<line x1="{num(px)}" y1="{num(ms)}" x2="{num(px)}" y2="{num(ss)}" class="shrink"/>')
+        out.append(f'<circle cx="{num(px)}" cy="{num(ms)}" r="3.5" class="ring"/>')
         out.append(
-            f'<circle cx="{_num(px)}" cy="{_num(ss)}" r="4.5" class="dot {escape(s.cls)}">'
+            f'<circle cx="{num(px)}" cy="{num(ss)}" r="4.5" class="dot {escape(s.cls)}">'
             f"<title>{escape(s.tip)}</title></circle>"
         )
         key = (round(px / 4), round(ss / 4))
         stacks[key] = stacks.get(key, 0) + 1
     for (kx, ky), count in sorted(stacks.items()):
         if count >= 4:
-            out.append(_text(kx * 4 + 8, ky * 4 + 4, f"×{count}", "value", "start"))
+            out.append(text(kx * 4 + 8, ky * 4 + 4, f"×{count}", "value", "start"))
     lx = float(left)
     for cls, label in [*legend, ("ring", "plain mean")]:
         kind = "ring" if cls == "ring" else "dot " + escape(cls)
-        out.append(f'<circle cx="{_num(lx + 6)}" cy="20" r="5" class="{kind}"/>')
-        out.append(_text(lx + 16, 25, label, "legend", "start"))
+        out.append(f'<circle cx="{num(lx + 6)}" cy="20" r="5" class="{kind}"/>')
+        out.append(text(lx + 16, 25, label, "legend", "start"))
         lx += 30 + CHAR * len(label)
-    out.append(_text(left + plot_w / 2, height - 8, "ratings of the movie (log scale)", "axis-label"))
+    out.append(text(left + plot_w / 2, height - 8, "ratings of the movie (log scale)", "axis-label"))
     out.append(
-        _text(
-            14, top + plot_h / 2, "stars", "axis-label", transform=f"rotate(-90 14 {_num(top + plot_h / 2)})"
-        )
+        text(14, top + plot_h / 2, "stars", "axis-label", transform=f"rotate(-90 14 {num(top + plot_h / 2)})")
     )
-    return _svg(chart_id, height, title, desc, out)
+    return figure(chart_id, height, title, desc, out)
 
 
 def hbar_chart(
@@ -542,13 +438,13 @@ def hbar_chart(
     bottom = top + row_h * len(rows)
     out = []
     for t in ticks:
-        out.append(_line(x(t), top, x(t), bottom, "grid"))
-        out.append(_text(x(t), bottom + 16, count_text(t), "tick"))
+        out.append(line(x(t), top, x(t), bottom, "grid"))
+        out.append(text(x(t), bottom + 16, count_text(t), "tick"))
     for n, (r, note) in enumerate(zip(rows, notes)):
         y0 = top + n * row_h
-        out.append(_text(label_w - 8, y0 + row_h / 2 + 4, _fit(r.label, label_w - 12), "row-label", "end"))
+        out.append(text(label_w - 8, y0 + row_h / 2 + 4, fit(r.label, label_w - 12), "row-label", "end"))
         out.append(
-            _rect(
+            rect(
                 label_w,
                 y0 + 4,
                 x(r.value) - label_w,
@@ -557,7 +453,7 @@ def hbar_chart(
                 r.tip or f"{r.label}: {r.value:,.0f}",
             )
         )
-        out.append(_text(x(r.value) + 6, y0 + row_h / 2 + 4, note, "value", "start"))
-    out.append(_line(label_w, top, label_w, bottom, "axis"))
-    out.append(_text(label_w + plot_w / 2, height - 6, x_label, "axis-label"))
-    return _svg(chart_id, height, title, desc, out)
+        out.append(text(x(r.value) + 6, y0 + row_h / 2 + 4, note, "value", "start"))
+    out.append(line(label_w, top, label_w, bottom, "axis"))
+    out.append(text(label_w + plot_w / 2, height - 6, x_label, "axis-label"))
+    return figure(chart_id, height, title, desc, out)

@@ -72,7 +72,8 @@ class Factors:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, id_column: str) -> "Factors":
         cols = sorted(
-            (c for c in frame.columns if c[:1] == "f" and c[1:].isdigit()), key=lambda c: int(c[1:])
+            (c for c in frame.columns if c[:1] == "f" and c[1:].isascii() and c[1:].isdigit()),
+            key=lambda c: int(c[1:]),
         )
         ids = frame[id_column].to_numpy(np.int64)
         return cls({int(i): n for n, i in enumerate(ids)}, frame[cols].to_numpy(np.float64))

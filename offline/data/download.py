@@ -174,7 +174,7 @@ def response_span(response: http.client.HTTPResponse, offset: int, part: Path) -
     206 continues the part at offset; 200 is the whole file, so the part starts again at 0.
     """
     header = response.headers.get("Content-Length", "")
-    length = int(header) if header.isdigit() else None
+    length = int(header) if header.isascii() and header.isdigit() else None  # not "²"
     if response.status != 206:
         return 0, length
     content_range = response.headers.get("Content-Range", "").strip()

@@ -78,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(206 if start else 200)
         if start:
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.send_header("Content-Length", str(len(body) - start))
+        self.send_header("Content-Length", server.content_length or str(len(body) - start))
         self.end_headers()
         payload = body[start:]
         if server.cut_after is not None and self.path.endswith(".zip"):
@@ -95,6 +95,7 @@ class ReleaseServer(ThreadingHTTPServer):
     requests: list[tuple[str, str | None]]
     cut_after: int | None = None
     honour_range: bool = True
+    content_length: str | None = None  # sent instead of the body's length (a broken server)
 
     def serve(self, archive: bytes, md5: bytes | None = None) -> None:
         self.files = {f"{NAME}.zip": archive, f"{NAME}.zip.md5": md5 or md5_file(archive)}
@@ -170,6 +171,14 @@ def test_progress_without_a_terminal(env: Env) -> None:
 def test_base_url_from_the_environment(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(dl.BASE_URL_ENV, env.url + "/")
     download_release(NAME, env.root, console=Console(file=io.StringIO()))
+    assert_unpacked(env)
+
+
+def test_a_content_length_of_unicode_digits_is_an_unknown_length(env: Env) -> None:
+    """A server sending Content-Length "²" ("²".isdigit() is true, but int("²") raises) must not
+    crash the download: the body is read to its end and verified as usual."""
+    env.server.content_length = "²"
+    fetch(env)
     assert_unpacked(env)
 
 

@@ -388,3 +388,13 @@ def test_less_known_levels_are_25_and_100_on_full_size_data() -> None:
     assert less_known_levels(small, floor=5) == {"gems": 5, "known": 25}
     tiny = pd.DataFrame({"vote_count": [5, 6, 7, 8, 9], "pool": "less_known"})
     assert less_known_levels(tiny, floor=5) == {"gems": 5, "known": 7}
+
+
+def test_factor_columns_are_f_and_ascii_digits_only() -> None:
+    """A column named "f²" is not a factor column ("²".isdigit() is true, but int("²") raises),
+    and reading the table does not crash on it."""
+    from webapp.store import Factors
+
+    frame = pd.DataFrame({"movie_id": [1, 2], "f1": [0.5, 0.6], "f0": [0.1, 0.2], "f²": [9.0, 9.0]})
+    factors = Factors.from_frame(frame, "movie_id")
+    assert factors.matrix.tolist() == [[0.1, 0.5], [0.2, 0.6]]  # f0 then f1, nothing of f²

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from webapp.svg import (  # re-exported: the pages format numbers with these
+from webapp.svg import (  # count_text and percent_text also serve the pages, as charts.count_text etc.
     CHAR,
     WIDTH,
     Linear,

@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from webapp.recommend_tables import Csr
+from webapp.recommend_tables import TrainedArrays
 from webapp.recommendation import Evidence, Recommendation
 
 if TYPE_CHECKING:  # recommend imports this module; only the annotations need these
-    from webapp.blend import BlendWeights
     from webapp.sources import Query, Scope
 
 MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
@@ -25,20 +24,13 @@ MODELS = ("knn", "als", "ease", "neumf")  # the sources a reason can name
 EVIDENCE_CACHE = 4096  # movies whose kNN / EASE lookup, NeuMF counts are kept (about 2 kB each)
 
 
-class Reasons:
+class Reasons(TrainedArrays):
     """The reason-building half of Recommender (see the module docstring)."""
 
-    # set by Recommender.__init__
-    movie_ids: np.ndarray
+    # set by Recommender.__init__ (besides TrainedArrays')
     titles: list[str]
     genres: Sequence[tuple[str, ...]] | None
     vote_count: np.ndarray
-    knn: Csr | None
-    ease: Csr | None
-    als_factors: np.ndarray | None
-    movie_users: Csr | None
-    user_movies: Csr | None
-    weights: BlendWeights
     _index: dict[int, int]
     _knn_lookup: Callable[[int], dict[int, tuple[int, int | None]]]
     _ease_lookup: Callable[[int], dict[int, int | None]]
@@ -65,13 +57,10 @@ class Reasons:
         values = raw["stack"][:, at].T.tolist()  # per movie, the MODELS' totals
         columns = {source: raw[f"{source}_rows"][:, at].T.tolist() for source in ("knn", "ease", "neumf")}
         scores = {section: blended[section][at].tolist() for section in sections}
-        weights = {
-            section: [
-                float(self.weights.for_section(section, query.feedback, popular_picks).get(source, 0.0))
-                for source in MODELS
-            ]
-            for section in sections
-        }
+        weights = {}
+        for section in sections:
+            section_weights = self.weights.for_section(section, query.feedback, popular_picks)
+            weights[section] = [float(section_weights.get(source, 0.0)) for source in MODELS]
         cf = set(raw["knn_cf_cols"].tolist())
         picked = None if self.als_factors is None else self.als_factors[idx]
         out: dict[str, list[Recommendation]] = {section: [] for section in sections}

@@ -317,15 +317,14 @@ class Recommender(Sources, Reasons):
         short = any(len(sections[s]) < wanted[s] for s in sections)
         if short and scope is not self._everyone:
             return None
-        if not short and not explain:
-            return (
-                tuple(int(self.movie_ids[i]) for i in sections[POPULAR]),
-                tuple(int(self.movie_ids[i]) for i in sections[LESS_KNOWN]),
-            )
-        blended = {  # the same over scope (zero outside the section)
-            section: self._spread(totals[section], self._member_pos(section, min_count, scope.key), scope)
-            for section in members
-        }
+        blended = (  # the same over scope (zero outside the section): for the fill and the reasons
+            {
+                section: self._spread(totals[section], self._member_pos(section, min_count, scope.key), scope)
+                for section in members
+            }
+            if short or explain
+            else {}
+        )
         if short:
             self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback, popular_picks)
         if not explain:

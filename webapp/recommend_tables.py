@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from webapp.movies import display_title
 from webapp.schema import LESS_KNOWN, POPULAR
+
+if TYPE_CHECKING:  # only the annotations below need it
+    from webapp.blend import BlendWeights
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,19 @@ class Csr:
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         pos = np.repeat(starts, lengths) + offsets
         return owner, self.cols[pos], self.vals[pos]
+
+
+class TrainedArrays:
+    """What Recommender.__init__ sets that both halves of it read (webapp.sources.Sources and
+    webapp.reasons.Reasons, its mixins): declared once, for the type checker."""
+
+    movie_ids: np.ndarray
+    knn: Csr | None
+    ease: Csr | None
+    als_factors: np.ndarray | None
+    movie_users: Csr | None
+    user_movies: Csr | None
+    weights: BlendWeights
 
 
 def build_csr(

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from webapp.blend import BlendWeights
 from webapp.profile import Profile
 from webapp.reasons import MODELS
-from webapp.recommend_tables import Csr
+from webapp.recommend_tables import TrainedArrays
 
 # How hard a disliked movie pushes the implicit-ALS fold-in: a "preference 0" with confidence
 # NEGATIVE_ALS * alpha * weight. On two folds of ml-latest-small the ALS push cost HR@10 (0.867
@@ -96,17 +95,10 @@ class Query:
         )
 
 
-class Sources:
+class Sources(TrainedArrays):
     """The source-scoring half of Recommender (see the module docstring)."""
 
-    # set by Recommender.__init__
-    movie_ids: np.ndarray
-    knn: Csr | None
-    ease: Csr | None
-    als_factors: np.ndarray | None
-    movie_users: Csr | None
-    user_movies: Csr | None
-    weights: BlendWeights
+    # set by Recommender.__init__ (besides TrainedArrays')
     als_reg: float
     als_alpha: float
     als_mode: str

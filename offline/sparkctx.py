@@ -159,6 +159,12 @@ def stop_spark(spark: "SparkSession") -> None:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+            # pyspark launched the JVM with a stdin pipe (its end-of-life signal); closed here,
+            # not left to the garbage collector (a ResourceWarning in whatever runs next)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
         SparkContext._gateway = None
         SparkContext._jvm = None
 

@@ -154,7 +154,15 @@ def _cards(store: Store, parts: fragments.Parts, recs: Sequence[Recommendation])
 
 def _linked_head(store: Store, parts: fragments.Parts, rec: Recommendation) -> str | Markup:
     """The reason's head with each pick it names linked to that movie's page: the same text
-    (the recommender's titles are the pages' titles), else the plain head."""
+    (the recommender's titles are the pages' titles), else the plain head. Cached: a page's ten
+    name few distinct sets of picks, and the same heads come back across pages."""
+    return parts.get(
+        ("linked_head", rec.because_of, rec.reason_head),
+        functools.partial(_make_linked_head, store, parts, rec),
+    )
+
+
+def _make_linked_head(store: Store, parts: fragments.Parts, rec: Recommendation) -> str | Markup:
     found = [store.movies.get(m) for m in rec.because_of]
     named = [m for m in found if m is not None]
     if not named or len(named) < len(found):

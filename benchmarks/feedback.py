@@ -37,7 +37,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from web import LUA_DONE, ROOT, Run, Server, catalog_ids, lua_script, run_wrk  # noqa: E402
+from web import LUA_DONE, ROOT, Run, Server, catalog_ids, default_workers, lua_script, run_wrk  # noqa: E402
 
 GOAL_SHARE = 0.90
 
@@ -115,7 +115,7 @@ def finish(name: str, proc: subprocess.Popen) -> Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trained-data", type=Path, default=ROOT / "trained_data")
-    parser.add_argument("--workers", type=int, default=min(2 * (os.cpu_count() or 1) + 1, 8))
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn_conf's default")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")

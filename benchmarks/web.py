@@ -41,6 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "webapp" / "gunicorn_conf.py"
+sys.path.insert(0, str(ROOT))
+from webapp.gunicorn_conf import default_workers  # noqa: E402  (the served default, one place)
+
 GOAL_SHARE, GOAL_P99_MS, GOAL_MEMORY_MB = 0.40, 50.0, 300.0
 
 LUA_DONE = r"""
@@ -198,7 +201,7 @@ def movie_ids(trained_data: Path) -> list[int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trained-data", type=Path, default=ROOT / "trained_data")
-    parser.add_argument("--workers", type=int, default=min(2 * (os.cpu_count() or 1) + 1, 8))
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn_conf's default")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")

@@ -38,11 +38,21 @@ bind = (
     f"{os.environ.get('MOVIEREC_HOST', '127.0.0.1')}:"
     f"{os.environ.get('MOVIEREC_PORT') or os.environ.get('PORT') or '8000'}"
 )
-workers = int(
-    os.environ.get("MOVIEREC_WORKERS")
-    or os.environ.get("WEB_CONCURRENCY")
-    or min(2 * multiprocessing.cpu_count() + 1, 8)
-)
+
+
+def default_workers(cpus: int | None = None) -> int:
+    """Worker processes when none are asked for: gunicorn's usual 2 * cores + 1, at most 8 (each
+    worker keeps its own caches).
+
+    Measured on 2 cores (benchmarks/web.py and benchmarks/feedback.py, 2026-11-26): 3 workers
+    (cores + 1) served 20 to 35% more fresh result pages and varied API calls a second than 5,
+    since that work is all CPU; but while 20 feedback marks a second were written, the result
+    page then kept only 75% of its throughput (each mark holds its worker until SQLite's fsync),
+    against 100% with 5 workers. The default keeps the spare workers; MOVIEREC_WORKERS sets fewer."""
+    return min(2 * (cpus or multiprocessing.cpu_count()) + 1, 8)
+
+
+workers = int(os.environ.get("MOVIEREC_WORKERS") or os.environ.get("WEB_CONCURRENCY") or default_workers())
 threads = int(os.environ.get("MOVIEREC_THREADS", "1"))
 preload_app = True
 timeout = 30

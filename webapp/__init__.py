@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.cache import LruCache
 from webapp.holder import StoreHolder
@@ -37,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config.get("DEBUG"):
         raise ValueError("this app never runs in debug mode (it would expose a code console)")
     app.debug = False
+    _trust_proxies(app, app.config.get("PROXY_COUNT") or 0)
     app.url_map.converters["id"] = IdConverter  # <id:...> in routes: ASCII digits, 0..2^31-1
     app.extensions[STORE_KEY] = StoreHolder(
         app.config["TRAINED_DATA"],  # fails fast, one line
@@ -75,6 +77,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ):
         app.jinja_env.get_template(name)  # compiled once here, shared by gunicorn's forked workers
     return app
+
+
+def _trust_proxies(app: Flask, count: object) -> None:
+    """Behind `count` reverse proxies, read the visitor's address, scheme, host, port and mount
+    prefix from their X-Forwarded-* headers (werkzeug's ProxyFix takes the last `count` values,
+    the ones the proxies themselves added); with 0, the headers are ignored."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10:
+        raise ValueError(f"MOVIEREC_PROXY_COUNT must be a whole number from 0 to 10, got {count!r}")
+    if count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count, x_prefix=count
+        )
 
 
 def store_holder(app: Flask | None = None) -> StoreHolder:

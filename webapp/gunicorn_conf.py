@@ -6,7 +6,7 @@
 | --- | --- | --- |
 | `MOVIEREC_HOST` | `127.0.0.1` | address to bind (`0.0.0.0` in a container) |
 | `MOVIEREC_PORT` (or `PORT`) | `8000` | port |
-| `MOVIEREC_WORKERS` (or `WEB_CONCURRENCY`) | `min(2 * cores + 1, 8)` | worker processes |
+| `MOVIEREC_WORKERS` (or `WEB_CONCURRENCY`) | `min(cores + 1, 8)` | worker processes |
 | `MOVIEREC_THREADS` | `1` | threads per worker (more than 1: gthread workers) |
 | `MOVIEREC_ACCESS_LOG` | `-` (stdout) | one line per request; empty to turn off |
 
@@ -41,15 +41,18 @@ bind = (
 
 
 def default_workers(cpus: int | None = None) -> int:
-    """Worker processes when none are asked for: gunicorn's usual 2 * cores + 1, at most 8 (each
+    """Worker processes when none are asked for: one per core and one more, at most 8 (each
     worker keeps its own caches).
 
-    Measured on 2 cores (benchmarks/web.py and benchmarks/feedback.py, 2026-11-26): 3 workers
-    (cores + 1) served 20 to 35% more fresh result pages and varied API calls a second than 5,
-    since that work is all CPU; but while 20 feedback marks a second were written, the result
-    page then kept only 75% of its throughput (each mark holds its worker until SQLite's fsync),
-    against 100% with 5 workers. The default keeps the spare workers; MOVIEREC_WORKERS sets fewer."""
-    return min(2 * (cpus or multiprocessing.cpu_count()) + 1, 8)
+    A request here is CPU work (numpy scoring, rendering; a feedback mark's SQLite commit takes
+    well under a millisecond), so workers beyond the cores only take turns on them. Measured on
+    2 cores (benchmarks/web.py, 2026-11-26): 3 workers served 20 to 35% more fresh result pages
+    and varied API calls a second than gunicorn's usual 2 * cores + 1 (5), with a lower p99, and
+    the result page kept 95% of its throughput while 20 marks a second were written
+    (benchmarks/feedback.py; 97% with 5). Sync workers need a buffering proxy in front (README,
+    "Behind a proxy"): a client that connects and then dawdles holds a worker however many
+    there are."""
+    return min((cpus or multiprocessing.cpu_count()) + 1, 8)
 
 
 workers = int(os.environ.get("MOVIEREC_WORKERS") or os.environ.get("WEB_CONCURRENCY") or default_workers())

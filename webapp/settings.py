@@ -11,6 +11,7 @@
 | `MOVIEREC_DATABASE_MIGRATE` | `upgrade` | at start-up: `upgrade` the schema, or only `check` it |
 | `MOVIEREC_RATE_LIMIT_VISITOR` | `60` | feedback marks per minute per visitor (0: no limit) |
 | `MOVIEREC_RATE_LIMIT_ADDRESS` | `600` | feedback marks per minute per network address (0: no limit) |
+| `MOVIEREC_PROXY_COUNT` | `0` | reverse proxies in front whose `X-Forwarded-*` headers are trusted |
 
 Host, port and workers are gunicorn's: see `webapp/gunicorn_conf.py`.
 """
@@ -48,6 +49,10 @@ DEFAULTS: Mapping[str, Any] = {
     "DATABASE_MIGRATE": "upgrade",
     "RATE_LIMIT_VISITOR": 60,
     "RATE_LIMIT_ADDRESS": 600,
+    # Behind a reverse proxy the peer is the proxy: trust this many proxies' X-Forwarded-*
+    # headers for the visitor's address (rate limits, the access log), scheme, host and mount
+    # prefix. 0 by default: a client could send those headers itself.
+    "PROXY_COUNT": 0,
 }
 _ENV = {
     "MOVIEREC_DATABASE_URL": ("DATABASE_URL", str),
@@ -55,6 +60,7 @@ _ENV = {
     "MOVIEREC_DATABASE_MIGRATE": ("DATABASE_MIGRATE", str),
     "MOVIEREC_RATE_LIMIT_VISITOR": ("RATE_LIMIT_VISITOR", int),
     "MOVIEREC_RATE_LIMIT_ADDRESS": ("RATE_LIMIT_ADDRESS", int),
+    "MOVIEREC_PROXY_COUNT": ("PROXY_COUNT", int),
 }
 
 

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.cache import LruCache
 from webapp.holder import StoreHolder
+from webapp.jsonio import OrjsonProvider
 from webapp.params import IdConverter
 from webapp.settings import DEFAULTS, PROJECT_ROOT, settings_from_env
 from webapp.store import Store
@@ -47,8 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         log.warning("MOVIEREC_SECRET_KEY is not set: using a random key (forms expire on restart)")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's settings
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)  # keys in the order written, UTF-8 (webapp/jsonio.py)
     app.extensions[PAGES_KEY] = LruCache(int(app.config["PAGE_CACHE_SIZE"]))
     app.extensions[CARDS_KEY] = LruCache(int(app.config["CARD_CACHE_SIZE"]))
     csrf.init_app(app)

@@ -78,13 +78,16 @@ def session_form(base: str, page: str) -> tuple[str, str, list[int]]:
     return cookie, urlencode(fields), movies[1:]
 
 
+def marks(movies: list[int]) -> list[str]:
+    """Every kind of mark on each movie, urlencoded (the form's `mark` field)."""
+    return [f"{k}%3A{m}" for m in movies for k in ("loved", "not_for_me", "not_interested", "more")]
+
+
 def posts_script(path: Path, cookie: str, body: str, movies: list[int]) -> Path:
-    kinds = ("loved", "not_for_me", "not_interested", "more")
-    marks = [f"{k}%3A{m}" for m in movies for k in kinds]
     lua = LUA_POSTS % {
         "cookie": json.dumps(cookie),
         "base": json.dumps(body),
-        "marks": "{" + ",".join(json.dumps(m) for m in marks) + "}",
+        "marks": "{" + ",".join(json.dumps(m) for m in marks(movies)) + "}",
     }
     path.write_text(lua + LUA_DONE)
     return path
@@ -125,8 +128,7 @@ class SteadyPosts(threading.Thread):
     ) -> None:
         super().__init__(daemon=True)
         self.port, self.cookie, self.rate, self.duration = port, cookie, max(rate, 1), duration
-        kinds = ("loved", "not_for_me", "not_interested", "more")
-        self.bodies = [f"{body}&mark={k}%3A{m}" for m in movies for k in kinds]
+        self.bodies = [f"{body}&mark={mark}" for mark in marks(movies)]
         self.latencies: list[float] = []
         self.errors = 0
 

@@ -20,9 +20,8 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OP
 
 
 class OrjsonProvider(DefaultJSONProvider):
-    """DefaultJSONProvider (its `default` for dates, decimals, Markup ...) writing with orjson."""
-
-    sort_keys = False
+    """DefaultJSONProvider (its `default` for dates, decimals, Markup ...) writing with orjson
+    (keys in the order written: orjson never sorts)."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         indent = kwargs.get("indent")

@@ -87,13 +87,15 @@ def _ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def factor_matrix(frame: pd.DataFrame, prefix: str = "f") -> tuple[np.ndarray, np.ndarray]:
-    """(movie ids, factor matrix) from a movie_id,f0..f{k-1} frame."""
+def factor_matrix(
+    frame: pd.DataFrame, prefix: str = "f", id_column: str = "movie_id"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, factor matrix) from an <id_column>,f0..f{k-1} frame (movie or user factors)."""
     cols = sorted(
         (c for c in frame.columns if c.startswith(prefix) and _ascii_digits(c[len(prefix) :])),
         key=lambda c: int(c[len(prefix) :]),
     )
-    return frame["movie_id"].to_numpy(np.int64), frame[cols].to_numpy(np.float64)
+    return frame[id_column].to_numpy(np.int64), frame[cols].to_numpy(np.float64)
 
 
 def catalog_ids(movies: pd.DataFrame | None, stats: pd.DataFrame) -> np.ndarray:

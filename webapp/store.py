@@ -22,6 +22,7 @@ from webapp.manifest import TrainedDataError, fail, load_tables, manifest_stamp
 from webapp.movies import Movie, build_movies
 from webapp.neighbours import Neighbours
 from webapp.recommend import Profile, RecommendationSet, Recommender
+from webapp.recommend_tables import factor_matrix
 from webapp.schema import LESS_KNOWN
 from webapp.search import SearchIndex
 
@@ -71,12 +72,8 @@ class Factors:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, id_column: str) -> "Factors":
-        cols = sorted(
-            (c for c in frame.columns if c[:1] == "f" and c[1:].isascii() and c[1:].isdigit()),
-            key=lambda c: int(c[1:]),
-        )
-        ids = frame[id_column].to_numpy(np.int64)
-        return cls({int(i): n for n, i in enumerate(ids)}, frame[cols].to_numpy(np.float64))
+        ids, matrix = factor_matrix(frame, id_column=id_column)
+        return cls({int(i): n for n, i in enumerate(ids)}, matrix)
 
     def get(self, key: int) -> np.ndarray | None:
         row = self.rows.get(key)

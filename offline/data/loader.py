@@ -383,14 +383,12 @@ def input_files(
 ) -> dict[str, Any]:
     """The input files by name: local Paths, or URI strings under a URI data_dir (and the
     exported feedback ratings, when the build includes them)."""
+    release = [name for name in EXPECTED_COLUMNS if name != "feedback-ratings.csv"]  # not a release's
     if not storage.is_uri(data_dir) and not Path(data_dir).is_dir():
         raise DataError(
-            f"{data_dir}: data directory not found; expected a MovieLens release "
-            f"with {', '.join(EXPECTED_COLUMNS)}"
+            f"{data_dir}: data directory not found; expected a MovieLens release with {', '.join(release)}"
         )
-    files: dict[str, Any] = {
-        name: storage.join(data_dir, name) for name in EXPECTED_COLUMNS if name != "feedback-ratings.csv"
-    }
+    files: dict[str, Any] = {name: storage.join(data_dir, name) for name in release}
     if posters_path is not None:
         files["posters.csv"] = posters_path if storage.is_uri(posters_path) else Path(posters_path)
     if feedback_path is not None:

@@ -27,6 +27,9 @@ def test_missing_data_dir_fails_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "data directory not found" in lines[0]
+    # it names the files a release has, not the optional export of visitors' ratings
+    assert "ratings.csv, movies.csv, links.csv, tags.csv" in lines[0]
+    assert "feedback-ratings.csv" not in lines[0]
     assert not (tmp_path / "out").exists()
 
 

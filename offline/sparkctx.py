@@ -175,8 +175,14 @@ def ship_code(spark: "SparkSession") -> None:
     context = spark.sparkContext
     if getattr(context, "_movierec_code", None):
         return
+    from pyspark import SparkFiles
+
     package = Path(__file__).resolve().parent
-    archive = Path(tempfile.mkdtemp(prefix="movierec-code-")) / "offline.zip"
+    # Inside the driver's Spark scratch folder, which Spark deletes when the session stops (also
+    # when the driver is killed: the JVM then exits by itself); in the system's temporary folder
+    # a zip was left behind by every build.
+    scratch = SparkFiles.getRootDirectory()
+    archive = Path(tempfile.mkdtemp(prefix="movierec-code-", dir=scratch)) / "offline.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(package.rglob("*.py")):
             zf.write(path, path.relative_to(package.parent).as_posix())

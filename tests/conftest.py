@@ -36,9 +36,12 @@ def config(tmp_path: Path) -> BuildConfig:
 
 # Visitors' feedback goes to a throwaway database in every test (and every app server a test
 # starts inherits it), never to the project's var/movierec.sqlite3.
+import atexit  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
-os.environ.setdefault(
-    "MOVIEREC_DATABASE_PATH", os.path.join(tempfile.mkdtemp(prefix="movierec-tests-"), "feedback.sqlite3")
-)
+if "MOVIEREC_DATABASE_PATH" not in os.environ:
+    _feedback_dir = tempfile.mkdtemp(prefix="movierec-tests-")
+    atexit.register(shutil.rmtree, _feedback_dir, ignore_errors=True)  # not left in /tmp after the run
+    os.environ["MOVIEREC_DATABASE_PATH"] = os.path.join(_feedback_dir, "feedback.sqlite3")

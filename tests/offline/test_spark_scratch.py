@@ -1,0 +1,58 @@
+"""A Spark session leaves nothing behind in the temporary folders, whether it is stopped or its
+driver is killed: the zip of the `offline` package it ships to the executors lives in Spark's own
+scratch folder, which Spark deletes (before, every build left one in /tmp)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = """
+import os, signal, sys
+from pathlib import Path
+from offline.config import BuildConfig
+from offline.sparkctx import spark_session, stop_spark
+import dataclasses
+config = dataclasses.replace(BuildConfig(), spark_master="local[1]", work_dir=Path(sys.argv[2]))
+spark, _ = spark_session(config)
+code = Path(spark.sparkContext._movierec_code)
+assert code.is_file(), code
+assert spark.sparkContext.parallelize([1, 2], 2).map(lambda x: x + 1).collect() == [2, 3]
+print(code, flush=True)
+if sys.argv[1] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+stop_spark(spark)
+"""
+
+
+@pytest.mark.parametrize("end", ["stop", "kill"])
+def test_a_session_leaves_no_files_behind(tmp_path: Path, end: str) -> None:
+    scratch, python_tmp, work = tmp_path / "spark-local", tmp_path / "tmp", tmp_path / "work"
+    scratch.mkdir()
+    python_tmp.mkdir()
+    env = {**os.environ, "SPARK_LOCAL_DIRS": str(scratch), "TMPDIR": str(python_tmp), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", DRIVER, end, str(work)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == (-signal.SIGKILL if end == "kill" else 0), result.stderr[-2000:]
+    shipped = Path(result.stdout.strip().splitlines()[-1])
+    assert shipped.name == "offline.zip" and scratch in shipped.parents
+    # a killed driver's JVM sees its stdin close, exits, and its shutdown hook deletes the scratch
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (any(scratch.iterdir()) or shipped.exists()):
+        time.sleep(0.5)
+    assert not shipped.exists()
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    assert sorted(p.name for p in python_tmp.iterdir()) == []

@@ -432,6 +432,9 @@ def dispatch(args: argparse.Namespace, config: BuildConfig) -> int:
     else:
         names = [args.command]
         assert args.command in STAGES
-    runs, manifest = run_with_progress(config, names)
+    from offline.scratch import build_tempdir
+
+    with build_tempdir(config.work_dir):  # this run's temporary files, removed when it ends
+        runs, manifest = run_with_progress(config, names)
     print_summary(runs, manifest, config.out_dir)
     return 0

@@ -10,13 +10,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from offline.data import storage
+from offline.scratch import own_name, remove_stale
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,32 +111,10 @@ def spark_session(config: "BuildConfig", app_name: str = "movie-recommender") ->
     spark._movierec_borrowed = existing is not None  # someone else's session: never stop it
     ship_code(spark)
     # ALS with many iterations has a deep RDD lineage; checkpoints keep it (and the stack) short.
-    remove_stale_checkpoints(config.work_dir)
-    name = f"checkpoints-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    checkpoints = str(storage.join(config.work_dir, name))
+    remove_stale(config.work_dir, "checkpoints")
+    checkpoints = str(storage.join(config.work_dir, own_name("checkpoints")))
     spark.sparkContext.setCheckpointDir(checkpoints)
     return spark, checkpoints
-
-
-def remove_stale_checkpoints(work_dir: "str | Path") -> None:
-    """Checkpoint folders of builds that died (kill -9) before removing their own: the process
-    id in the name is no longer alive. Local work folders only."""
-    if storage.is_uri(work_dir):
-        return
-    for folder in Path(work_dir).glob("checkpoints-*"):
-        match = re.match(r"checkpoints-(\d+)-", folder.name)
-        if match and not _alive(int(match.group(1))):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stop_spark(spark: "SparkSession") -> None:

@@ -40,10 +40,24 @@ def command(release: Path, out: Path, work: Path, seed: int) -> list[str]:
     ]
 
 
+def scratch_env(tmp_path: Path) -> dict[str, str]:
+    """The system's temporary folder and Spark's scratch folder inside tmp_path, to see what the
+    builds leave there."""
+    folders = {"TMPDIR": tmp_path / "system-tmp", "SPARK_LOCAL_DIRS": tmp_path / "spark-local"}
+    for folder in folders.values():
+        folder.mkdir(exist_ok=True)
+    return {**os.environ, **{name: str(folder) for name, folder in folders.items()}}
+
+
 def complete_build(release: Path, out: Path, work: Path, seed: int) -> tuple[str, float]:
     started = time.monotonic()
     done = subprocess.run(
-        command(release, out, work, seed), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+        command(release, out, work, seed),
+        cwd=PROJECT_ROOT,
+        env=scratch_env(out.parent),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((out / "manifest.json").read_text())["build_id"], time.monotonic() - started
@@ -62,6 +76,7 @@ def test_killed_builds_never_leave_a_partial_or_missing_trained_data(tmp_path: P
         process = subprocess.Popen(
             command(release, out, work, rng.choice([1, 2])),
             cwd=PROJECT_ROOT,
+            env=scratch_env(tmp_path),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -84,3 +99,12 @@ def test_killed_builds_never_leave_a_partial_or_missing_trained_data(tmp_path: P
     leftovers = sorted(p.name for p in tmp_path.glob(".trained_data.*"))
     assert leftovers == [".trained_data.lock"]
     assert not list(work.glob("checkpoints-*"))  # killed builds' checkpoint folders too
+    assert not list(work.glob("tmp-*"))  # and their temporary files
+    # nothing in the system's temporary folder (pyspark's start-up handshake, TensorFlow's
+    # autograph sources, the code zip were left there by killed builds), nor in Spark's scratch
+    # folder once the killed builds' JVMs have exited
+    assert sorted(p.name for p in (tmp_path / "system-tmp").iterdir()) == []
+    deadline = time.monotonic() + 60
+    while any((tmp_path / "spark-local").iterdir()) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert sorted(p.name for p in (tmp_path / "spark-local").iterdir()) == []

@@ -106,7 +106,7 @@ class Store:
 
     directory: Path
     manifest: Mapping[str, Any]
-    tables: Mapping[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]  # KEPT_TABLES only: the rest live on as indices
     movies: Mapping[int, Movie]
     catalog: tuple[Movie, ...]  # the `popular` table, rank order
     genres: tuple[str, ...]  # genres of the catalog, sorted
@@ -190,6 +190,12 @@ class Store:
         return float(np.clip(float(user @ item), 0.5, 5.0))
 
 
+# The frames a Store keeps after its indices are built: the ones the views read as tables. The
+# large ones (neighbour lists, factors, NeuMF's lists) are dropped once indexed: on a 25M build
+# they held hundreds of megabytes per worker that nothing read again.
+KEPT_TABLES = ("movies", "movie_stats", "popular")
+
+
 def load_store(directory: Path | str) -> Store:
     """Read and check trained_data/ and build every index; TrainedDataError when it is unusable."""
     directory = Path(directory).absolute()
@@ -212,7 +218,7 @@ def load_store(directory: Path | str) -> Store:
     return Store(
         directory=directory,
         manifest=MappingProxyType(manifest),
-        tables=MappingProxyType(frames),
+        tables=MappingProxyType({name: frames[name] for name in KEPT_TABLES if name in frames}),
         movies=MappingProxyType(movies),
         catalog=catalog,
         genres=tuple(sorted({g for m in catalog for g in m.genres})),

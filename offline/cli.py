@@ -138,7 +138,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def share(text: str) -> float:
     """A share from 0 to 1 such as 0.01 (for --max-bad-share: 2 or nan would never fail a file)."""
-    if not re.fullmatch(r"(0|1)?(\.[0-9]+)?", text) or not text.strip(".") or not 0.0 <= float(text) <= 1.0:
+    if not re.fullmatch(r"[01]?\.[0-9]+|[01]", text) or not 0.0 <= float(text) <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a share from 0 to 1 such as 0.01, got {text!r}")
     return float(text)
 

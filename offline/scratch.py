@@ -24,7 +24,7 @@ def own_name(kind: str) -> str:
 
 def remove_stale(work_dir: str | Path, kind: str) -> None:
     """Remove the KIND-PID-* folders whose process is no longer alive (local work folders only)."""
-    if storage.is_uri(work_dir) or not Path(work_dir).is_dir():
+    if storage.is_uri(work_dir):
         return
     for folder in Path(work_dir).glob(f"{kind}-*"):
         match = re.fullmatch(rf"{re.escape(kind)}-(\d+)-[0-9a-f]+", folder.name)

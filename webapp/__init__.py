@@ -16,7 +16,7 @@ from webapp.cache import LruCache
 from webapp.holder import StoreHolder
 from webapp.jsonio import OrjsonProvider
 from webapp.params import IdConverter
-from webapp.settings import DEFAULTS, PROJECT_ROOT, SettingsError, settings_from_env
+from webapp.settings import DEFAULTS, MAX_PROXY_COUNT, PROJECT_ROOT, SettingsError, settings_from_env
 from webapp.store import Store
 from webapp.urls import page_path
 
@@ -83,8 +83,10 @@ def _trust_proxies(app: Flask, count: object) -> None:
     """Behind `count` reverse proxies, read the visitor's address, scheme, host, port and mount
     prefix from their X-Forwarded-* headers (werkzeug's ProxyFix takes the last `count` values,
     the ones the proxies themselves added); with 0, the headers are ignored."""
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10:
-        raise SettingsError(f"MOVIEREC_PROXY_COUNT must be a whole number from 0 to 10, got {count!r}")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_PROXY_COUNT:
+        raise SettingsError(
+            f"MOVIEREC_PROXY_COUNT must be a whole number from 0 to {MAX_PROXY_COUNT}, got {count!r}"
+        )
     if count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count, x_prefix=count

@@ -65,6 +65,7 @@ class SettingsError(RuntimeError, ValueError):
     prints just this line and exits; a ValueError, as the bad value is one."""
 
 
+MAX_PROXY_COUNT = 10  # MOVIEREC_PROXY_COUNT's bound (webapp._trust_proxies checks a configured value)
 _INTEGER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() also takes "٣" and " 3 "
 _NUMBER = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,9})?")  # no "nan", "inf" or "1e9"
 _SWITCH = {
@@ -118,7 +119,7 @@ _ENV: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
     "MOVIEREC_DATABASE_MIGRATE": ("DATABASE_MIGRATE", _text),  # checked by webapp/db.py
     "MOVIEREC_RATE_LIMIT_VISITOR": ("RATE_LIMIT_VISITOR", _whole(0, 1_000_000)),
     "MOVIEREC_RATE_LIMIT_ADDRESS": ("RATE_LIMIT_ADDRESS", _whole(0, 1_000_000)),
-    "MOVIEREC_PROXY_COUNT": ("PROXY_COUNT", _whole(0, 10)),
+    "MOVIEREC_PROXY_COUNT": ("PROXY_COUNT", _whole(0, MAX_PROXY_COUNT)),
 }
 
 

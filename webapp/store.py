@@ -190,10 +190,11 @@ class Store:
         return float(np.clip(float(user @ item), 0.5, 5.0))
 
 
-# The frames a Store keeps after its indices are built: the ones the views read as tables. The
-# large ones (neighbour lists, factors, NeuMF's lists) are dropped once indexed: on a 25M build
-# they held hundreds of megabytes per worker that nothing read again.
-KEPT_TABLES = ("movies", "movie_stats", "popular")
+# The frames a Store keeps after its indices are built: the ones the views read as tables (the
+# insights page reads movie_stats). The rest (neighbour lists, factors, NeuMF's lists, movies)
+# live on as indices and records: on a 25M build their frames held hundreds of megabytes per
+# worker that nothing read again.
+KEPT_TABLES = ("movie_stats",)
 
 
 def load_store(directory: Path | str) -> Store:

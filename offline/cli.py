@@ -7,7 +7,7 @@ import dataclasses
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -52,7 +52,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the checked ratings (Parquet) and Spark checkpoints; on a cluster a "
         "shared path such as hdfs://... (default: .cache/)",
     )
-    common.add_argument("--seed", type=int, default=BuildConfig.seed, help="the one seed of the build")
+    common.add_argument("--seed", type=seed, default=BuildConfig.seed, help="the one seed of the build")
     common.add_argument(
         "--master", default=None, help="Spark master URL (default: $SPARK_MASTER or local[*])"
     )
@@ -124,11 +124,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "else the SQLite file $MOVIEREC_DATABASE_PATH or var/movierec.sqlite3)",
     )
     export.add_argument(
-        "--min-signals", type=int, default=3, help="leave out visitors with fewer marks on recommendations"
+        "--min-signals",
+        type=whole(1, 1_000),
+        default=3,
+        help="leave out visitors with fewer marks on recommendations",
     )
     export.add_argument(
         "--user-id-base",
-        type=int,
+        type=whole(1, MAX_USER_ID_BASE),
         default=None,
         help="first visitor user id (default: the first power of ten above the data set's largest user id)",
     )
@@ -141,6 +144,29 @@ def share(text: str) -> float:
     if not re.fullmatch(r"[01]?\.[0-9]+|[01]", text) or not 0.0 <= float(text) <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a share from 0 to 1 such as 0.01, got {text!r}")
     return float(text)
+
+
+MAX_SEED = 2**32 - 1  # numpy's generators (the synthetic data's) take 0 .. 2**32 - 1
+MAX_USER_ID_BASE = 2_000_000_000  # room below the ratings tables' 32-bit user ids for the visitors
+
+
+def seed(text: str) -> int:
+    """A seed from 0 to MAX_SEED in ASCII digits (a negative one failed deep in numpy)."""
+    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}")
+    return int(text)
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from low to high in ASCII digits."""
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,10}", text) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return int(text)
+
+    parse.__name__ = "whole number"  # argparse names the type in its own messages
+    return parse
 
 
 def count(text: str) -> int:
@@ -163,7 +189,7 @@ def add_synth_parser(sub: argparse._SubParsersAction, defaults: dict) -> None:
     )
     synth.add_argument("--ratings", type=count, required=True, help="how many ratings (25M, 100k)")
     synth.add_argument("--out", type=Path, required=True, help="the folder to write")
-    synth.add_argument("--seed", type=int, default=42, help="the one seed (same seed, same bytes)")
+    synth.add_argument("--seed", type=seed, default=42, help="the one seed (same seed, same bytes)")
     synth.add_argument("--users", type=count, default=None, help="default: ratings / 154, as in ml-25m")
     synth.add_argument(
         "--movies", type=count, default=None, help="default: 12.5 * sqrt(ratings), about 62,500 at 25M"

@@ -73,3 +73,36 @@ def test_max_bad_share_takes_a_share(text: str, value: float) -> None:
     from offline.cli import parse_args
 
     assert parse_args(["build", "--max-bad-share", text]).max_bad_share == value
+
+
+@pytest.mark.parametrize(
+    ("argv", "text"),
+    [
+        (["build", "--seed"], "-1"),  # the build took it; synth and benchmark --synth failed in numpy
+        (["build", "--seed"], "²"),
+        (["build", "--seed"], "4294967296"),
+        (["synth", "--ratings", "1000", "--out", "x", "--seed"], "-1"),
+        (["export-feedback", "--min-signals"], "0"),
+        (["export-feedback", "--user-id-base"], "-5"),  # ids below the data set's would collide
+        (["export-feedback", "--user-id-base"], "3000000000"),  # past the 32-bit user ids
+    ],
+)
+def test_whole_number_options_refuse_what_they_cannot_use(
+    argv: list[str], text: str, capsys: pytest.CaptureFixture
+) -> None:
+    from offline.cli import parse_args
+
+    with pytest.raises(SystemExit) as stop:
+        parse_args([*argv, text])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {argv[-1]}: expected a whole number from " in err and repr(text) in err
+
+
+def test_whole_number_options_take_their_range() -> None:
+    from offline.cli import parse_args
+
+    assert parse_args(["build", "--seed", "0"]).seed == 0
+    assert parse_args(["build", "--seed", "4294967295"]).seed == 4294967295
+    args = parse_args(["export-feedback", "--min-signals", "1", "--user-id-base", "2000000000"])
+    assert (args.min_signals, args.user_id_base) == (1, 2_000_000_000)

@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -103,6 +104,36 @@ class BuildLockedError(RuntimeError):
     """Another build is publishing into the same folder."""
 
 
+class OutDirError(ValueError):
+    """The output path holds something that is not a build: it is never replaced."""
+
+
+# What a build or a checkout leaves in its folder: tables, the manifest, the report, README.md,
+# .gitignore. Anything else means the path is not a build's folder.
+BUILD_FILE = re.compile(r"[A-Za-z0-9_.-]+\.(?:csv|json|html|md)|\.gitignore")
+
+
+def check_target(target: Path) -> None:
+    """Refuse an output path that is not a build's folder, before any work: publishing replaces
+    the whole folder and deletes the old one, so a file or a folder of other things there (a
+    mistyped --out-dir, the project root) would be lost. New, empty and earlier builds' folders
+    pass, and so does one whose manifest is broken or missing (a rebuild is its repair)."""
+    target = real_target(target)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise OutDirError(
+            f"{target} is a file, not a folder of tables: pass a folder to --out-dir (a new one is made)"
+        )
+    others = sorted(p.name for p in target.iterdir() if not (p.is_file() and BUILD_FILE.fullmatch(p.name)))
+    if others:
+        named = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise OutDirError(
+            f"{target} holds {named}, which no build writes; publishing replaces the whole folder, "
+            f"so it is left alone: pass a new or empty folder, or an earlier build's, to --out-dir"
+        )
+
+
 def real_target(target: Path) -> Path:
     """The folder the tables really live in: a symlinked trained_data/ (a common deployment
     pattern: trained_data -> /srv/builds/current) is published behind its link, which stays."""
@@ -115,6 +146,7 @@ def build_lock(target: Path) -> Iterator[None]:
     """Hold `.NAME.lock` beside the target for the whole build: a second build of the same
     folder stops at once with one line, instead of deleting this one's staging folder."""
     target = real_target(target)
+    check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.with_name(f".{target.name}.lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -138,6 +170,7 @@ def swap_into_place(staging: Path, target: Path) -> None:
     target = real_target(target)
     if not staging.is_dir():
         raise FileNotFoundError(f"{staging}: the staging folder is gone; {target} was kept")
+    check_target(target)  # again: something else may have been put there during the build
     if not target.exists():
         os.replace(staging, target)
         return

@@ -119,6 +119,54 @@ def test_swap_replaces_whole_folder(tmp_path: Path) -> None:
     assert not staging.exists()
 
 
+def test_an_out_dir_that_is_a_file_is_refused_before_any_work(config: BuildConfig, fake_registry) -> None:
+    """The build used to swap a file out of the way under a hidden staging name, publish a folder
+    in its place and then fail."""
+    config.out_dir.write_text("precious\n")
+    with pytest.raises(publish.OutDirError, match="is a file, not a folder of tables"):
+        run_stages(config, fake_registry)
+    assert config.out_dir.read_text() == "precious\n"
+    assert [p.name for p in config.out_dir.parent.glob(f".{config.out_dir.name}*")] == []
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_a_folder_of_other_things_is_never_replaced(
+    config: BuildConfig, fake_registry, partial: bool
+) -> None:
+    """A full build deleted whatever the --out-dir folder held (a typo, or the project root)."""
+    out = config.out_dir
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "main.py").write_text("code\n")
+    (out / "thesis.txt").write_text("thesis\n")
+    with pytest.raises(publish.OutDirError, match=r"holds src, thesis\.txt, which no build writes"):
+        run_stages(config, ["numbers"] if partial else fake_registry)
+    assert sorted(p.name for p in out.iterdir()) == ["src", "thesis.txt"]
+    assert (out / "thesis.txt").read_text() == "thesis\n" and (out / "src" / "main.py").is_file()
+
+
+def test_new_empty_checkout_and_broken_build_folders_are_published_into(
+    config: BuildConfig, fake_registry
+) -> None:
+    out = config.out_dir
+    out.mkdir()
+    run_stages(config, fake_registry)  # an empty folder
+    (out / "manifest.json").unlink()  # a broken build: its rebuild is the repair
+    (out / "README.md").write_text("what this folder is\n")  # as the checkout has it
+    run_stages(config, fake_registry)
+    publish.verify_tables(out)
+    assert (out / "README.md").read_text() == "what this folder is\n"
+
+
+def test_something_put_in_the_folder_during_the_build_stops_the_swap(tmp_path: Path) -> None:
+    target, staging = tmp_path / "t", tmp_path / "s"
+    target.mkdir(), staging.mkdir()
+    (target / "notes.txt").write_text("mine")
+    (staging / "new.csv").write_text("new")
+    with pytest.raises(publish.OutDirError, match="notes.txt"):
+        publish.swap_into_place(staging, target)
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
 def test_a_second_build_stops_at_once_and_leaves_the_first_ones_staging(
     config: BuildConfig, fake_registry
 ) -> None:

@@ -119,6 +119,9 @@ def export(
     from webapp.db import current_revision, describe, make_engine
     from webapp.feedback_store import iter_marks
 
+    for path in (out, out.with_suffix(".json")):
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; pass the path of the CSV file to write to --out")
     max_user = None
     if base is None:
         if data_dir is None:
@@ -166,5 +169,8 @@ def export(
 def _write_atomically(path: Path, text: str) -> None:
     """A reader (a build) sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

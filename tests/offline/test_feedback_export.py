@@ -146,3 +146,13 @@ def test_the_command_line(database: str, tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 1 and "holds no feedback tables" in result.stderr
+
+
+def test_an_out_path_that_is_a_folder_is_one_line_and_leaves_nothing(database: str, tmp_path: Path) -> None:
+    """The export used to fail on the rename with IsADirectoryError and leave its temporary file."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"exports is a folder; pass the path of the CSV file"):
+        export(database, folder, base=1000)
+    assert [p.name for p in tmp_path.iterdir() if "exports" in p.name] == ["exports"]
+    assert list(folder.iterdir()) == []

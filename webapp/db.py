@@ -40,7 +40,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -107,17 +107,41 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).absolute()}"
 
 
+URL_EXAMPLE = "postgresql+psycopg://user@host/movierec or sqlite:////srv/movierec.sqlite3"
+
+
 def describe(url: str) -> str:
-    """The URL for a log line: without its password."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL for a log line: without its password (a text that is no URL is not shown at all:
+    it may hold one)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a URL)"
 
 
 def make_engine(url: str, *, writes: bool = True) -> Engine:
     """An engine with the settings above. `writes`: SQLite transactions begin IMMEDIATE (the
-    app); False for readers (the export), whose transactions take no write lock."""
-    parsed = make_url(url)
+    app); False for readers (the export), whose transactions take no write lock. A URL that
+    SQLAlchemy cannot use is a DatabaseError whose one line says why."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"the database URL is not an SQLAlchemy URL; expected e.g. {URL_EXAMPLE}"
+        ) from None
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=2, max_overflow=4, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_size=2, max_overflow=4, pool_pre_ping=True)
+        except NoSuchModuleError:
+            raise DatabaseError(
+                f"database {describe(url)}: SQLAlchemy knows no database {parsed.drivername!r}; "
+                f"expected e.g. {URL_EXAMPLE}"
+            ) from None
+        except ImportError as exc:
+            raise DatabaseError(
+                f"database {describe(url)}: its driver, the Python module {exc.name!r}, is not "
+                f"installed (requirements.txt brings psycopg for PostgreSQL)"
+            ) from None
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -161,6 +185,13 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every revision this code's migrations know (the history, not only the head)."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.migration import MigrationContext
 
@@ -183,6 +214,14 @@ def prepare(url: str, mode: str = "upgrade") -> str:
         before = current_revision(engine)
         if before == head:
             return f"database {shown}: schema {head}, current"
+        if before is not None and before not in known_revisions():
+            # Newer code migrated it (a rolled-back deploy): upgrading cannot help, and a
+            # downgrade would drop what the newer schema holds. Nothing is changed.
+            raise DatabaseError(
+                f"database {shown} has schema {before}, which this code does not know (newer code "
+                f"migrated it; this code needs {head}): run the code that made it, or point "
+                f"MOVIEREC_DATABASE_URL / _PATH at another database; nothing was changed"
+            )
         if mode == "check":
             raise DatabaseError(
                 f"database {shown} has schema {before or 'none'}, this code needs {head}: run "

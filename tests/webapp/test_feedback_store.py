@@ -81,6 +81,28 @@ def test_an_unusable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert str(refused.value).startswith("database sqlite:///") and "\n" not in str(refused.value)
 
 
+def test_a_schema_from_newer_code_is_refused_and_left_as_it_is(migrated: str) -> None:
+    """After a rolled-back deploy the database has a revision this code does not know: `upgrade`
+    was Alembic's traceback and `check` advised running `upgrade`."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(migrated)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0002_from_the_future'"))
+    for mode in ("upgrade", "check"):
+        with pytest.raises(db.DatabaseError) as refused:
+            db.prepare(migrated, mode)
+        message = str(refused.value)
+        assert "has schema 0002_from_the_future, which this code does not know" in message
+        assert "nothing was changed" in message and "\n" not in message
+    with engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == "0002_from_the_future"
+        )
+    engine.dispose()
+
+
 def test_record_stores_every_field_and_the_picks_once(migrated: str) -> None:
     store = _store(migrated)
     stored = store.record(_entry(), "127.0.0.1", picks=(1, 2, 3), now=NOW)

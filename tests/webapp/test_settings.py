@@ -69,3 +69,28 @@ def test_the_database_command_refuses_a_bad_setting_in_one_line(monkeypatch, cap
     assert (
         err == "error: MOVIEREC_RATE_LIMIT_VISITOR must be a whole number from 0 to 1,000,000, got 'lots'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("not a url:secret", "the database URL is not an SQLAlchemy URL; expected e.g. postgresql"),
+        ("nosuchdb://u:secret@h/x", "database nosuchdb://u:***@h/x: SQLAlchemy knows no database 'nosuchdb'"),
+        (
+            "mysql://u:secret@h/x",  # a dialect whose driver (MySQLdb) requirements.txt does not bring
+            "database mysql://u:***@h/x: its driver, the Python module 'MySQLdb', is not installed",
+        ),
+    ],
+)
+def test_a_database_url_sqlalchemy_cannot_use_is_one_line_without_its_password(
+    monkeypatch, capsys, url: str, expected: str
+) -> None:
+    """These were a traceback (ModuleNotFoundError) or a line that did not say which setting."""
+    from webapp.db import DatabaseError, main, make_engine
+
+    monkeypatch.setenv("MOVIEREC_DATABASE_URL", url)
+    assert main(["upgrade"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {expected}") and err.count("\n") == 1 and "secret" not in err
+    with pytest.raises(DatabaseError):  # a RuntimeError: gunicorn prints its line and stops
+        make_engine(url)

@@ -201,7 +201,8 @@ def load_store(directory: Path | str) -> Store:
     """Read and check trained_data/ and build every index; TrainedDataError when it is unusable."""
     directory = Path(directory).absolute()
     if not directory.is_dir():
-        raise fail(directory, "the folder does not exist")
+        found = "it is a file, not a folder" if directory.exists() else "the folder does not exist"
+        raise fail(directory, found)
     stamp = manifest_stamp(directory)
     manifest, frames = load_tables(directory)
     movies = build_movies(frames["movies"], frames["movie_stats"])

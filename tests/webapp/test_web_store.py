@@ -119,6 +119,12 @@ def test_missing_folder_fails(tmp_path: Path) -> None:
         load_store(tmp_path / "nowhere")
 
 
+def test_a_file_in_place_of_the_folder_is_named_so(tmp_path: Path) -> None:
+    (tmp_path / "trained_data").write_text("x")
+    with pytest.raises(TrainedDataError, match="it is a file, not a folder"):
+        load_store(tmp_path / "trained_data")
+
+
 def test_required_column_missing_fails(tmp_path: Path) -> None:
     tables = make_tables()
     tables["movies"] = tables["movies"].drop(columns=["poster_url"])

@@ -6,6 +6,7 @@ Frames have the columns `user_id, movie_id, rating`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,15 +39,16 @@ def clip_ratings(values: np.ndarray) -> np.ndarray:
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Root mean squared error."""
+    """Root mean squared error (NaN for no rows: a tiny data set's split can leave none, and
+    numpy would print a warning for each)."""
     diff = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
-    return float(np.sqrt(np.mean(diff**2)))
+    return float(np.sqrt(np.mean(diff**2))) if len(diff) else math.nan
 
 
 def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean absolute error."""
+    """Mean absolute error (NaN for no rows)."""
     diff = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
-    return float(np.mean(np.abs(diff)))
+    return float(np.mean(np.abs(diff))) if len(diff) else math.nan
 
 
 def fit_global_mean(train: pd.DataFrame) -> float:

@@ -119,6 +119,17 @@ def test_missing_folder_fails(tmp_path: Path) -> None:
         load_store(tmp_path / "nowhere")
 
 
+def test_a_table_without_rows_loads(tmp_path: Path) -> None:
+    """A build on a tiny data set wrote als_user_top with its header only; the app refused it
+    ("column movie_id is not all integers": pandas reads an empty column as floats)."""
+    tables = make_tables()
+    tables["als_user_top"] = tables["als_user_top"].iloc[:0]
+    write_trained_data(tmp_path, tables)
+    store = load_store(tmp_path)
+    picks = [m.movie_id for m in store.catalog[:3]]
+    assert len(store.recommend(picks).all()) == 10
+
+
 def test_a_file_in_place_of_the_folder_is_named_so(tmp_path: Path) -> None:
     (tmp_path / "trained_data").write_text("x")
     with pytest.raises(TrainedDataError, match="it is a file, not a folder"):

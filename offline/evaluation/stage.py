@@ -103,6 +103,12 @@ def run_evaluation(
     stages = stages or default_stages()
     grid = list(grid or blend_grid())
     start = time.perf_counter()
+    users = dataset.ratings["user_id"].nunique()
+    if users < 2 * cfg.eval_folds:  # each fold needs users to simulate, and others to train on
+        raise ValueError(
+            f"evaluate splits the users into {cfg.eval_folds} folds and needs at least "
+            f"{2 * cfg.eval_folds} users; this data set has {users}"
+        )
     rating_input = ratings_df if ratings_df is not None else dataset.ratings
     rating = (
         rating_prediction(dataset, cfg, spark, stages, stage_metrics, rating_input) if rating_models else {}

@@ -29,11 +29,11 @@ N_USERS, N_MOVIES, N_GROUPS = 60, 90, 3
 
 
 # ---------------------------------------------------------------------- a tiny synthetic data set
-def synthetic_dataset(seed: int = 3) -> Dataset:
+def synthetic_dataset(seed: int = 3, users: int = N_USERS) -> Dataset:
     """Three taste groups: users of group g rate group g's movies high, a few others low."""
     rng = np.random.default_rng(seed)
     rows = []
-    for user in range(1, N_USERS + 1):
+    for user in range(1, users + 1):
         group = user % N_GROUPS
         own = [m for m in range(1, N_MOVIES + 1) if m % N_GROUPS == group]
         # popular movies (low ids) are seen more often: a long tail inside each group
@@ -566,3 +566,10 @@ def test_one_fold_evaluated_keeps_the_first_setting(tmp_path: Path) -> None:
     assert report["protocol"]["sampled"]["test_users"] == 8
     assert report["cold_start"]["picks"] == [1, 3]
     assert "nothing to tune on" in render_html(report)
+
+
+def test_too_few_users_for_the_folds_is_one_clear_line(tmp_path: Path) -> None:
+    """Two users and five folds ended in Spark's CANNOT_INFER_EMPTY_SCHEMA from an empty fold."""
+    few = synthetic_dataset(users=5)
+    with pytest.raises(ValueError, match=r"into 3 folds and needs at least 6 users; this data set has 5"):
+        run_evaluation(few, small_config(tmp_path), spark=None, stages=LIGHT, rating_models=False)

@@ -455,6 +455,14 @@ def download_release(
             soft_wrap=True,
         )
         return dest
+    if not force and (dest.is_symlink() or dest.exists()) and (not dest.is_dir() or any(dest.iterdir())):
+        # Not a complete copy, but not empty either: somebody's own files (a data set of their
+        # own, a manual unzip). A download replaces the whole folder, so only --force does.
+        missing = ", ".join(n for n in REQUIRED_FILES if not (dest / n).is_file())
+        raise DownloadError(
+            f"{dest} exists but is not a complete {name} (it lacks {missing}), so it is left alone: "
+            f"move it away, or pass --force to replace the whole folder once a fresh copy is complete"
+        )
     url = f"{resolve_base_url(base_url)}/{name}.zip"
     prepare_dirs(data_root)
     remove_stale_staging(data_root, name)

@@ -314,6 +314,27 @@ def test_force_replaces_only_after_the_new_copy_is_complete(env: Env) -> None:
     assert sorted(os.listdir(env.root)) == [".downloads", NAME]
 
 
+def test_an_incomplete_folder_of_someone_elses_files_is_replaced_only_with_force(env: Env) -> None:
+    """Without --force a folder that was not a complete copy was replaced (and deleted) all the
+    same: a data set of one's own named like a release was lost to `make run DATA=...`."""
+    dest = env.root / NAME
+    dest.mkdir(parents=True)
+    (dest / "ratings.csv").write_text("my own ratings\n")
+    with pytest.raises(
+        DownloadError, match=r"exists but is not a complete .* \(it lacks movies.csv, links.csv, tags.csv\)"
+    ):
+        fetch(env)
+    assert env.server.requests == [] and (dest / "ratings.csv").read_text() == "my own ratings\n"
+    fetch(env, force=True)
+    assert_unpacked(env)
+
+
+def test_an_empty_folder_is_filled(env: Env) -> None:
+    (env.root / NAME).mkdir(parents=True)
+    fetch(env)
+    assert_unpacked(env)
+
+
 def test_missing_release_on_the_server(env: Env) -> None:
     env.server.files = {}
     with pytest.raises(DownloadError, match="HTTP 404"):

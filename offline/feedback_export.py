@@ -122,6 +122,12 @@ def export(
     for path in (out, out.with_suffix(".json")):
         if path.is_dir():
             raise ValueError(f"{path} is a folder; pass the path of the CSV file to write to --out")
+    if out.exists() and not _is_export(out):
+        # same header as a release's ratings.csv: --out data/ml-25m/ratings.csv would replace it
+        raise ValueError(
+            f"{out} exists and is not an earlier export (no note {out.with_suffix('.json').name} "
+            f"beside it), so it is left alone: pass a new path to --out"
+        )
     max_user = None
     if base is None:
         if data_dir is None:
@@ -164,6 +170,15 @@ def export(
     _write_atomically(out, "\n".join(lines) + "\n")
     _write_atomically(out.with_suffix(".json"), json.dumps(note, indent=2) + "\n")
     return note
+
+
+def _is_export(path: Path) -> bool:
+    """Whether path was written by export (its note says so)."""
+    try:
+        note = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(note, dict) and "user_id_base" in note and "mapping" in note
 
 
 def _write_atomically(path: Path, text: str) -> None:

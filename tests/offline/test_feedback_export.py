@@ -156,3 +156,17 @@ def test_an_out_path_that_is_a_folder_is_one_line_and_leaves_nothing(database: s
         export(database, folder, base=1000)
     assert [p.name for p in tmp_path.iterdir() if "exports" in p.name] == ["exports"]
     assert list(folder.iterdir()) == []
+
+
+def test_an_existing_file_is_replaced_only_when_it_is_an_earlier_export(
+    database: str, tmp_path: Path
+) -> None:
+    """A release's ratings.csv has the export's header: --out pointing at it replaced the data set."""
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("userId,movieId,rating,timestamp\n1,1,4.0,1\n")
+    with pytest.raises(ValueError, match=r"ratings.csv exists and is not an earlier export"):
+        export(database, ratings, base=1000)
+    assert ratings.read_text() == "userId,movieId,rating,timestamp\n1,1,4.0,1\n"
+    out = tmp_path / "feedback-ratings.csv"
+    first = export(database, out, base=1000)
+    assert export(database, out, base=2000)["user_id_base"] == 2000 != first["user_id_base"]

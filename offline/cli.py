@@ -363,10 +363,11 @@ def run_synth(args: argparse.Namespace) -> int:
     """Write the synthetic release with a progress bar over the ratings."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from offline.data.synth import SynthSize, write_release
+    from offline.data.synth import SynthSize, check_out_dir, write_release
 
     try:
         size = SynthSize.for_ratings(args.ratings, args.users, args.movies)
+        check_out_dir(args.out)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2

@@ -12,7 +12,7 @@ import pytest
 
 from offline.config import PROJECT_ROOT
 from offline.data.loader import load_dataset
-from offline.data.synth import MIN_RATINGS_PER_USER, SynthSize, write_release
+from offline.data.synth import MIN_RATINGS_PER_USER, SynthSize, check_out_dir, write_release
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,35 @@ def test_impossible_sizes_are_clear_errors() -> None:
         SynthSize.for_ratings(10)
     with pytest.raises(ValueError, match="need at least 2000 ratings"):
         SynthSize.for_ratings(1_000, users=100)
+
+
+@pytest.mark.parametrize("n", [40, 300, 1_000, 1_400, 1_500, 3_000])
+def test_every_size_works_with_the_default_users_and_movies(n: int, tmp_path: Path) -> None:
+    """From about 300 to 1,500 ratings the default movie count was too small for the default
+    users (each rates at most a third of the movies): synth failed, after writing movies.csv."""
+    write_release(tmp_path / "r", SynthSize.for_ratings(n), seed=3)
+    assert len(pd.read_csv(tmp_path / "r" / "ratings.csv")) == n
+
+
+def test_too_few_movies_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"100 movies are too few for 1000 ratings from 6 users"):
+        SynthSize.for_ratings(1_000, movies=100)
+
+
+def test_a_folder_of_other_files_is_left_alone_and_an_earlier_release_replaced(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "ratings.csv").write_text("my own\n")
+    (mine / "notes.txt").write_text("keep\n")
+    with pytest.raises(ValueError, match=r"holds notes.txt, ratings.csv, which is not an earlier synthetic"):
+        write_release(mine, SynthSize.for_ratings(1_000))
+    assert (mine / "ratings.csv").read_text() == "my own\n" and len(list(mine.iterdir())) == 2
+    out = tmp_path / "synth"
+    write_release(out, SynthSize.for_ratings(1_000), seed=1)
+    check_out_dir(out)  # an earlier synthetic release may be replaced
+    write_release(out, SynthSize.for_ratings(2_000), seed=1)
+    assert len(pd.read_csv(out / "ratings.csv")) == 2_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "synth"]  # no hidden folder left
 
 
 def test_cli_writes_a_release(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -91,6 +91,22 @@ def _trust_proxies(app: Flask, count: object) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count, x_prefix=count
         )
+        return
+    warned = False
+
+    @app.before_request
+    def _warn_of_an_untrusted_proxy() -> None:
+        """Once per worker: a forwarded request while no proxy is trusted is most likely a proxy
+        that nobody told the app about (README, "Behind a proxy")."""
+        nonlocal warned
+        if not warned and "HTTP_X_FORWARDED_FOR" in request.environ:
+            warned = True
+            log.warning(
+                "a request carried X-Forwarded-For, but MOVIEREC_PROXY_COUNT is 0, so the header is "
+                "ignored: behind a reverse proxy every visitor then has the proxy's address (one "
+                "per-address feedback limit for all) and links miss its path prefix; set "
+                "MOVIEREC_PROXY_COUNT to the number of proxies in front"
+            )
 
 
 def store_holder(app: Flask | None = None) -> StoreHolder:

@@ -4,6 +4,7 @@ could send them itself)."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -64,3 +65,18 @@ def test_links_carry_the_forwarded_prefix_only_behind_a_proxy(trained_dir, tmp_p
 def test_a_bad_proxy_count_stops_start_up_with_its_name(trained_dir, tmp_path, value: str) -> None:
     with pytest.raises(ValueError, match="MOVIEREC_PROXY_COUNT"):
         _app(trained_dir, tmp_path, **settings_from_env({"MOVIEREC_PROXY_COUNT": value}))
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_a_forwarded_request_without_a_trusted_proxy_is_logged_once(
+    trained_dir, tmp_path, caplog, proxies: int
+) -> None:
+    """An operator who puts nginx in front and forgets MOVIEREC_PROXY_COUNT hears of it."""
+    client = _app(trained_dir, tmp_path, PROXY_COUNT=proxies).test_client()
+    with caplog.at_level(logging.WARNING, logger="webapp"):
+        client.get("/healthz")  # no header: nothing to say
+        for _ in range(3):
+            assert client.get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 200
+    said = [r.getMessage() for r in caplog.records if r.name == "webapp"]
+    assert len(said) == (0 if proxies else 1)
+    assert all("MOVIEREC_PROXY_COUNT is 0" in line for line in said)

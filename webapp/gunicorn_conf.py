@@ -39,10 +39,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 wsgi_app = "webapp:create_app()"
-bind = (
-    f"{os.environ.get('MOVIEREC_HOST', '127.0.0.1')}:"
-    f"{os.environ.get('MOVIEREC_PORT') or os.environ.get('PORT') or '8000'}"
-)
 
 
 def default_workers(cpus: int | None = None) -> int:
@@ -66,7 +62,7 @@ def _count(names: tuple[str, ...], default: int, high: int = 64) -> int:
     for name in names:
         text = os.environ.get(name)
         if text:
-            if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= high:
+            if not re.fullmatch(r"[0-9]{1,5}", text) or not 1 <= int(text) <= high:
                 raise SystemExit(f"Error: {name} must be a whole number from 1 to {high}, got {text!r}")
             return int(text)
     return default
@@ -80,6 +76,8 @@ def _log_level(text: str) -> str:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# a port past 65535 was a traceback from the socket
+bind = f"{os.environ.get('MOVIEREC_HOST', '127.0.0.1')}:{_count(('MOVIEREC_PORT', 'PORT'), 8000, 65535)}"
 workers = _count(("MOVIEREC_WORKERS", "WEB_CONCURRENCY"), default_workers())
 threads = _count(("MOVIEREC_THREADS",), 1)
 preload_app = True

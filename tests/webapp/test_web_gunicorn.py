@@ -258,6 +258,7 @@ def test_refuses_to_start_with_one_line(trained_copy: Path, tmp_path: Path, brea
         ("MOVIEREC_THREADS", "-2"),
         ("MOVIEREC_LOG_LEVEL", "loud"),  # gunicorn would take it as "info"
         ("MOVIEREC_SECURE_COOKIES", "maybe"),  # the app's settings, refused in the master
+        ("MOVIEREC_PORT", "99999"),  # was the socket's OverflowError traceback
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(trained_copy: Path, variable: str, text: str) -> None:

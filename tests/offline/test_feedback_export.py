@@ -126,6 +126,7 @@ def test_the_command_line(database: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "wrote 10 ratings of 2 visitors" in " ".join(result.stderr.split())
     assert pd.read_csv(out)["userId"].min() == 5000
+    (tmp_path / "none.sqlite3").touch()  # an SQLite database without the app's tables
     empty = f"sqlite:///{tmp_path / 'none.sqlite3'}"
     result = subprocess.run(
         [
@@ -170,3 +171,11 @@ def test_an_existing_file_is_replaced_only_when_it_is_an_earlier_export(
     out = tmp_path / "feedback-ratings.csv"
     first = export(database, out, base=1000)
     assert export(database, out, base=2000)["user_id_base"] == 2000 != first["user_id_base"]
+
+
+def test_a_mistyped_sqlite_path_is_not_created(tmp_path: Path) -> None:
+    """SQLite made an empty database file at the mistyped path, and the message was about tables."""
+    missing = tmp_path / "typo.sqlite3"
+    with pytest.raises(FileNotFoundError, match=r"typo.sqlite3: no such database file"):
+        export(f"sqlite:///{missing}", tmp_path / "out.csv", base=1000)
+    assert not missing.exists() and not (tmp_path / "out.csv").exists()

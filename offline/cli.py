@@ -150,23 +150,23 @@ MAX_SEED = 2**32 - 1  # numpy's generators (the synthetic data's) take 0 .. 2**3
 MAX_USER_ID_BASE = 2_000_000_000  # room below the ratings tables' 32-bit user ids for the visitors
 
 
-def seed(text: str) -> int:
-    """A seed from 0 to MAX_SEED in ASCII digits (a negative one failed deep in numpy)."""
-    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}")
-    return int(text)
-
-
 def whole(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from low to high in ASCII digits."""
+    """An argparse type: a whole number from low to high in ASCII digits (webapp.params.parse_int,
+    the project's one integer parser)."""
 
     def parse(text: str) -> int:
-        if not re.fullmatch(r"[0-9]{1,10}", text) or not low <= int(text) <= high:
+        from webapp.params import parse_int  # lazily: the web package is not needed to parse
+
+        value = parse_int(text, low, high, spaces=False)
+        if value is None:
             raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
-        return int(text)
+        return value
 
     parse.__name__ = "whole number"  # argparse names the type in its own messages
     return parse
+
+
+seed = whole(0, MAX_SEED)  # a negative seed failed deep in numpy
 
 
 def count(text: str) -> int:

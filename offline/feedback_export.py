@@ -134,7 +134,6 @@ def export(
             raise ValueError("export needs the data set's folder (data_dir) or a user id base")
         max_user = data_set_max_user_id(data_dir)
         base = user_id_base(max_user)
-    _check_sqlite_file(database_url)
     engine = make_engine(database_url, writes=False)
     try:
         if current_revision(engine) is None:
@@ -171,24 +170,6 @@ def export(
     _write_atomically(out, "\n".join(lines) + "\n")
     _write_atomically(out.with_suffix(".json"), json.dumps(note, indent=2) + "\n")
     return note
-
-
-def _check_sqlite_file(database_url: str) -> None:
-    """A reader must not create the database it reads: SQLite would make an empty file at a
-    mistyped path (and the message would then be about missing tables)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(database_url)
-    except ArgumentError:
-        return  # make_engine says what is wrong with it
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).is_file():
-            raise FileNotFoundError(
-                f"{url.database}: no such database file; point --database-url (or "
-                f"MOVIEREC_DATABASE_URL / _PATH) at the web app's database"
-            )
 
 
 def _is_export(path: Path) -> bool:

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,13 @@ class OutDirError(ValueError):
 BUILD_FILE = re.compile(r"[A-Za-z0-9_.-]+\.(?:csv|json|html|md)|\.gitignore")
 
 
+def foreign_entries(folder: Path, ours: Callable[[Path], bool]) -> str:
+    """The entries of folder that are not ours, the first few named ("a, b, c and 2 more"); ""
+    when there are none. Used before replacing a whole folder, so nothing else is lost."""
+    others = sorted(p.name for p in folder.iterdir() if not ours(p))
+    return ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+
+
 def check_target(target: Path) -> None:
     """Refuse an output path that is not a build's folder, before any work: publishing replaces
     the whole folder and deletes the old one, so a file or a folder of other things there (a
@@ -125,9 +132,8 @@ def check_target(target: Path) -> None:
         raise OutDirError(
             f"{target} is a file, not a folder of tables: pass a folder to --out-dir (a new one is made)"
         )
-    others = sorted(p.name for p in target.iterdir() if not (p.is_file() and BUILD_FILE.fullmatch(p.name)))
-    if others:
-        named = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    named = foreign_entries(target, lambda p: p.is_file() and bool(BUILD_FILE.fullmatch(p.name)))
+    if named:
         raise OutDirError(
             f"{target} holds {named}, which no build writes; publishing replaces the whole folder, "
             f"so it is left alone: pass a new or empty folder, or an earlier build's, to --out-dir"

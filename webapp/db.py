@@ -143,6 +143,13 @@ def make_engine(url: str, *, writes: bool = True) -> Engine:
                 f"installed (requirements.txt brings psycopg for PostgreSQL)"
             ) from None
     if parsed.database and parsed.database != ":memory:":
+        if not writes and not Path(parsed.database).is_file():
+            # SQLite would make an empty file at a mistyped path, and the reader would then
+            # speak of missing tables
+            raise DatabaseError(
+                f"{parsed.database}: no such database file; point MOVIEREC_DATABASE_URL / _PATH "
+                f"(export-feedback: --database-url) at the web app's database"
+            )
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 

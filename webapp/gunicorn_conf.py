@@ -29,7 +29,6 @@ import gc
 import logging
 import multiprocessing
 import os
-import re
 import sys
 
 # One BLAS thread per worker: the workers already use every core, and the app (numpy, imported
@@ -62,9 +61,12 @@ def _count(names: tuple[str, ...], default: int, high: int = 64) -> int:
     for name in names:
         text = os.environ.get(name)
         if text:
-            if not re.fullmatch(r"[0-9]{1,5}", text) or not 1 <= int(text) <= high:
+            from webapp.params import parse_int  # here: numpy's BLAS threads are set above
+
+            value = parse_int(text, 1, high, spaces=False)
+            if value is None:
                 raise SystemExit(f"Error: {name} must be a whole number from 1 to {high}, got {text!r}")
-            return int(text)
+            return value
     return default
 
 

@@ -24,9 +24,10 @@ class ParameterError(ValueError):
     """A query parameter or JSON field has the wrong type or value; the message says which."""
 
 
-def parse_int(raw: str, lo: int, hi: int) -> int | None:
-    """An integer from lo to hi written in ASCII digits (spaces around allowed), else None."""
-    text = raw.strip()
+def parse_int(raw: str, lo: int, hi: int, *, spaces: bool = True) -> int | None:
+    """An integer from lo to hi written in ASCII digits, else None. Spaces around it are allowed
+    in request values; settings and command-line options (spaces=False) take none."""
+    text = raw.strip() if spaces else raw
     if not _ASCII_INT.fullmatch(text):
         return None
     value = int(text)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from webapp.params import parse_int  # ASCII digits only: int() also takes "٣" and " 3 "
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 16 * 1024
 
@@ -66,7 +68,6 @@ class SettingsError(RuntimeError, ValueError):
 
 
 MAX_PROXY_COUNT = 10  # MOVIEREC_PROXY_COUNT's bound (webapp._trust_proxies checks a configured value)
-_INTEGER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() also takes "٣" and " 3 "
 _NUMBER = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,9})?")  # no "nan", "inf" or "1e9"
 _SWITCH = {
     "1": True,
@@ -82,9 +83,10 @@ _SWITCH = {
 
 def _whole(low: int, high: int) -> Callable[[str, str], int]:
     def parse(variable: str, text: str) -> int:
-        if not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
+        value = parse_int(text, low, high, spaces=False)
+        if value is None:
             raise SettingsError(f"{variable} must be a whole number from {low} to {high:,}, got {text!r}")
-        return int(text)
+        return value
 
     return parse
 

@@ -403,12 +403,12 @@ def check_out_dir(out: Path) -> None:
         return
     if not out.is_dir():
         raise ValueError(f"{out} is a file; pass a folder to --out")
-    entries = sorted(p.name for p in out.iterdir())
+    from offline.publish import foreign_entries
+
     readme = out / "README.txt"
     earlier = readme.is_file() and readme.read_text(encoding="utf-8", errors="replace").startswith(SYNTH_NOTE)
-    others = [name for name in entries if not (earlier and name in SYNTH_FILES and (out / name).is_file())]
-    if others:
-        named = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    named = foreign_entries(out, lambda p: earlier and p.name in SYNTH_FILES and p.is_file())
+    if named:
         raise ValueError(
             f"{out} holds {named}, which is not an earlier synthetic release, so it is left "
             f"alone: pass a new or empty folder to --out"

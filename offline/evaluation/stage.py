@@ -103,20 +103,19 @@ def run_evaluation(
     stages = stages or default_stages()
     grid = list(grid or blend_grid())
     start = time.perf_counter()
-    users = dataset.ratings["user_id"].nunique()
-    if users < 2 * cfg.eval_folds:  # each fold needs users to simulate, and others to train on
+    folds = assign_folds(
+        dataset.ratings["user_id"].to_numpy(), cfg.eval_folds, cfg.seed_for("evaluate:folds")
+    )
+    if len(folds) < 2 * cfg.eval_folds:  # each fold needs users to simulate, and others to train on
         raise ValueError(
             f"evaluate splits the users into {cfg.eval_folds} folds and needs at least "
-            f"{2 * cfg.eval_folds} users; this data set has {users}"
+            f"{2 * cfg.eval_folds} users; this data set has {len(folds)}"
         )
     rating_input = ratings_df if ratings_df is not None else dataset.ratings
     rating = (
         rating_prediction(dataset, cfg, spark, stages, stage_metrics, rating_input) if rating_models else {}
     )
     explicit = explicit_params(cfg, rating.get("als")) if explicit_als else None
-    folds = assign_folds(
-        dataset.ratings["user_id"].to_numpy(), cfg.eval_folds, cfg.seed_for("evaluate:folds")
-    )
     bounded = len(dataset.ratings) > cfg.eval_full_size_ratings
     fold_ids = [0] if bounded else list(range(cfg.eval_folds))
     # one fold evaluated: nothing to choose on, so only the first setting and lambda are run

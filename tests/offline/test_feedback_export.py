@@ -176,6 +176,6 @@ def test_an_existing_file_is_replaced_only_when_it_is_an_earlier_export(
 def test_a_mistyped_sqlite_path_is_not_created(tmp_path: Path) -> None:
     """SQLite made an empty database file at the mistyped path, and the message was about tables."""
     missing = tmp_path / "typo.sqlite3"
-    with pytest.raises(FileNotFoundError, match=r"typo.sqlite3: no such database file"):
+    with pytest.raises(db.DatabaseError, match=r"typo.sqlite3: no such database file"):
         export(f"sqlite:///{missing}", tmp_path / "out.csv", base=1000)
     assert not missing.exists() and not (tmp_path / "out.csv").exists()

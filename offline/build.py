@@ -342,6 +342,11 @@ def run_stages(
         with publish.build_lock(out_dir), publish.staging_dir(out_dir, keep_previous=partial) as staging:
             # read under the lock: the previous build is complete and nobody else is writing
             previous = (publish.read_manifest(out_dir) or {}) if partial else {}
+            if partial and not previous and any(name in BUILD_STAGES for name in names):
+                raise publish.OutDirError(  # the rebuild would publish one stage's tables alone
+                    f"{publish.real_target(out_dir)} holds no build to rebuild {', '.join(names)} into: "
+                    f"run `python -m offline build` (with the same --out-dir), which builds every stage"
+                )
             tables = dict(previous.get("tables", {}))
             stages_meta = dict(previous.get("stages", {}))
             metrics = dict(previous.get("metrics", {}))

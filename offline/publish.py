@@ -105,7 +105,8 @@ class BuildLockedError(RuntimeError):
 
 
 class OutDirError(ValueError):
-    """The output path holds something that is not a build: it is never replaced."""
+    """The output path holds something that is not a build (it is never replaced), or holds no
+    build for a one-stage rebuild to complete."""
 
 
 # What a build or a checkout leaves in its folder: tables, the manifest, the report, README.md,

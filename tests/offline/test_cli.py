@@ -23,7 +23,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_missing_data_dir_fails_with_one_line(tmp_path: Path) -> None:
-    result = run_cli("movies", "--data-dir", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "out"))
+    result = run_cli("build", "--data-dir", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "out"))
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "data directory not found" in lines[0]
@@ -33,8 +33,15 @@ def test_missing_data_dir_fails_with_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_one_stage_publishes_its_table(tmp_path: Path) -> None:
-    result = run_cli("movies", "--out-dir", str(tmp_path / "out"))
+def test_one_stage_publishes_its_table_into_an_earlier_build(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    refused = run_cli("movies", "--out-dir", str(out))  # nothing to rebuild it into
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert refused.returncode == 1 and len(lines) == 1 and "holds no build to rebuild movies into" in lines[0]
+    assert not out.exists()
+    out.mkdir()  # an earlier build's manifest (which tables it lists does not matter here)
+    (out / "manifest.json").write_text('{"format_version": 1, "tables": {}, "stages": {}}\n')
+    result = run_cli("movies", "--out-dir", str(out))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "movies.csv").is_file()
     assert "9,742" in result.stderr  # the closing table's rows column

@@ -99,6 +99,30 @@ def test_one_stage_rebuild_keeps_the_other_tables(config: BuildConfig, fake_regi
     publish.verify_tables(config.out_dir)
 
 
+@pytest.mark.parametrize("folder", ["missing", "empty", "without a manifest"])
+def test_a_one_stage_rebuild_needs_an_earlier_build(
+    config: BuildConfig, fake_registry, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    """It used to publish that stage's tables alone: a folder the web app refuses, and the
+    stage's work (minutes on the full releases) wasted."""
+    out = config.out_dir
+    if folder != "missing":
+        out.mkdir()
+    if folder == "without a manifest":
+        (out / "movie_list.csv").write_text("movie_id,title\n1,Toy Story (1995)\n")
+    before = sorted(p.name for p in out.iterdir()) if out.exists() else None
+    with pytest.raises(
+        publish.OutDirError, match=r"holds no build to rebuild numbers into: run `python -m offline build`"
+    ):
+        run_stages(config, ["numbers"])
+    assert (sorted(p.name for p in out.iterdir()) if out.exists() else None) == before
+    assert [p.name for p in out.parent.glob(".trained_data.staging-*")] == []
+    # a stage outside the build (evaluate: its report only) needs no earlier build
+    monkeypatch.setattr(build, "BUILD_STAGES", ["movie_list"])
+    _, manifest = run_stages(config, ["numbers"])
+    assert set(manifest["tables"]) >= {"numbers"}
+
+
 def test_staleness_follows_config_and_tables(config: BuildConfig, fake_registry) -> None:
     assert "no manifest.json" in build.stale_reason(config)
     run_stages(config, fake_registry)

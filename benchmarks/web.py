@@ -192,23 +192,18 @@ def catalog_ids(base: str) -> list[int]:
         return [m["movie_id"] for m in json.load(response)["movies"]]
 
 
-def movie_ids(trained_data: Path) -> list[int]:
-    """Every movie id of the build (movies.csv, first column)."""
-    return [int(row[0]) for row in _movie_rows(trained_data)]
-
-
-def typed_queries(trained_data: Path, n: int, rng: random.Random) -> list[str]:
-    """What the picker's search as you type sends: the first 1 to 8 letters of a random title."""
-    titles = [row[1] for row in _movie_rows(trained_data)]
-    picked = (rng.choice(titles) for _ in range(n))
-    return [urllib.parse.quote(t[: rng.randint(1, 8)].strip() or t) for t in picked]
-
-
-def _movie_rows(trained_data: Path) -> list[list[str]]:
+def movie_rows(trained_data: Path) -> list[list[str]]:
+    """The build's movies.csv rows (movie_id, title, ...), header left out."""
     with (trained_data / "movies.csv").open(encoding="utf-8", newline="") as f:
         rows = csv.reader(f)
         next(rows)
         return list(rows)
+
+
+def typed_queries(titles: list[str], n: int, rng: random.Random) -> list[str]:
+    """What the picker's search as you type sends: the first 1 to 8 letters of a random title."""
+    picked = (rng.choice(titles) for _ in range(n))
+    return [urllib.parse.quote(t[: rng.randint(1, 8)].strip() or t) for t in picked]
 
 
 def main() -> int:
@@ -255,7 +250,8 @@ def main() -> int:
         ids = catalog_ids(app.base)
         rng = random.Random(7)
         triples = [rng.sample(ids, 3) for _ in range(args.varied)]
-        every_movie = movie_ids(args.trained_data)
+        movies = movie_rows(args.trained_data)
+        every_movie = [int(row[0]) for row in movies]
         varied_movies = rng.sample(every_movie, min(len(every_movie), args.varied_movies))
         page = "/recommendations?" + "&".join(f"movie_ids={m}" for m in ids[:3])
         runs = [
@@ -299,7 +295,8 @@ def main() -> int:
                 lua_script(
                     work / "search.lua",
                     urls=[
-                        f"/api/movies?limit=24&q={q}" for q in typed_queries(args.trained_data, 20_000, rng)
+                        f"/api/movies?limit=24&q={q}"
+                        for q in typed_queries([row[1] for row in movies], 20_000, rng)
                     ],
                 ),
                 args,

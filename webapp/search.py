@@ -151,16 +151,21 @@ class SearchIndex:
         runs only when its tier is reached)."""
         folded, bare = self._folded, self._bare
         substring = q in folded.blob  # one scan, ending at the first hit; if none, no tier 0-3
-        every_word = len(words) > 1 and all(w in folded.blob for w in words)
-        anchor = max(words, key=len)  # tier 5 scans for the longest word, checks the others
         return [
             [self._exact(q)] if substring else [],
             [folded.holding(f"\n{q}"), bare.holding(f"\n{q}")] if substring else [],
             [folded.holding(f" {q}")] if substring else [],
             [folded.holding(q)] if substring else [],
             [self._compact.holding(compact)],
-            [(i for i in folded.holding(anchor) if all(w in folded[i] for w in words))] if every_word else [],
+            [self._every_word(words)] if len(words) > 1 else [],
         ]
+
+    def _every_word(self, words: list[str]) -> Iterator[int]:
+        """Tier 5's candidates: the titles holding every word, found by scanning for the longest
+        (nothing at all when a word is in no title)."""
+        folded = self._folded
+        if all(w in folded.blob for w in words):
+            yield from (i for i in folded.holding(max(words, key=len)) if all(w in folded[i] for w in words))
 
     def _exact(self, q: str) -> Iterator[int]:
         """The movies whose folded title, or title without its leading article, may be q (by hash;

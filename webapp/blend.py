@@ -107,18 +107,29 @@ def _switched_off(
 
 
 def scale(values: np.ndarray) -> np.ndarray:
-    """Values clipped at 0, then min-max scaled to [0, 1] (zeros when constant or empty)."""
-    return scale_rows(values[None, :])[0]
-
-
-def scale_rows(values: np.ndarray) -> np.ndarray:
-    """scale of each row of a 2-D array (a new array; the same floats as one row at a time)."""
+    """Values clipped at 0, then min-max scaled to [0, 1] (a new array; zeros when constant or
+    empty)."""
     out = np.maximum(values, 0.0)
-    if not out.shape[1]:
+    if not len(out):
         return out
-    lo, hi = out.min(axis=1), out.max(axis=1)
+    lo, hi = out.min(), out.max()
     span = hi - lo
-    out -= lo[:, None]
-    out /= np.where(span > 0, span, 1.0)[:, None]
-    out[~(span > 0)] = 0.0
+    if not span > 0:
+        return np.zeros(len(out))
+    out -= lo
+    out /= span
+    return out
+
+
+def scale_reached(values: np.ndarray, size: int) -> np.ndarray:
+    """scale over `size` values of which only these are given, the rest being 0: the scaled
+    given ones, the same floats as scale of all of them (the missing ones scale to 0)."""
+    if len(values) == size:  # nothing missing
+        return scale(values)
+    out = np.maximum(values, 0.0)
+    # With a 0 among them the minimum is 0, and subtracting 0 changes no float.
+    span = out.max() if len(out) else 0.0
+    if not span > 0:
+        return np.zeros(len(values))
+    out /= span
     return out

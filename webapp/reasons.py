@@ -17,7 +17,7 @@ from webapp.recommend_tables import TrainedArrays
 from webapp.recommendation import Evidence, Recommendation
 
 if TYPE_CHECKING:  # recommend imports this module; only the annotations need these
-    from webapp.sources import Query, Scope
+    from webapp.sources import Query, Scope, Scores
 
 MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 MODELS = ("knn", "als", "ease", "neumf")  # the sources a reason can name
@@ -40,28 +40,29 @@ class Reasons(TrainedArrays):
         self,
         sections: Mapping[str, list[int]],
         query: "Query",
-        raw: Mapping[str, np.ndarray],
-        blended: Mapping[str, np.ndarray],
+        raw: "Scores",
+        scores: Mapping[str, list[float]],
         scope: Scope,
         popular_picks: bool = False,
     ) -> dict[str, tuple[Recommendation, ...]]:
-        """The Recommendations for each section's chosen catalog indices: for each movie, the
-        model that contributed most, the liked movies (positions) that led to it, and the
-        reason. The score arrays are read once for all the chosen movies."""
+        """The Recommendations for each section's chosen catalog indices (scores: their blended
+        scores, in the same order): for each movie, the model that contributed most, the liked
+        movies (positions) that led to it, and the reason. The source scores are read once for
+        all the chosen movies."""
         picks, idx = query.ids, query.idx
         chosen = [(section, i) for section, members in sections.items() for i in members]
         if not chosen:
             return {section: () for section in sections}
         at = scope.where[[i for _, i in chosen]]  # their positions in the score arrays
         # Python floats: the same values, cheaper to compare one at a time
-        values = raw["stack"][:, at].T.tolist()  # per movie, the MODELS' totals
-        columns = {source: raw[f"{source}_rows"][:, at].T.tolist() for source in ("knn", "ease", "neumf")}
-        scores = {section: blended[section][at].tolist() for section in sections}
+        values = raw.models_at(at).T.tolist()  # per movie, the MODELS' totals
+        columns = {source: raw.rows_at(source, at).T.tolist() for source in ("knn", "ease", "neumf")}
+        blended = [score for section in sections for score in scores[section]]
         weights = {}
         for section in sections:
             section_weights = self.weights.for_section(section, query.feedback, popular_picks)
             weights[section] = [float(section_weights.get(source, 0.0)) for source in MODELS]
-        cf = set(raw["knn_cf_cols"].tolist())
+        cf = set(raw.knn_cf_cols.tolist())
         picked = None if self.als_factors is None else self.als_factors[idx]
         out: dict[str, list[Recommendation]] = {section: [] for section in sections}
         for n, (section, i) in enumerate(chosen):
@@ -87,7 +88,7 @@ class Reasons(TrainedArrays):
             out[section].append(
                 Recommendation(
                     movie_id=int(self.movie_ids[i]),
-                    score=round(scores[section][n], 6),
+                    score=round(blended[n], 6),
                     reason_head=f"Because you {query.verb} {names}",
                     reason_detail=self._detail(best, evidence, len(because)),
                     source=best,

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from webapp.blend import SOURCES, BlendWeights, scale, scale_rows
+from webapp.blend import SOURCES, BlendWeights, scale, scale_reached
 from webapp.profile import (  # re-exported: callers import the profile's names from here
     DISMISSED_WEIGHT,
     FOCUS_WEIGHT,
@@ -54,7 +54,7 @@ from webapp.profile import (  # re-exported: callers import the profile's names 
     validate_picks,
     validate_profile,
 )
-from webapp.reasons import EVIDENCE_CACHE, MODELS, Reasons
+from webapp.reasons import EVIDENCE_CACHE, Reasons
 from webapp.recommend_tables import (
     Csr,
     aligned_factors,
@@ -68,7 +68,7 @@ from webapp.recommend_tables import (
 )
 from webapp.recommendation import Evidence, Recommendation, RecommendationSet
 from webapp.schema import LESS_KNOWN, POPULAR
-from webapp.sources import PICK_LISTS_CACHE, Query, Scope, Sources
+from webapp.sources import LIST_SOURCES, PICK_LISTS_CACHE, Query, Scope, Scores, Sources
 
 __all__ = [
     "DISMISSED_WEIGHT",
@@ -144,6 +144,7 @@ class Recommender(Sources, Reasons):
         self._pick_lists = functools.lru_cache(maxsize=PICK_LISTS_CACHE)(self._make_pick_lists)
         self._scaled_popularity = functools.lru_cache(maxsize=64)(self._make_scaled_popularity)
         self._member_pos = functools.lru_cache(maxsize=256)(self._make_member_pos)
+        self._member_ordinal = functools.lru_cache(maxsize=256)(self._make_member_ordinal)
         self._eye = None if als_factors is None else np.eye(als_factors.shape[1])
         # Per movie, for the reasons' evidence: its kNN list as a lookup, and its NeuMF two-hop
         # counts (picks and recommended movies repeat, so these are mostly found, not made).
@@ -221,7 +222,7 @@ class Recommender(Sources, Reasons):
         other._everyone = self._everyone
         other._scope_cache, other._less_known_cache = self._scope_cache, self._less_known_cache
         other._pick_lists, other._scaled_popularity = self._pick_lists, self._scaled_popularity
-        other._member_pos = self._member_pos
+        other._member_pos, other._member_ordinal = self._member_pos, self._member_ordinal
         other._knn_lookup, other._neumf_counts = self._knn_lookup, self._neumf_counts
         other._ease_lookup = self._ease_lookup
         return other
@@ -317,23 +318,34 @@ class Recommender(Sources, Reasons):
         short = any(len(sections[s]) < wanted[s] for s in sections)
         if short and scope is not self._everyone:
             return None
-        blended = (  # the same over scope (zero outside the section): for the fill and the reasons
-            {
+        if short:  # the fallbacks rank by the blend over the whole scope (zero outside a section)
+            blended = {
                 section: self._spread(totals[section], self._member_pos(section, min_count, scope.key), scope)
                 for section in members
             }
-            if short or explain
-            else {}
-        )
-        if short:
             self._fill_short(sections, blended, members, taken, wanted, raw, query.feedback, popular_picks)
         if not explain:
             return (
                 tuple(int(self.movie_ids[i]) for i in sections[POPULAR]),
                 tuple(int(self.movie_ids[i]) for i in sections[LESS_KNOWN]),
             )
-        explained = self._explain(sections, query, raw, blended, scope, popular_picks)
+        scores = {
+            section: self._blended_at(totals[section], section, min_count, scope, sections[section])
+            for section in sections
+        }
+        explained = self._explain(sections, query, raw, scores, scope, popular_picks)
         return RecommendationSet(query.ids, popular=explained[POPULAR], less_known=explained[LESS_KNOWN])
+
+    def _blended_at(
+        self, totals: np.ndarray, section: str, min_count: int, scope: Scope, chosen: list[int]
+    ) -> list[float]:
+        """The section's blended scores of the chosen catalog indices (0 for a movie that only
+        fills the section and is not one of its members)."""
+        ordinal = self._member_ordinal(section, min_count, scope.key)[scope.where[chosen]]
+        out = np.zeros(len(chosen))
+        inside = ordinal >= 0
+        out[inside] = totals[ordinal[inside]]
+        return out.tolist()
 
     def _members(self, section: str, min_count: int) -> np.ndarray:
         """Catalog indices of the movies a section draws from."""
@@ -380,7 +392,7 @@ class Recommender(Sources, Reasons):
     # ------------------------------------------------------------------ blending
     def _blend(
         self,
-        raw: Mapping[str, np.ndarray],
+        scores: Scores,
         section: str,
         min_count: int,
         scope: Scope,
@@ -388,19 +400,37 @@ class Recommender(Sources, Reasons):
         popular_picks: bool = False,
     ) -> np.ndarray:
         """Blended scores of the section's members (the less-known ones with at least min_count
-        ratings), in members' order: each source min-max scaled over them, then weighted."""
+        ratings), in members' order: each source min-max scaled over them, then weighted and
+        summed in SOURCES order. A list source adds only where its lists reach: elsewhere it
+        adds 0, so the floats are those of adding it everywhere."""
         weights = self.weights.for_section(section, feedback, popular_picks)
         active = [(source, float(weights.get(source, 0.0))) for source in SOURCES]
-        active = [(source, w) for source, w in active if w != 0.0]
         pos = self._member_pos(section, min_count, scope.key)
-        rows = [MODELS.index(source) for source, _ in active if source != "popularity"]
-        stack = raw["stack"] if len(rows) == len(MODELS) else raw["stack"][rows]
-        scaled = iter(scale_rows(np.take(stack, pos, axis=1)) if rows else ())  # rows contiguous: fast
         total = np.zeros(len(pos))
-        for source, w in active:  # summed in SOURCES order, as ever
-            popularity = source == "popularity"
-            total += w * (self._scaled_popularity(section, min_count) if popularity else next(scaled))
+        reached = None
+        for source, w in active:
+            if w == 0.0:
+                continue
+            if source == "popularity":
+                total += w * self._scaled_popularity(section, min_count)
+            elif source == "als":
+                total += w * scale(scores.als[pos])
+            else:
+                if reached is None:  # the members some list reaches: their places, their totals
+                    ordinal = self._member_ordinal(section, min_count, scope.key)[scores.at]
+                    inside = ordinal >= 0
+                    reached = ordinal[inside], scores.lists[:, inside]
+                places, totals = reached
+                total[places] += w * scale_reached(totals[LIST_SOURCES.index(source)], len(pos))
         return total
+
+    def _make_member_ordinal(self, section: str, min_count: int, scope_key: int | None) -> np.ndarray:
+        """Per scope position, the place of its movie among the section's members (-1: none)."""
+        scope = self._everyone if scope_key is None else self._sections_scope(scope_key)
+        out = np.full(len(scope.idx), -1, dtype=np.int64)
+        pos = self._member_pos(section, min_count, scope_key)
+        out[pos] = np.arange(len(pos))
+        return out
 
     def _top(self, values: np.ndarray, pool: np.ndarray, taken: np.ndarray, n: int) -> list[int]:
         """The n best movies of pool (values: their scores, in pool's order) not taken: by score,
@@ -425,7 +455,7 @@ class Recommender(Sources, Reasons):
         members: Mapping[str, np.ndarray],
         taken: np.ndarray,
         wanted: Mapping[str, int],
-        raw: Mapping[str, np.ndarray],
+        raw: Scores,
         feedback: bool = False,
         popular_picks: bool = False,
     ) -> None:

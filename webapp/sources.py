@@ -1,6 +1,8 @@
 """The sources' scores for one profile: the scope a call scores (`Scope`), the profile as catalog
 indices (`Query`), and the `Sources` mixin of `webapp.recommend.Recommender` that sums the liked
-(minus the disliked) movies' kNN, EASE and NeuMF lists and folds the profile into the ALS space.
+(minus the disliked) movies' kNN, EASE and NeuMF lists and folds the profile into the ALS space,
+giving one call's `Scores`. The lists' sums are kept only on the movies the lists reach: a few
+hundred, where a scope holds thousands (tens of thousands on the full releases).
 
 Imports only numpy and the standard library (the web app stays light).
 """
@@ -23,6 +25,7 @@ from webapp.recommend_tables import TrainedArrays
 # fold-in leaves disliked movies out (docs/EVALUATION.md); their kNN / EASE / NeuMF lists push
 # through BlendWeights.negative.
 NEGATIVE_ALS = 0.0
+LIST_SOURCES = ("knn", "ease", "neumf")  # the sources summed from per-movie lists
 PICK_LISTS_CACHE = 1024  # picks whose kNN / EASE / NeuMF lists are kept per scope (a few kB each)
 
 
@@ -45,16 +48,66 @@ class Scope:
 
 @dataclass(frozen=True)
 class PickLists:
-    """What one pick adds to the kNN, EASE and NeuMF scores of a scope: positions and values, in
-    the order they are summed (the same order, so the same floats, as over the whole catalog)."""
+    """What one pick adds to the kNN, EASE and NeuMF scores of a scope: its three lists one
+    after the other (LIST_SOURCES order), as positions, values and which source each entry is
+    of, each list in the order it is summed (the same order, so the same floats, as over the
+    whole catalog)."""
 
-    knn_pos: np.ndarray
-    knn_vals: np.ndarray
+    pos: np.ndarray
+    vals: np.ndarray
+    source: np.ndarray  # per entry: its list's place in LIST_SOURCES
     cf_cols: np.ndarray  # catalog columns of its positive co-rating (cf) neighbours
-    neumf_pos: np.ndarray
-    neumf_vals: np.ndarray
-    ease_pos: np.ndarray
-    ease_vals: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One call's source scores over a scope.
+
+    The list sources (kNN, EASE, NeuMF) reach only the movies on the profile's lists, a few
+    hundred of a scope of thousands (tens of thousands on the full releases), so they are kept
+    on those positions only (`at`); every other movie scores 0 in them. The ALS fold-in and the
+    popularity prior score every movie.
+    """
+
+    at: np.ndarray  # scope positions some list reaches, ascending
+    reached: np.ndarray  # per scope position: whether some list reaches it
+    place: np.ndarray  # per scope position some list reaches: its index in `at`
+    lists: np.ndarray  # (LIST_SOURCES, len(at)): the list sources' totals at `at`
+    rows: np.ndarray  # (LIST_SOURCES, liked movies, len(at)): each liked movie's (weighted) part
+    als: np.ndarray  # over the whole scope
+    popularity: np.ndarray  # log vote counts over the whole scope
+    knn_cf_cols: np.ndarray  # catalog columns of the liked movies' positive cf neighbours
+
+    def found(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For scope positions: a mask of those some list reaches, and their index in `at`."""
+        return self.reached[positions], self.place[positions]
+
+    def models_at(self, positions: np.ndarray) -> np.ndarray:
+        """The MODELS' totals (rows: knn, als, ease, neumf) at scope positions."""
+        hit, where = self.found(positions)
+        out = np.zeros((len(MODELS), len(positions)))
+        for source, total in zip(LIST_SOURCES, self.lists):
+            out[MODELS.index(source), hit] = total[where[hit]]
+        out[MODELS.index("als")] = self.als[positions]
+        return out
+
+    def rows_at(self, source: str, positions: np.ndarray) -> np.ndarray:
+        """One list source's per-liked-movie parts at scope positions (rows: liked movies)."""
+        hit, where = self.found(positions)
+        rows = self.rows[LIST_SOURCES.index(source)]
+        out = np.zeros((len(rows), len(positions)))
+        out[:, hit] = rows[:, where[hit]]
+        return out
+
+    def dense(self, source: str) -> np.ndarray:
+        """One source's scores over the whole scope."""
+        if source == "als":
+            return self.als
+        if source == "popularity":
+            return self.popularity
+        out = np.zeros(len(self.reached))
+        out[self.at] = self.lists[LIST_SOURCES.index(source)]
+        return out
 
 
 @dataclass(frozen=True)
@@ -110,54 +163,60 @@ class Sources(TrainedArrays):
     _pick_lists: Callable[[int, int | None], PickLists]
     _sections_scope: Callable[[int], Scope]
 
-    def _pick_scores(self, query: "Query", scope: Scope) -> dict[str, np.ndarray]:
-        """Source totals over scope, plus per-liked-movie kNN / EASE / NeuMF rows (weighted) and
-        the (catalog) columns of positive cf neighbours. Disliked movies subtract their own rows."""
+    def _pick_scores(self, query: "Query", scope: Scope) -> "Scores":
+        """The sources' scores over scope: the liked movies' kNN / EASE / NeuMF lists summed
+        (each weighted; disliked movies subtract theirs) on the positions the lists reach, the
+        ALS fold-in on every position, and the (catalog) columns of positive cf neighbours."""
         m = len(scope.idx)
-        knn_rows, ease_rows, neumf_rows = self._rows(query.idx, query.weights, scope)
-        cf_cols = [self._pick_lists(p, scope.key).cf_cols for p in query.idx.tolist()]
-        knn_cf_cols = np.concatenate(cf_cols)
-        # The models' totals, one row each in MODELS order (knn, als, ease, neumf): the blend
-        # scales the rows it needs at once.
-        stack = np.empty((len(MODELS), m))
-        knn, als, ease, neumf = stack
-        knn_rows.sum(axis=0, out=knn)
-        ease_rows.sum(axis=0, out=ease)
-        neumf_rows.sum(axis=0, out=neumf)
-        if len(query.neg_idx):
-            negative = self._rows(query.neg_idx, self.weights.negative * query.neg_weights, scope)
-            for total, rows in zip((knn, ease, neumf), negative):
-                total -= rows.sum(axis=0)
-        als[:] = self._als_scores(query, scope)
-        return {
-            "stack": stack,
-            "knn": knn,
-            "als": als,
-            "ease": ease,
-            "neumf": neumf,
-            "popularity": scope.log_votes,
-            "knn_rows": knn_rows,
-            "knn_cf_cols": knn_cf_cols,
-            "neumf_rows": neumf_rows,
-            "ease_rows": ease_rows,
-        }
+        liked = [self._pick_lists(p, scope.key) for p in query.idx.tolist()]
+        disliked = [self._pick_lists(p, scope.key) for p in query.neg_idx.tolist()]
+        reached = np.zeros(m, dtype=bool)
+        for lists in liked + disliked:
+            reached[lists.pos] = True
+        at = np.flatnonzero(reached)
+        place = np.zeros(m, dtype=np.int64)  # scope position -> its index in `at`
+        place[at] = np.arange(len(at))
+        rows = self._rows(liked, query.weights, place, len(at))
+        totals = np.empty((len(LIST_SOURCES), len(at)))
+        for total, source_rows in zip(totals, rows):
+            source_rows.sum(axis=0, out=total)
+        if disliked:
+            negative = self._rows(disliked, self.weights.negative * query.neg_weights, place, len(at))
+            for total, source_rows in zip(totals, negative):
+                total -= source_rows.sum(axis=0)
+        return Scores(
+            at=at,
+            reached=reached,
+            place=place,
+            lists=totals,
+            rows=rows,
+            als=self._als_scores(query, scope),
+            popularity=scope.log_votes,
+            knn_cf_cols=np.concatenate([lists.cf_cols for lists in liked]),
+        )
 
+    @staticmethod
     def _rows(
-        self, idx: np.ndarray, weights: np.ndarray | None, scope: Scope
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per movie of idx, its kNN, EASE and NeuMF contributions over scope, times its weight
-        (a weight of 1.0 leaves every float as it was)."""
-        m = len(scope.idx)
-        knn_rows, ease_rows, neumf_rows = (np.zeros((len(idx), m)) for _ in range(3))
-        for j, p in enumerate(idx.tolist()):
-            lists = self._pick_lists(p, scope.key)
-            knn_rows[j] = np.bincount(lists.knn_pos, weights=lists.knn_vals, minlength=m)
-            ease_rows[j] = np.bincount(lists.ease_pos, weights=lists.ease_vals, minlength=m)
-            neumf_rows[j] = np.bincount(lists.neumf_pos, weights=lists.neumf_vals, minlength=m)
+        pick_lists: Sequence[PickLists], weights: np.ndarray | None, place: np.ndarray, n: int
+    ) -> np.ndarray:
+        """Per list source, per movie: its contributions at the n reached positions (place: scope
+        position -> index among them), times its weight (a weight of 1.0 leaves every float as it
+        was). One np.bincount sums them all: each (source, movie, position) gets its entries in
+        list order, so every value is the float a sum over the whole scope gives."""
+        k = len(pick_lists)
+        if not k:
+            return np.zeros((len(LIST_SOURCES), 0, n))
+        pos = np.concatenate([lists.pos for lists in pick_lists])
+        source = np.concatenate([lists.source for lists in pick_lists])
+        movie = np.repeat(np.arange(k), [len(lists.pos) for lists in pick_lists])
+        bins = (source * k + movie) * n + place[pos]
+        vals = np.concatenate([lists.vals for lists in pick_lists])
+        summed = np.bincount(bins, weights=vals, minlength=len(LIST_SOURCES) * k * n)
+        # (without entries, np.bincount answers integers whatever the weights)
+        rows = summed.astype(np.float64, copy=False).reshape(len(LIST_SOURCES), k, n)
         if weights is not None:
-            for rows in (knn_rows, ease_rows, neumf_rows):
-                rows *= weights[:, None]
-        return knn_rows, ease_rows, neumf_rows
+            rows *= weights[None, :, None]
+        return rows
 
     def _make_pick_lists(self, p: int, scope_key: int | None) -> PickLists:
         """One pick's kNN neighbours (similarities clipped at 0) and NeuMF two-hop movies
@@ -186,7 +245,13 @@ class Sources(TrainedArrays):
         ease_pos, ease_vals = empty_pos, empty_vals
         if self.ease is not None:
             ease_pos, ease_vals = self._in_scope(scope, *self.ease.row(p))
-        return PickLists(knn_pos, knn_vals, cf_cols, neumf_pos, neumf_vals, ease_pos, ease_vals)
+        by_source = ((knn_pos, knn_vals), (ease_pos, ease_vals), (neumf_pos, neumf_vals))  # LIST_SOURCES
+        return PickLists(
+            pos=np.concatenate([pos for pos, _ in by_source]),
+            vals=np.concatenate([vals for _, vals in by_source]),
+            source=np.repeat(np.arange(len(by_source)), [len(pos) for pos, _ in by_source]),
+            cf_cols=cf_cols,
+        )
 
     @staticmethod
     def _in_scope(scope: Scope, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

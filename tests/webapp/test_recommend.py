@@ -581,7 +581,7 @@ def test_a_disliked_movie_counts_against_its_neighbours(rec: Recommender) -> Non
     a 0.5-star rating 1.4 times it, and 2 itself is left out."""
 
     def knn_total(r: Recommender, profile: Profile, movie: int) -> float:
-        return r._pick_scores(Query.of(profile, r._index), r._everyone)["knn"][r._index[movie]]
+        return r._pick_scores(Query.of(profile, r._index), r._everyone).dense("knn")[r._index[movie]]
 
     full = rec.with_weights(dataclasses.replace(rec.weights, negative=1.0))
     assert knn_total(full, Profile(PICKS), 3) == pytest.approx(0.5)

@@ -32,6 +32,7 @@ RECOMMENDER_MODULES = (
     "recommend.py",
     "blend.py",
     "sources.py",
+    "sections.py",
     "reasons.py",
     "profile.py",
     "recommendation.py",

@@ -133,6 +133,9 @@ class Sections(TrainedArrays):
         then popularity, then movie id."""
         if n <= 0:
             return []
+        near = _near_top(values, n + int(np.count_nonzero(taken)))
+        if near is not None:  # only these can be among the n best untaken movies
+            pool, values = pool[near], values[near]
         free = ~taken[pool]
         cand, values = pool[free], values[free]
         if len(cand) == 0:
@@ -183,3 +186,21 @@ class Sections(TrainedArrays):
                 missing -= len(extra)
                 if missing <= 0:
                     break
+
+
+TOP_BLOCK = 64  # values per block in _near_top
+
+
+def _near_top(values: np.ndarray, k: int) -> np.ndarray | None:
+    """Positions of a superset of the k largest values (ties included), found without sorting
+    or partitioning all of them: the k-th largest of the blocks' maxima is a value that at least
+    k values reach, so every value among the k largest reaches it too. None when values are too
+    few for this to pay (or a value is not a number)."""
+    blocks = len(values) // TOP_BLOCK
+    if blocks < 4 * k:
+        return None
+    maxima = values[: blocks * TOP_BLOCK].reshape(blocks, TOP_BLOCK).max(axis=1)
+    if np.isnan(maxima).any():
+        return None
+    floor = np.partition(maxima, blocks - k)[blocks - k]
+    return np.flatnonzero(values >= floor)

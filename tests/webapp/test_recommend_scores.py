@@ -1,18 +1,24 @@
-"""The blend's scores are exactly those of the plain computation over every movie of the scope.
+"""The blend's scores are exactly those of the plain computation over every movie of the scope,
+and the best movies those of sorting them all.
 
 The recommender keeps the list sources (kNN, EASE, NeuMF) only where the profile's lists reach
-and adds them there (webapp.sources.Scores, Recommender._blend). `plain_blend` below is the
+and adds them there (webapp.sources.Scores, Sections._blend). `plain_blend` below is the
 computation that does not take that short cut: each liked movie's lists summed into an array
 over the whole scope, weighted, summed over the liked movies, the disliked ones' subtracted, then
 each source min-max scaled over the section's members and the weighted sources added in SOURCES
 order. The two must give the same floats, bit for bit, on any profile: the ten, their order and
 their reasons depend on them (ties included).
 
+The same for choosing a section's best movies: Sections._top looks only near the largest values
+when there are many, and must pick what sorting every untaken movie picks.
+
 The tables are seeded random ones with movies whose lists reach nothing in the scope, lists with
 negative weights, and a scope that is a part of the catalog.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +29,7 @@ from hypothesis import strategies as st
 from webapp.blend import SOURCES, scale, scale_reached
 from webapp.recommend import Profile, Recommender
 from webapp.schema import LESS_KNOWN, POPULAR
+from webapp.sections import Sections
 from webapp.sources import LIST_SOURCES, Query, Scope
 
 N = 80
@@ -208,3 +215,39 @@ def test_scaling_the_reached_values_is_scaling_them_among_the_zeros(
     full = np.concatenate([values, np.zeros(missing)])
     expected = scale(full)[: len(values)]
     assert scale_reached(values, len(full)).tobytes() == expected.tobytes()
+
+
+def _plain_top(movie_ids, prior, values, pool, taken, n) -> list[int]:
+    """The n best untaken movies of pool by score, then popularity, then id: sorting them all."""
+    free = [
+        (float(-values[j]), float(-prior[i]), int(movie_ids[i]), int(i))
+        for j, i in enumerate(pool)
+        if not taken[i]
+    ]
+    return [i for *_, i in sorted(free)[:n]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(0, 6000),
+    levels=st.sampled_from([2, 5, 50, 0]),  # 0: continuous values; else that many distinct ones
+    n=st.integers(0, 12),
+    n_taken=st.integers(0, 40),
+)
+def test_top_is_the_plain_sort(seed: int, size: int, levels: int, n: int, n_taken: int) -> None:
+    """Sections._top (which looks only near the largest values when there are many) picks the
+    movies sorting every untaken one would, ties included."""
+    rng = np.random.default_rng(seed)
+    catalog = size + 50
+    movie_ids = rng.permutation(catalog) + 1
+    prior = rng.integers(0, 3, size=catalog) / 2  # ties in popularity too
+    pool = np.sort(rng.choice(catalog, size=size, replace=False))
+    values = rng.random(size) if not levels else rng.integers(0, levels, size=size) / levels
+    taken = np.zeros(catalog, dtype=bool)
+    taken[rng.choice(catalog, size=min(n_taken, catalog), replace=False)] = True
+    if size and n_taken:  # some of the best are taken
+        taken[pool[np.argsort(-values)[: n_taken // 2]]] = True
+    this = SimpleNamespace(movie_ids=movie_ids, prior=prior)
+    got = Sections._top(this, values, pool, taken, n)  # type: ignore[arg-type]
+    assert got == _plain_top(movie_ids, prior, values, pool, taken, n)

@@ -188,19 +188,20 @@ class Sections(TrainedArrays):
                     break
 
 
-TOP_BLOCK = 64  # values per block in _near_top
+TOP_GROUP = 64  # values per group in _near_top
 
 
 def _near_top(values: np.ndarray, k: int) -> np.ndarray | None:
     """Positions of a superset of the k largest values (ties included), found without sorting
-    or partitioning all of them: the k-th largest of the blocks' maxima is a value that at least
-    k values reach, so every value among the k largest reaches it too. None when values are too
-    few for this to pay (or a value is not a number)."""
-    blocks = len(values) // TOP_BLOCK
-    if blocks < 4 * k:
+    or partitioning all of them: the values fall into groups of TOP_GROUP (every g-th value
+    forms one, which numpy reduces fastest), and the k-th largest of the groups' maxima is a
+    value that at least k values reach, so every value among the k largest reaches it too.
+    None when values are too few for this to pay (or a value is not a number)."""
+    groups = len(values) // TOP_GROUP
+    if groups < 4 * k:
         return None
-    maxima = values[: blocks * TOP_BLOCK].reshape(blocks, TOP_BLOCK).max(axis=1)
+    maxima = values[: groups * TOP_GROUP].reshape(TOP_GROUP, groups).max(axis=0)
     if np.isnan(maxima).any():
         return None
-    floor = np.partition(maxima, blocks - k)[blocks - k]
+    floor = np.partition(maxima, groups - k)[groups - k]
     return np.flatnonzero(values >= floor)

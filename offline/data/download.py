@@ -420,6 +420,13 @@ def progress_bar(console: Console) -> Iterator[Progress]:
         yield progress
 
 
+def remove_if_empty(folder: Path) -> None:
+    """Remove the downloads folder unless it keeps something (a partial download to resume, a
+    verified archive): a finished or failed run leaves no empty folder behind."""
+    with contextlib.suppress(OSError):  # not empty, or already gone
+        folder.rmdir()
+
+
 def prepare_dirs(data_root: Path) -> None:
     try:
         (data_root / DOWNLOADS_DIR).mkdir(parents=True, exist_ok=True)
@@ -465,23 +472,26 @@ def download_release(
         )
     url = f"{resolve_base_url(base_url)}/{name}.zip"
     prepare_dirs(data_root)
-    remove_stale_staging(data_root, name)
-    expected = fetch_md5(url + ".md5")
-    archive = archive_path(data_root, name)
-    started = time.monotonic()
-    with progress_bar(console) as progress:
-        how = fetch_archive(url, expected, archive, progress)
-        size = archive.stat().st_size
-        staging, files, unpacked = unpack(archive, name, data_root, progress)
     try:
-        install(staging / name, dest, staging)
+        remove_stale_staging(data_root, name)
+        expected = fetch_md5(url + ".md5")
+        archive = archive_path(data_root, name)
+        started = time.monotonic()
+        with progress_bar(console) as progress:
+            how = fetch_archive(url, expected, archive, progress)
+            size = archive.stat().st_size
+            staging, files, unpacked = unpack(archive, name, data_root, progress)
+        try:
+            install(staging / name, dest, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if keep_zip:
+            kept = f"; kept {archive}"
+        else:
+            archive.unlink(missing_ok=True)
+            kept = ""
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    if keep_zip:
-        kept = f"; kept {archive}"
-    else:
-        archive.unlink(missing_ok=True)
-        kept = ""
+        remove_if_empty(data_root / DOWNLOADS_DIR)
     source = (
         f"reused {archive}"
         if how == "reused"

@@ -136,20 +136,15 @@ def assert_unpacked(env: Env) -> None:
 
 
 def assert_nothing_left(env: Env) -> None:
-    """No data/NAME, no hidden unpack folder, no download left in data/."""
-    leftovers = [
-        p.relative_to(env.root).as_posix()
-        for p in env.root.rglob("*")
-        if p.relative_to(env.root).as_posix() != ".downloads"
-    ]
-    assert leftovers == []
+    """No data/NAME, no hidden unpack folder, no download, not even an empty downloads folder,
+    left in data/."""
+    assert [p.relative_to(env.root).as_posix() for p in env.root.rglob("*")] == []
 
 
 def test_happy_path_unpacks_identical_files_and_removes_the_zip(env: Env) -> None:
     assert fetch(env) == env.root / NAME
     assert_unpacked(env)
-    assert sorted(os.listdir(env.root)) == [".downloads", NAME]
-    assert os.listdir(env.root / ".downloads") == []
+    assert os.listdir(env.root) == [NAME]  # the emptied downloads folder is gone too
     assert [path for path, _ in env.server.requests] == [
         f"/datasets/movielens/{NAME}.zip.md5",
         f"/datasets/movielens/{NAME}.zip",
@@ -311,7 +306,7 @@ def test_force_replaces_only_after_the_new_copy_is_complete(env: Env) -> None:
     fetch(env, force=True)
     assert not marker.exists()
     assert_unpacked(env)
-    assert sorted(os.listdir(env.root)) == [".downloads", NAME]
+    assert os.listdir(env.root) == [NAME]
 
 
 def test_an_incomplete_folder_of_someone_elses_files_is_replaced_only_with_force(env: Env) -> None:
@@ -339,6 +334,15 @@ def test_missing_release_on_the_server(env: Env) -> None:
     env.server.files = {}
     with pytest.raises(DownloadError, match="HTTP 404"):
         fetch(env)
+    assert_nothing_left(env)  # not even the downloads folder made before asking
+
+
+def test_an_unreachable_server_leaves_no_folder_behind(env: Env) -> None:
+    env.server.shutdown()
+    env.server.server_close()
+    with pytest.raises(DownloadError, match="cannot reach"):
+        fetch(env)
+    assert_nothing_left(env)
 
 
 def test_disk_full_while_writing_is_one_line(env: Env) -> None:

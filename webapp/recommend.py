@@ -32,13 +32,14 @@ has ten movies unless the whole catalog is smaller.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from webapp.blend import BlendWeights
+from webapp.cache import LruCache
 from webapp.profile import (  # re-exported: callers import the profile's names from here
     DISMISSED_WEIGHT,
     FOCUS_WEIGHT,
@@ -70,6 +71,8 @@ from webapp.recommendation import Evidence, Recommendation, RecommendationSet
 from webapp.schema import LESS_KNOWN, POPULAR
 from webapp.sections import Sections
 from webapp.sources import PICK_LISTS_CACHE, Query, Scope, Sources
+
+T = TypeVar("T")
 
 __all__ = [
     "DISMISSED_WEIGHT",
@@ -152,6 +155,7 @@ class Recommender(Sections, Sources, Reasons):
         self._knn_lookup = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_knn_lookup)
         self._ease_lookup = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_ease_lookup)
         self._neumf_counts = functools.lru_cache(maxsize=EVIDENCE_CACHE)(self._make_neumf_counts)
+        self._memo: LruCache[Any] | None = None  # see remember()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -226,7 +230,18 @@ class Recommender(Sections, Sources, Reasons):
         other._member_pos, other._member_ordinal = self._member_pos, self._member_ordinal
         other._knn_lookup, other._neumf_counts = self._knn_lookup, self._neumf_counts
         other._ease_lookup = self._ease_lookup
+        other._memo = self._memo
         return other
+
+    def remember(self, calls: int = 1024) -> None:
+        """Keep what the last calls computed that does not depend on the blend weights (the
+        source scores of a profile) or depends only on one section's (its blended scores, the
+        popular five), for this recommender and the clones with_weights makes from it from now
+        on: the evaluation shows each simulated visitor the ten at dozens of weight settings, one
+        setting after another, and most settings differ in one section only. `calls`: entries
+        kept (a few per setting and profile). The web app does not: each of its calls is one
+        profile at one setting."""
+        self._memo = LruCache(calls)
 
     # ------------------------------------------------------------------ queries
     def knows(self, movie_id: int) -> bool:
@@ -293,6 +308,22 @@ class Recommender(Sections, Sources, Reasons):
                 return result
         raise AssertionError("scoring every movie always gives a result")
 
+    def _remembered(self, key: tuple[Any, ...] | None, make: Callable[[], T]) -> T:
+        """make()'s value, kept under key in remember()'s memo (None: no memo, or not kept)."""
+        if key is None or self._memo is None:
+            return make()
+        return self._memo.get_or_make(key, make)
+
+    def _section_key(
+        self, key: tuple[Any, ...] | None, section: str, min_count: int, query: "Query", popular_picks: bool
+    ) -> tuple[Any, ...] | None:
+        """The memo key of a section's blended scores: the source scores' key, the section, its
+        members and its weights."""
+        if key is None:
+            return None
+        weights = self.weights.for_section(section, query.feedback, popular_picks)
+        return (key, section, min_count, tuple(sorted(weights.items())))
+
     def _all_popular(self, query: "Query") -> bool:
         """Every liked movie is in the popular pool (BlendWeights.popular_picks, _prior)."""
         return bool(len(query.idx)) and bool((self.pool[query.idx] == 0).all())
@@ -302,18 +333,37 @@ class Recommender(Sections, Sources, Reasons):
     ) -> Any:
         """The recommendations, scoring the movies of scope; None when a section runs short and
         scope does not hold every movie. Without explain: the two sections' movie ids."""
-        raw = self._pick_scores(query, scope)
+        memo = self._memo
+        # the scores depend on the profile, the scope and how hard disliked movies push
+        key = None if memo is None else (query.profile, scope.key, self.weights.negative)
+        raw = self._remembered(key, lambda: self._pick_scores(query, scope))
         taken = np.zeros(len(self.movie_ids), dtype=bool)
         taken[query.every] = True
         members = {section: self._members(section, min_count) for section in (POPULAR, LESS_KNOWN)}
         popular_picks = self.weights.adapts_to_popular_picks and self._all_popular(query)
+        keys = {
+            section: self._section_key(key, section, min_count, query, popular_picks) for section in members
+        }
         totals = {  # blended scores of each section's members, in members' order
-            section: self._blend(raw, section, min_count, scope, query.feedback, popular_picks)
+            section: self._remembered(
+                keys[section],
+                functools.partial(self._blend, raw, section, min_count, scope, query.feedback, popular_picks),
+            )
             for section in members
         }
         sections: dict[str, list[int]] = {}
         for section in (POPULAR, LESS_KNOWN):
-            chosen = self._top(totals[section], members[section], taken, wanted[section])
+            # the popular five depend on that section's weights only (the less-known five
+            # also on which movies the popular five took)
+            top_key = (
+                None if section != POPULAR or keys[section] is None else (keys[section], wanted[section])
+            )
+            chosen = list(  # a copy: _fill_short may extend it
+                self._remembered(
+                    top_key,
+                    functools.partial(self._top, totals[section], members[section], taken, wanted[section]),
+                )
+            )
             taken[chosen] = True
             sections[section] = chosen
         short = any(len(sections[s]) < wanted[s] for s in sections)

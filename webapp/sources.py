@@ -125,6 +125,7 @@ class Query:
     disliked_stars: np.ndarray
     verb: str  # "picked" for plain picks, else "liked"
     feedback: bool  # a profile beyond the plain picks: BlendWeights.after_feedback applies
+    profile: Profile  # what it was made from (hashable: Recommender.remember's keys)
 
     @classmethod
     def of(cls, profile: Profile, index: Mapping[int, int]) -> "Query":
@@ -147,6 +148,7 @@ class Query:
             disliked_stars=np.array([stars.get(m, 1.0) for m in profile.disliked], dtype=np.float64),
             verb="picked" if profile.is_plain else "liked",
             feedback=profile.has_feedback,
+            profile=profile,
         )
 
 

@@ -19,7 +19,7 @@ import dataclasses
 from offline.evaluation.cases import Case
 from offline.evaluation.methods import Shown
 from webapp.marks import PageState
-from webapp.recommend import Profile, RecommendationSet, Recommender
+from webapp.recommend import Profile, Recommender
 
 SECOND_ROUND = "second round: feedback on the first ten"
 FIRST_ROUND_SAME_USERS = "first round (the same users)"
@@ -53,15 +53,11 @@ def remaining_case(case: Case, first: Shown) -> Case | None:
     )
 
 
-def shown(result: RecommendationSet) -> Shown:
-    return Shown(tuple(r.movie_id for r in result.popular), tuple(r.movie_id for r in result.less_known))
-
-
 def after_first_ten(rec: Recommender, case: Case) -> tuple[Shown, Case, Profile] | None:
     """(the first ten, the case scored on what they left, the profile the visitor's marks make);
     None when the first ten held every relevant movie. The first ten of three plain picks do not
     depend on the weights after feedback, so one call serves every after-feedback candidate."""
-    first = shown(rec.recommend_for_picks(list(case.picks)))
+    first = Shown(*rec.recommend_ids(Profile.of_picks(case.picks)))
     later = remaining_case(case, first)
     if later is None:
         return None
@@ -74,8 +70,8 @@ def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Ca
     if found is None:
         return None
     first, later, profile = found
-    refreshed = shown(rec.recommend(profile))
-    paged = shown(rec.recommend(Profile(tuple(case.picks), excluded=tuple(first.ten))))
+    refreshed = Shown(*rec.recommend_ids(profile))
+    paged = Shown(*rec.recommend_ids(Profile(tuple(case.picks), excluded=tuple(first.ten))))
     return later, {
         FIRST_ROUND_SAME_USERS: (case, first),
         SECOND_ROUND: (later, refreshed),

@@ -231,6 +231,21 @@ def ease_name(lam: float) -> str:
     return f"lambda = {lam:g}"
 
 
+def _grid_rows(
+    grid: Sequence[Setting], rec: Recommender, cases: Sequence[Case], fold: int
+) -> tuple[dict[str, dict[tuple[str, int], Shown]], list[dict[str, Any]]]:
+    """Every case shown the ten at every setting: what each setting shows each case, and the rows
+    of _score_rows, setting after setting. A case goes through all the settings before the next
+    case, so the recommender's memo (Recommender.remember) holds its source scores throughout."""
+    methods = [(setting.name, recommender_method(rec.with_weights(setting.weights))) for setting in grid]
+    shown: dict[str, dict[tuple[str, int], Shown]] = {name: {} for name, _ in methods}
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in methods}
+    for case in cases:
+        for name, method in methods:
+            rows[name] += _score_rows(name, [case], method, fold, shown[name])
+    return shown, [row for name, _ in methods for row in rows[name]]
+
+
 def _score_rows(
     name: str, cases: Sequence[Case], method: Any, fold: int, keep: dict[tuple[str, int], Shown] | None = None
 ) -> list[dict[str, Any]]:
@@ -301,17 +316,9 @@ def prepare_fold(
     view = fold_view(tables, cfg)
     cases = build_cases(test, fold, set(view.catalog), set(view.most_rated_less_known), cfg)
     rec = Recommender.from_tables(tables, less_known_min_count=cfg.pools.less_known_min_count)
+    rec.remember()  # each case at every setting: its source scores are computed once
     grid_start = time.perf_counter()
-    grid_shown: dict[str, dict[tuple[str, int], Shown]] = {}
-    grid_rows: list[dict[str, Any]] = []
-    for setting in grid:
-        grid_rows += _score_rows(
-            setting.name,
-            cases,
-            recommender_method(rec.with_weights(setting.weights)),
-            fold,
-            grid_shown.setdefault(setting.name, {}),
-        )
+    grid_shown, grid_rows = _grid_rows(grid, rec, cases, fold)
     ease_rows = [
         row
         for name, model in ease_models.items()

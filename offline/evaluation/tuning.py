@@ -296,7 +296,8 @@ def choose_after_feedback(
     AFTER_FEEDBACK at the fold's blend setting; with one fold, the first candidate, untuned).
     `prepared`: the folds (stage.PreparedFold: .fold, .rec, .cases). Returns each fold's full
     setting and what the report states."""
-    from offline.evaluation.rounds import after_first_ten, shown
+    from offline.evaluation.methods import Shown
+    from offline.evaluation.rounds import after_first_ten
     from offline.evaluation.scoring import score_case
 
     names = [name for name, _, _ in AFTER_FEEDBACK][: 1 if len(prepared) == 1 else None]
@@ -306,14 +307,17 @@ def choose_after_feedback(
         # the first ten are the same at every candidate (plain picks): made once per case
         base = p.rec.with_weights(grid[0].weights)
         rounds = [(case, after_first_ten(base, case)) for case in p.cases]
-        for setting in grid:
-            rec = p.rec.with_weights(setting.weights)
-            for case, found in rounds:
-                if found is None:
-                    continue
-                _, later, profile = found
-                figures = score_case(shown(rec.recommend(profile)), later)
-                rows.append(
+        recs = [(setting, p.rec.with_weights(setting.weights)) for setting in grid]
+        by_setting: dict[str, list[dict[str, Any]]] = {setting.name: [] for setting in grid}
+        # a case at every candidate before the next case (the recommender's memo keeps its
+        # source scores); the rows setting after setting, as before
+        for case, found in rounds:
+            if found is None:
+                continue
+            _, later, profile = found
+            for setting, rec in recs:
+                figures = score_case(Shown(*rec.recommend_ids(profile)), later)
+                by_setting[setting.name].append(
                     {
                         "setting": after_feedback_name(setting.name),
                         "fold": p.fold,
@@ -322,6 +326,7 @@ def choose_after_feedback(
                         **{k: figures[k] for k in ("hr_at_10", "ndcg_at_10", "less_known_hr_at_5")},
                     }
                 )
+        rows += [row for setting in grid for row in by_setting[setting.name]]
     frame = pd.DataFrame(rows)
     if rows:
         choice = choose_held_out(frame, names)

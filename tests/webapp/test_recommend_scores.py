@@ -256,3 +256,43 @@ def test_top_is_the_plain_sort(
     this = SimpleNamespace(movie_ids=movie_ids, prior=prior)
     got = Sections._top(this, values, pool, taken, n)  # type: ignore[arg-type]
     assert got == _plain_top(movie_ids, prior, values, pool, taken, n)
+
+
+def _weight_settings() -> list:
+    """Weights as the evaluation varies them: blend grid settings (different in one section or
+    both, with and without EASE when every pick is popular) and after-feedback candidates
+    (different pushes of disliked movies)."""
+    from offline.evaluation.tuning import after_feedback_grid, blend_grid
+
+    grid = blend_grid()
+    return [s.weights for s in grid[::6]] + [s.weights for s in after_feedback_grid(grid[0])[:8]]
+
+
+WEIGHT_SETTINGS = _weight_settings()
+
+
+@settings(max_examples=12, deadline=None)
+@given(visitors=st.lists(profiles(), min_size=1, max_size=2))
+def test_a_remembering_recommender_gives_what_a_plain_one_gives(rec: Recommender, visitors: list[Profile]) -> None:
+    """Recommender.remember (the evaluation's memo of what does not depend on the weights being
+    varied) changes no result: each profile at every setting, section size and less-known
+    minimum (300: the less-known section runs short and is filled; 60 popular movies: the
+    popular one), case after case as the evaluation runs them and then all again from the memo,
+    equals a recommender without it."""
+    remembering = rec.with_weights(rec.weights)
+    remembering.remember(256)
+    family = [remembering.with_weights(w) for w in WEIGHT_SETTINGS]
+    plain = [rec.with_weights(w) for w in WEIGHT_SETTINGS]
+    for profile in visitors + visitors:
+        for min_count in (None, 0, 20, 300):
+            for n_popular in (5, 60):
+                ask = {"less_known_min_count": min_count, "n_popular": n_popular}
+                for mine, theirs in zip(family, plain):
+                    expected = theirs.recommend(profile, **ask)
+                    assert mine.recommend(profile, **ask) == expected
+                    assert mine.recommend_ids(profile, **ask) == (
+                        tuple(r.movie_id for r in expected.popular),
+                        tuple(r.movie_id for r in expected.less_known),
+                    )
+    assert remembering._memo is not None and len(remembering._memo) > 0
+    assert rec._memo is None  # the clone's memo is its own family's

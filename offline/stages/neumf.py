@@ -56,6 +56,7 @@ DECIMALS = 5
 # and the float sums run in the same order on any host, so the tables do not depend on it.
 INTRA_OP_THREADS = 2
 CHUNK_EXAMPLES = 4_000_000  # training examples sampled at a time (bounded memory per chunk)
+BITMAP_PAIRS = 50_000_000  # RatedPairs: a bitmap up to this many (user, movie) pairs (50 MB)
 Say = Callable[[str], None]
 
 
@@ -140,10 +141,36 @@ def build_neumf(n_users: int, n_movies: int, cfg: NeumfConfig, seed: int) -> ker
     return keras.Model(inputs={"user": user, "movie": movie}, outputs=output, name="neumf")
 
 
+class RatedPairs:
+    """Which (user, movie) index pairs are rated, for drawing unrated movies as negatives: a
+    bitmap of every pair when there are at most BITMAP_PAIRS (ml-latest-small: 5.5 million, a
+    lookup per draw), else the rated pairs' sorted keys (a binary search per draw; the full
+    releases have billions of pairs). Both answer the same."""
+
+    def __init__(self, user_idx: np.ndarray, movie_idx: np.ndarray, n_users: int, n_movies: int) -> None:
+        self.n_movies = n_movies
+        keys = user_idx.astype(np.int64) * n_movies + movie_idx
+        self.bitmap: np.ndarray | None = None
+        self.sorted_keys: np.ndarray | None = None
+        if n_users * n_movies <= BITMAP_PAIRS:
+            self.bitmap = np.zeros(n_users * n_movies, dtype=bool)
+            self.bitmap[keys] = True
+        else:
+            self.sorted_keys = np.unique(keys)
+
+    def rated(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """Per (user, movie) index pair: whether it is rated."""
+        keys = users.astype(np.int64) * self.n_movies + movies
+        if self.bitmap is not None:
+            return self.bitmap[keys]
+        assert self.sorted_keys is not None
+        return _isin_sorted(keys, self.sorted_keys)
+
+
 def sample_epoch(
     user_idx: np.ndarray,
     movie_idx: np.ndarray,
-    positive_keys: np.ndarray,
+    rated: RatedPairs,
     n_movies: int,
     negatives: int,
     rng: np.random.Generator,
@@ -152,7 +179,7 @@ def sample_epoch(
     neg_users = np.repeat(user_idx, negatives)
     neg_movies = rng.integers(0, n_movies, size=neg_users.size)
     for _ in range(5):  # redraw the few that hit a rated movie; any left after 5 rounds are noise
-        hit = _isin_sorted(neg_users.astype(np.int64) * n_movies + neg_movies, positive_keys)
+        hit = rated.rated(neg_users, neg_movies)
         if not hit.any():
             break
         neg_movies[hit] = rng.integers(0, n_movies, size=int(hit.sum()))
@@ -213,7 +240,7 @@ def fit_neumf(
 
     batch, budget = training_plan(user_idx.size, cfg)
     chunk = max(1, CHUNK_EXAMPLES // (1 + cfg.negatives))
-    positive_keys = np.unique(user_idx.astype(np.int64) * n_movies + movie_idx)
+    rated = RatedPairs(user_idx, movie_idx, n_users, n_movies)
     losses: list[float] = []
     done, started = 0, time.perf_counter()
     total_steps = -(-budget // batch)
@@ -223,7 +250,7 @@ def fit_neumf(
         for start in range(0, order.size, chunk):
             part = order[start : start + chunk]
             users, movies, labels = sample_epoch(
-                user_idx[part], movie_idx[part], positive_keys, n_movies, cfg.negatives, rng
+                user_idx[part], movie_idx[part], rated, n_movies, cfg.negatives, rng
             )
             for s in range(0, users.size, batch):
                 if done >= budget:

@@ -10,7 +10,8 @@ import pytest
 
 from offline.config import BuildConfig, NeumfConfig, PoolConfig
 from offline.pools import assign_pools
-from offline.stages.neumf import build_neumf, fit_neumf, predict_pairs, train_neumf
+from offline.stages import neumf
+from offline.stages.neumf import RatedPairs, build_neumf, fit_neumf, predict_pairs, train_neumf
 
 TINY = NeumfConfig(
     gmf_dim=4,
@@ -164,3 +165,19 @@ def test_same_seed_gives_identical_bytes(built, ratings, pools, cfg):
     again, _ = train_neumf(ratings, pools, cfg)
     for name, table in built[0].items():
         assert table.to_csv(index=False) == again[name].to_csv(index=False), name
+
+
+def test_rated_pairs_answer_alike_as_a_bitmap_and_as_sorted_keys(monkeypatch):
+    """The negatives' "is it rated?" lookup: the bitmap (small data) and the sorted keys (the
+    full releases) answer every pair alike, rated or not, whatever the order of the ratings."""
+    rng = np.random.default_rng(3)
+    users, movies = rng.integers(0, 50, 400), rng.integers(0, 70, 400)
+    bitmap = RatedPairs(users, movies, 50, 70)
+    monkeypatch.setattr(neumf, "BITMAP_PAIRS", 0)
+    keys = RatedPairs(users, movies, 50, 70)
+    assert bitmap.bitmap is not None and keys.sorted_keys is not None  # the two forms
+    all_users, all_movies = np.divmod(np.arange(50 * 70), 70)
+    expected = np.zeros((50, 70), dtype=bool)
+    expected[users, movies] = True
+    assert (bitmap.rated(all_users, all_movies) == expected.ravel()).all()
+    assert (keys.rated(all_users, all_movies) == expected.ravel()).all()

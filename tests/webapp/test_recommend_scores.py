@@ -273,7 +273,9 @@ WEIGHT_SETTINGS = _weight_settings()
 
 @settings(max_examples=12, deadline=None)
 @given(visitors=st.lists(profiles(), min_size=1, max_size=2))
-def test_a_remembering_recommender_gives_what_a_plain_one_gives(rec: Recommender, visitors: list[Profile]) -> None:
+def test_a_remembering_recommender_gives_what_a_plain_one_gives(
+    rec: Recommender, visitors: list[Profile]
+) -> None:
     """Recommender.remember (the evaluation's memo of what does not depend on the weights being
     varied) changes no result: each profile at every setting, section size and less-known
     minimum (300: the less-known section runs short and is filled; 60 popular movies: the

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,23 +122,27 @@ def run_evaluation(
     # one fold evaluated: nothing to choose on, so only the first setting and lambda are run
     lambdas = EASE_LAMBDAS if len(fold_ids) > 1 else EASE_LAMBDAS[:1]
     grid = grid if len(fold_ids) > 1 else grid[:1]
-    prepared = [
-        prepare_fold(
-            fold,
-            folds,
-            dataset,
-            cfg,
-            spark,
-            stages,
-            explicit,
-            grid,
-            say,
-            ratings_df=ratings_df,
-            max_users=cfg.eval_max_test_users if bounded else None,
-            ease_lambdas=lambdas,
-        )
-        for fold in fold_ids
-    ]
+    # each fold's grid pass runs beside the next fold's training (prepare_fold)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaluate-grid") as background:
+        pending = [
+            prepare_fold(
+                fold,
+                folds,
+                dataset,
+                cfg,
+                spark,
+                stages,
+                explicit,
+                grid,
+                say,
+                ratings_df=ratings_df,
+                max_users=cfg.eval_max_test_users if bounded else None,
+                ease_lambdas=lambdas,
+                background=background,
+            )
+            for fold in fold_ids
+        ]
+        prepared = [future.result() for future in pending]
     grid_rows = pd.DataFrame([row for p in prepared for row in p.grid_rows])
     tuning = tuning_summary(grid_rows, grid)
     ease_rows = pd.DataFrame([row for p in prepared for row in p.ease_rows])
@@ -284,12 +289,18 @@ def prepare_fold(
     ratings_df: Any = None,
     max_users: int | None = None,
     ease_lambdas: Sequence[float] = EASE_LAMBDAS,
-) -> PreparedFold:
+    background: Executor | None = None,
+) -> "Future[PreparedFold]":
     """Train one fold's tables on the other folds' users, simulate its users, and show them the
     ten at every grid setting (HR@10 / NDCG@10 per case, for the held-out choice).
 
     With `max_users`, a seeded sample of at most that many of the fold's users is simulated (the
     others stay out of training all the same, so the tables are the full protocol's).
+
+    The training (Spark, TensorFlow) runs here; the rest (EASE's reference, the grid: numpy and
+    Python) in `background` when given, so that it can run on the second core while the next
+    fold trains (Spark's and TensorFlow's small jobs leave it idle much of the time). The
+    result does not depend on where it runs: nothing is shared but read-only tables.
     """
     start = time.perf_counter()
     ratings = dataset.ratings
@@ -302,6 +313,34 @@ def prepare_fold(
         spark_train = ratings_df.join(held_out.hint("broadcast"), "user_id", "left_anti")
     say(f"fold {fold + 1}/{cfg.eval_folds}: training on {train['user_id'].nunique()} users")
     tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit, spark_train=spark_train)
+
+    def finish() -> PreparedFold:
+        return _show_grid(
+            fold, train, test, test_users, tables, seconds, start, cfg, grid, say, max_users, ease_lambdas
+        )
+
+    if background is not None:
+        return background.submit(finish)
+    done: Future[PreparedFold] = Future()
+    done.set_result(finish())
+    return done
+
+
+def _show_grid(
+    fold: int,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    test_users: np.ndarray,
+    tables: dict[str, pd.DataFrame],
+    seconds: dict[str, float],
+    start: float,
+    cfg: BuildConfig,
+    grid: Sequence[Setting],
+    say: Progress,
+    max_users: int | None,
+    ease_lambdas: Sequence[float],
+) -> PreparedFold:
+    """prepare_fold after the training: EASE's reference models, the cases, the grid pass."""
     ease_start = time.perf_counter()
     first = Ease(train, lam=ease_lambdas[0])
     ease_models = {

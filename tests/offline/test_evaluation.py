@@ -432,6 +432,32 @@ def test_run_evaluation_is_deterministic(light_report: dict, tmp_path: Path) -> 
     assert [f["cases"] for f in again["folds"]] == [f["cases"] for f in light_report["folds"]]
 
 
+def test_a_failure_in_a_folds_grid_pass_stops_the_evaluation(tmp_path: Path) -> None:
+    """Each fold's grid pass runs in a background thread beside the next fold's training: an
+    error there must end run_evaluation with that error, not be lost with the thread (and the
+    folds' training must not go on past it unnoticed)."""
+    from offline.evaluation.tuning import Setting
+    from webapp.recommend import BlendWeights
+
+    trained: list[int] = []
+
+    def spy(spark: object, ratings: pd.DataFrame, movies: pd.DataFrame, cfg: BuildConfig) -> dict:
+        trained.append(len(ratings))
+        return _popular(spark, ratings, movies, cfg)
+
+    broken = Setting("broken", BlendWeights(popular={"als": "heavy"}))  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="heavy"):
+        run_evaluation(
+            synthetic_dataset(),
+            small_config(tmp_path),
+            spark=None,
+            rating_models=False,
+            stages=dataclasses.replace(LIGHT, compute_popular=spy),
+            grid=[broken],
+        )
+    assert trained  # the failure came from the grid, after a fold trained
+
+
 def test_test_users_never_reach_training(tmp_path: Path) -> None:
     seen: list[set[int]] = []
 

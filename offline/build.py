@@ -39,6 +39,7 @@ RECOMMENDER_MODULES = (
     "recommend_tables.py",
     "schema.py",
     "movies.py",
+    "cache.py",  # Recommender.remember's memo
 )
 
 

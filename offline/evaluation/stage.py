@@ -289,7 +289,7 @@ def prepare_fold(
     ratings_df: Any = None,
     max_users: int | None = None,
     ease_lambdas: Sequence[float] = EASE_LAMBDAS,
-    background: Executor | None = None,
+    background: Executor,
 ) -> "Future[PreparedFold]":
     """Train one fold's tables on the other folds' users, simulate its users, and show them the
     ten at every grid setting (HR@10 / NDCG@10 per case, for the held-out choice).
@@ -298,7 +298,7 @@ def prepare_fold(
     others stay out of training all the same, so the tables are the full protocol's).
 
     The training (Spark, TensorFlow) runs here; the rest (EASE's reference, the grid: numpy and
-    Python) in `background` when given, so that it can run on the second core while the next
+    Python) in `background`, so that it can run on the second core while the next
     fold trains (Spark's and TensorFlow's small jobs leave it idle much of the time). The
     result does not depend on where it runs: nothing is shared but read-only tables.
     """
@@ -314,16 +314,21 @@ def prepare_fold(
     say(f"fold {fold + 1}/{cfg.eval_folds}: training on {train['user_id'].nunique()} users")
     tables, seconds = train_fold_tables(spark, train, dataset, cfg, stages, explicit, spark_train=spark_train)
 
-    def finish() -> PreparedFold:
-        return _show_grid(
-            fold, train, test, test_users, tables, seconds, start, cfg, grid, say, max_users, ease_lambdas
-        )
-
-    if background is not None:
-        return background.submit(finish)
-    done: Future[PreparedFold] = Future()
-    done.set_result(finish())
-    return done
+    return background.submit(
+        _show_grid,
+        fold,
+        train,
+        test,
+        test_users,
+        tables,
+        seconds,
+        start,
+        cfg,
+        grid,
+        say,
+        max_users,
+        ease_lambdas,
+    )
 
 
 def _show_grid(

@@ -197,7 +197,8 @@ def add_synth_parser(sub: argparse._SubParsersAction, defaults: dict) -> None:
 
 def add_download_parser(sub: argparse._SubParsersAction, defaults: dict) -> None:
     """`download NAME`: fetch a GroupLens release into data/NAME (no Spark involved)."""
-    from offline.data.download import BASE_URL_ENV, DEFAULT_BASE_URL, RELEASES
+    from offline.data.download import RELEASES
+    from offline.data.fetch import BASE_URL_ENV, DEFAULT_BASE_URL
 
     download = sub.add_parser(
         "download",

@@ -25,6 +25,8 @@ from rich.console import Console
 
 from offline.config import PROJECT_ROOT
 from offline.data import download as dl
+from offline.data import fetch as fetching
+from offline.data import unpack as unpacking
 from offline.data.download import DownloadError, download_release
 
 NAME = "ml-32m"
@@ -164,7 +166,7 @@ def test_progress_without_a_terminal(env: Env) -> None:
 
 
 def test_base_url_from_the_environment(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(dl.BASE_URL_ENV, env.url + "/")
+    monkeypatch.setenv(fetching.BASE_URL_ENV, env.url + "/")
     download_release(NAME, env.root, console=Console(file=io.StringIO()))
     assert_unpacked(env)
 
@@ -201,7 +203,7 @@ def test_ctrl_c_keeps_the_partial_download_for_resuming(env: Env, monkeypatch) -
         def update(self, task: int, completed: int) -> None:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(dl, "CHUNK", 4096)
+    monkeypatch.setattr(fetching, "CHUNK", 4096)
     monkeypatch.setattr(dl, "progress_bar", lambda console: contextlib.nullcontext(InterruptingProgress()))
     with pytest.raises(KeyboardInterrupt):
         fetch(env)
@@ -362,18 +364,18 @@ def test_disk_full_while_writing_is_one_line(env: Env) -> None:
 
 
 def test_disk_full_while_unpacking_keeps_the_verified_zip(env: Env, monkeypatch) -> None:
-    real_extract = dl.extract
+    real_extract = unpacking.extract
 
     def extract_until_full(archive, staging, progress, total):
         (staging / "half-written").write_bytes(b"x")
         raise OSError(28, os.strerror(28))
 
-    monkeypatch.setattr(dl, "extract", extract_until_full)
+    monkeypatch.setattr(unpacking, "extract", extract_until_full)
     with pytest.raises(DownloadError, match="disk full: need 1 MB in .* to unpack"):
         fetch(env)
     assert os.listdir(env.root) == [".downloads"]  # the unpack folder is gone
     assert os.listdir(env.root / ".downloads") == [f"{NAME}.zip"]
-    monkeypatch.setattr(dl, "extract", real_extract)
+    monkeypatch.setattr(unpacking, "extract", real_extract)
     env.server.requests.clear()
     fetch(env)
     assert [path for path, _ in env.server.requests] == [f"/datasets/movielens/{NAME}.zip.md5"]
@@ -442,4 +444,4 @@ def test_cli_disk_full_prints_one_line(env: Env) -> None:
 def test_md5_file_formats() -> None:
     digest = "6b51fb2759a8657d3bfcbfc42b592ada"
     for text in (f"{digest}  ml-25m.zip\n", f"MD5 (ml-25m.zip) = {digest}\n", digest.upper()):
-        assert dl.MD5_PATTERN.search(text).group(0).lower() == digest
+        assert fetching.MD5_PATTERN.search(text).group(0).lower() == digest

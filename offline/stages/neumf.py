@@ -272,14 +272,11 @@ def fit_neumf(
 
 
 def predict_pairs(
-    model: keras.Model, user_idx: np.ndarray, movie_idx: np.ndarray, batch_size: int
+    model: keras.Model, user_idx: np.ndarray, movie_idx: np.ndarray, batch_size: int, scorer: Any = None
 ) -> np.ndarray:
-    """Scores of (user, movie) index pairs, in batches, rounded so ties and bytes are stable."""
-    import tensorflow as tf
-
-    predict = tf.function(  # no autograph, as train_step
-        lambda u, m: model({"user": u, "movie": m}, training=False), reduce_retracing=True, autograph=False
-    )
+    """Scores of (user, movie) index pairs, in batches, rounded so ties and bytes are stable
+    (scorer: the model's `pair_scorer`, to share one between calls)."""
+    predict = scorer or pair_scorer(model)
     users, movies = user_idx.astype(np.int32), movie_idx.astype(np.int32)
     parts = [
         np.asarray(predict(users[s : s + batch_size], movies[s : s + batch_size])).reshape(-1)
@@ -287,6 +284,21 @@ def predict_pairs(
     ]
     scores = np.concatenate(parts) if parts else np.zeros(0)
     return np.round(scores.astype(np.float64), DECIMALS)
+
+
+def pair_scorer(model: keras.Model) -> Any:
+    """The model's compiled scoring function, traced once: any batch size fits its signature, so
+    neither the last, shorter batch nor a second `predict_pairs` call given the same scorer
+    traces it again (a new function per call, traced again for the last batch, made TensorFlow
+    warn of retracing in `evaluate`)."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None], tf.int32)
+    return tf.function(  # no autograph, as train_step
+        lambda u, m: model({"user": u, "movie": m}, training=False),
+        input_signature=(spec, spec),
+        autograph=False,
+    )
 
 
 def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -350,10 +362,13 @@ def train_neumf(
     if say:
         say(f"NeuMF: scoring {user_pairs[0].size + movie_pairs[0].size:,} candidate pairs")
     batch = cfg.neumf.predict_batch_size
+    scorer = pair_scorer(model)
     u, m = user_pairs
-    user_top = ranked(u, m, predict_pairs(model, u, m, batch), cfg.neumf.top_n, ("user_id", "movie_id"))
+    scores = predict_pairs(model, u, m, batch, scorer)
+    user_top = ranked(u, m, scores, cfg.neumf.top_n, ("user_id", "movie_id"))
     m, u = movie_pairs
-    movie_top = ranked(m, u, predict_pairs(model, u, m, batch), cfg.neumf.top_n, ("movie_id", "user_id"))
+    scores = predict_pairs(model, u, m, batch, scorer)
+    movie_top = ranked(m, u, scores, cfg.neumf.top_n, ("movie_id", "user_id"))
     batch_size, examples = training_plan(user_idx.size, cfg.neumf)
     tables = {
         "neumf_user_top": _to_ids(user_top, {"user_id": users, "movie_id": movies}),

@@ -129,6 +129,24 @@ def test_training_writes_nothing_to_the_temporary_folder(ratings, tmp_path, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_scoring_traces_the_model_once_and_matches_calling_it(ratings):
+    """One compiled scoring function, traced once for every batch size and both calls (a new
+    function per call, traced again for the last, shorter batch, made TensorFlow warn of
+    retracing); its scores are the model's own."""
+    from offline.stages.neumf import pair_scorer
+
+    users = ratings["user_id"].to_numpy() - 1
+    movies = ratings["movie_id"].to_numpy() - 1
+    model, _ = fit_neumf(users, movies, N_USERS, N_MOVIES, dataclasses.replace(TINY, epochs=1), seed=3)
+    scorer = pair_scorer(model)
+    first = predict_pairs(model, users[:10], movies[:10], 4, scorer)  # batches of 4, 4 and 2
+    second = predict_pairs(model, users[5:12], movies[5:12], 3, scorer)
+    assert scorer.experimental_get_tracing_count() == 1
+    direct = np.asarray(model({"user": users[:12].astype(np.int32), "movie": movies[:12].astype(np.int32)}))
+    np.testing.assert_allclose(first, direct.ravel()[:10], atol=1e-5)  # rounded to DECIMALS
+    np.testing.assert_allclose(second, direct.ravel()[5:12], atol=1e-5)  # rounded to DECIMALS
+
+
 def test_exported_tables(built, ratings, pools, cfg):
     tables, metrics = built
     assert set(tables) == {"neumf_user_top", "neumf_movie_top_users", "neumf_movie_embeddings"}

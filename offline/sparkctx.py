@@ -90,6 +90,7 @@ def spark_session(config: "BuildConfig", app_name: str = "movie-recommender") ->
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     os.environ.setdefault("SPARK_CONF_DIR", str(SPARK_CONF_DIR))
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     builder = (
@@ -106,6 +107,8 @@ def spark_session(config: "BuildConfig", app_name: str = "movie-recommender") ->
         .config("spark.driver.extraJavaOptions", "-Xss16m")
     )
     existing = SparkSession.getActiveSession()
+    if existing is None and SparkContext._gateway is None:  # a new JVM: it reads the variable
+        use_own_local_dirs(config.work_dir)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     spark._movierec_borrowed = existing is not None  # someone else's session: never stop it
@@ -117,6 +120,52 @@ def spark_session(config: "BuildConfig", app_name: str = "movie-recommender") ->
     return spark, checkpoints
 
 
+LOCAL_DIRS = "SPARK_LOCAL_DIRS"
+SCRATCH_KIND = "movierec-spark"  # movierec-spark-PID-RANDOM: a driver's own Spark scratch
+_UNSET = object()
+_configured_local_dirs: object = _UNSET  # the variable as it was before the first session
+_own_local_dirs: list[Path] = []
+
+
+def use_own_local_dirs(work_dir: str | Path) -> list[Path]:
+    """Point the JVM about to start at scratch folders of this process's own (Spark's block,
+    shuffle and shipped files), made inside the configured SPARK_LOCAL_DIRS, else inside the
+    work folder; folders that builds since killed left there are removed first. Spark deletes
+    its scratch when its JVM ends, but a JVM whose driver was killed at the wrong moment left a
+    blockmgr folder behind; inside a folder named after the driver's process, the next build
+    finds it and removes it, as it does the build's checkpoints and temporary files. A work
+    folder on cluster storage keeps Spark's own choice (none made: [])."""
+    global _configured_local_dirs
+    if _configured_local_dirs is _UNSET:
+        _configured_local_dirs = os.environ.get(LOCAL_DIRS)
+    configured = _configured_local_dirs
+    roots = [r for r in (configured if isinstance(configured, str) else "").split(",") if r]
+    if not roots:
+        if storage.is_uri(work_dir):
+            return []
+        roots = [str(work_dir)]
+    _own_local_dirs.clear()
+    for root in roots:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        remove_stale(root, SCRATCH_KIND)
+        folder = Path(root) / own_name(SCRATCH_KIND)
+        folder.mkdir()
+        _own_local_dirs.append(folder)
+    os.environ[LOCAL_DIRS] = ",".join(str(f) for f in _own_local_dirs)
+    return list(_own_local_dirs)
+
+
+def _release_own_local_dirs() -> None:
+    """After the JVM ended: remove this process's scratch folders, restore the variable."""
+    for folder in _own_local_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
+    _own_local_dirs.clear()
+    if isinstance(_configured_local_dirs, str):
+        os.environ[LOCAL_DIRS] = _configured_local_dirs
+    elif _configured_local_dirs is None:
+        os.environ.pop(LOCAL_DIRS, None)
+
+
 def stop_spark(spark: "SparkSession") -> None:
     """Stop the session and end its JVM: `stop()` alone leaves the gateway JVM running with
     its heap, which the driver-side stages (kNN, NeuMF) need more. A later session starts a
@@ -126,6 +175,7 @@ def stop_spark(spark: "SparkSession") -> None:
     spark.stop()
     gateway = SparkContext._gateway
     if gateway is None:
+        _release_own_local_dirs()
         return
     try:
         gateway.shutdown()
@@ -145,6 +195,7 @@ def stop_spark(spark: "SparkSession") -> None:
                     stream.close()
         SparkContext._gateway = None
         SparkContext._jvm = None
+        _release_own_local_dirs()  # the JVM has ended: nothing writes there any more
 
 
 def ship_code(spark: "SparkSession") -> None:

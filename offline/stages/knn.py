@@ -2,7 +2,7 @@
 
 Collaborative neighbours come from a blockwise sparse co-occurrence product (`similarity.py`:
 exact counts, memory bounded per block, two processes); content neighbours from scikit-learn
-(TF-IDF and a brute-force NearestNeighbors search).
+(TF-IDF, and cosine distances to every candidate; ties at the k-th place settled by id).
 
 Representation, chosen by measurement: a movie is the binary vector of the users who rated it
 (co-occurrence cosine), not its mean-centred ratings (adjusted cosine). Quick three-pick run on
@@ -48,7 +48,7 @@ import pandas as pd
 import scipy.sparse as sp
 import sklearn
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-from sklearn.neighbors import NearestNeighbors
+from sklearn.metrics import pairwise_distances_chunked
 
 from offline.config import BuildConfig
 from offline.stages import similarity
@@ -132,7 +132,7 @@ def cf_neighbors(
 
     Binary vectors go through the blockwise co-occurrence product (`similarity.top_k_cosine`:
     exact counts, memory bounded by a block, never movies x movies); the centred form, kept for
-    ablations on small data, through scikit-learn's brute-force search.
+    ablations on small data, through `nearest_movies` (scikit-learn's cosine distances).
     """
     if len(movie_ids) < 2:
         return _empty()
@@ -188,23 +188,39 @@ def item_user_matrix(
 def nearest_movies(
     candidates: sp.spmatrix, candidate_ids: np.ndarray, queries: sp.spmatrix, query_ids: np.ndarray, k: int
 ) -> pd.DataFrame:
-    """Each query row's k most cosine-similar candidate rows (itself excluded, similarity > 0)."""
+    """Each query row's k most cosine-similar candidate rows (itself excluded, similarity > 0,
+    rounded to DECIMALS; ties: lower neighbor_id first).
+
+    Every candidate is compared (scikit-learn's cosine distances, in chunks of
+    WORKING_MEMORY_MB), and every candidate tied at the k-th place is kept until the ids settle
+    it. A k-nearest search would pick some of a large tie (content rows have many: same genres
+    and decade) in the order its partition algorithm leaves them, and NumPy's differs by CPU:
+    the same data then gave different tables on different machines.
+    """
     if candidates.shape[0] == 0 or queries.shape[0] == 0:
         return _empty()
-    # Over-fetch: the query itself may be among the candidates, and ties at the k-th place are
-    # then settled by neighbor_id (unless the tie runs past 2k) rather than by argpartition.
-    n = min(candidates.shape[0], 2 * k + 1)
-    index = NearestNeighbors(n_neighbors=n, metric="cosine", algorithm="brute").fit(candidates)
+    order = np.argsort(np.asarray(candidate_ids), kind="stable")  # columns in id order
+    candidates, candidate_ids = candidates[order], np.asarray(candidate_ids)[order]
+    query_ids = np.asarray(query_ids)
+    position = pd.Index(candidate_ids).get_indexer(query_ids)  # each query's own column, or -1
+
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def top(distance: np.ndarray, start: int) -> None:
+        sims = np.round(1.0 - distance, DECIMALS)
+        own = position[start : start + len(sims)]
+        mine = np.flatnonzero(own >= 0)
+        sims[mine, own[mine]] = -np.inf  # a movie is not its own neighbour
+        # kept here, not returned: scikit-learn wants one returned entry per row of the chunk
+        found.append(similarity.top_k_rows(sims, k, start))
+
     with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-        distance, position = index.kneighbors(queries)
+        for _ in pairwise_distances_chunked(queries, candidates, metric="cosine", reduce_func=top):
+            pass
+    rows, cols, sims = (np.concatenate([part[n] for part in found]) for n in range(3))
     frame = pd.DataFrame(
-        {
-            "movie_id": np.repeat(np.asarray(query_ids), n),
-            "neighbor_id": np.asarray(candidate_ids)[position.ravel()],
-            "similarity": np.round(1.0 - distance.ravel(), DECIMALS),
-        }
+        {"movie_id": query_ids[rows], "neighbor_id": candidate_ids[cols], "similarity": sims}
     )
-    frame = frame[(frame["neighbor_id"] != frame["movie_id"]) & (frame["similarity"] > 0)]
     return _rank(frame, k)
 
 

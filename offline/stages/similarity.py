@@ -49,7 +49,8 @@ def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
     has_self = own >= 0
     sims[rows[has_self], own[has_self]] = 0.0  # a movie is not its own neighbour
     found: list[tuple[np.ndarray, ...]] = [
-        _top_k(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start) for mask in masks
+        top_k_rows(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start)
+        for mask in masks
     ]
     if not _shared.get("with_counts"):
         return found
@@ -57,7 +58,7 @@ def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
     return [(r, c, v, counts[r - start, c].astype(np.int64)) for r, c, v in found]
 
 
-def _top_k(sims: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def top_k_rows(sims: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's k largest positive entries (ties: lower column first), rows offset by start."""
     n_cand = sims.shape[1]
     if n_cand == 0:

@@ -7,9 +7,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from offline.config import BuildConfig, KnnConfig
-from offline.stages.knn import COLUMNS, compute_neighbors
+from offline.stages.knn import COLUMNS, compute_neighbors, nearest_movies
 
 BLOCK_A, BLOCK_B = [10, 11, 12], [20, 21, 22]
 UNRATED, SCARCE = 30, 31
@@ -146,3 +147,25 @@ def test_co_raters_are_the_people_who_rated_both(weighting, movies, tags, cfg):
             counts[cf["movie_id"]].to_numpy() * counts[cf["neighbor_id"]].to_numpy()
         )
         assert np.allclose(cf["similarity"], cosine.round(6))
+
+
+def test_a_tie_larger_than_k_is_settled_by_the_lowest_ids_whatever_the_candidate_order():
+    """Content rows tie often (same genres and decade). Among equally similar candidates the
+    lowest ids win, however many tie and in whatever order the candidates come; a k-nearest
+    search kept whichever of a large tie its partition left in front, which NumPy orders
+    differently on different CPUs (the same data gave different tables on two machines)."""
+    query = [1.0, 1.0, 0.0]
+    tied_ids = list(range(100, 0, -10))  # 100, 90, ..., 10: the lowest ids come last
+    rows = [query] + [[1.0, 0.0, 0.0]] * len(tied_ids) + [[0.0, 0.0, 1.0], query]
+    ids = [500] + tied_ids + [1, 7]  # 500: as similar as it gets; 1: not similar; 7: the query
+    candidates = sp.csr_matrix(np.array(rows))
+    found = nearest_movies(candidates, np.array(ids), sp.csr_matrix(np.array([query])), np.array([7]), k=3)
+    assert found["neighbor_id"].tolist() == [500, 10, 20]
+    assert found["rank"].tolist() == [1, 2, 3]
+    assert found["similarity"].tolist() == [1.0, round(1 / np.sqrt(2), 6), round(1 / np.sqrt(2), 6)]
+    # the same answer with the candidates in any other order
+    shuffled = np.random.default_rng(0).permutation(len(ids))
+    again = nearest_movies(
+        candidates[shuffled], np.array(ids)[shuffled], sp.csr_matrix(np.array([query])), np.array([7]), k=3
+    )
+    pd.testing.assert_frame_equal(again, found)

@@ -55,6 +55,7 @@ DECIMALS = 5
 # Two threads per op, fixed (not the machine's core count): both cores of a small machine work,
 # and the float sums run in the same order on any host, so the tables do not depend on it.
 INTRA_OP_THREADS = 2
+ONEDNN_MAX_ISA = "AVX2"  # the newest instruction set oneDNN may use (see _keras)
 CHUNK_EXAMPLES = 4_000_000  # training examples sampled at a time (bounded memory per chunk)
 BITMAP_PAIRS = 50_000_000  # RatedPairs: a bitmap up to this many (user, movie) pairs (50 MB)
 Say = Callable[[str], None]
@@ -86,9 +87,14 @@ class IdIndex:
 def _keras() -> Any:
     """Import Keras (TensorFlow backend) quietly, on first use."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # oneDNN off: same speed for this small model, no start-up notice (which ignores the log
-    # level), and float sums in a fixed order on any x86 CPU.
+    # oneDNN's graph rewrites off: same speed for this small model, and no start-up notice
+    # (which ignores the log level).
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # TensorFlow's matrix products still run on oneDNN's kernels, which it picks by CPU: capped
+    # at AVX2, a newer CPU runs the same kernels as an AVX2 one, and the same seed gives the same
+    # model there (a cap, so an older CPU still runs; on this model's small products it costs
+    # nothing). Measured: ONEDNN_MAX_CPU_ISA=AVX changes every NeuMF table on an AVX2 machine.
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", ONEDNN_MAX_ISA)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
     import tensorflow as tf

@@ -199,3 +199,46 @@ def test_rated_pairs_answer_alike_as_a_bitmap_and_as_sorted_keys(monkeypatch):
     expected[users, movies] = True
     assert (bitmap.rated(all_users, all_movies) == expected.ravel()).all()
     assert (keys.rated(all_users, all_movies) == expected.ravel()).all()
+
+
+# A fresh process (oneDNN reads its cap once): NeuMF's first matrix product, with oneDNN's
+# verbose log on, which names the instruction set its kernels use.
+_FIRST_PRODUCT = """
+import os, sys
+from offline.stages import neumf
+neumf._keras()
+import tensorflow as tf
+tf.matmul(tf.ones((8, 8)), tf.ones((8, 8)))
+print("cap", os.environ["ONEDNN_MAX_CPU_ISA"])
+"""
+
+
+@pytest.mark.parametrize("preset", [None, "AVX"])
+def test_onednn_kernels_are_capped_at_avx2_unless_the_user_chose(preset):
+    """TensorFlow's matrix products run on oneDNN kernels chosen by CPU, even with its graph
+    rewrites off: an AVX-512 machine trained a different NeuMF from the same seed. _keras caps
+    them at AVX2, so newer CPUs run the same kernels; a cap the user set is kept."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
+    env.update(ONEDNN_VERBOSE="1", PYTHONPATH=str(Path(neumf.__file__).resolve().parents[2]))
+    if preset:
+        env["ONEDNN_MAX_CPU_ISA"] = preset
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_PRODUCT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert f"cap {preset or neumf.ONEDNN_MAX_ISA}" in out
+    isa = [line.rsplit("isa:", 1)[1] for line in out.splitlines() if "info,cpu,isa:" in line]
+    assert isa, out[-2000:]
+    # "Intel AVX2", "Intel AVX2 with Intel DL Boost", ... (less on an older CPU); never AVX-512
+    assert "512" not in isa[0] and "AMX" not in isa[0], isa
+    if preset:
+        assert isa[0] == "Intel AVX", isa

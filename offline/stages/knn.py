@@ -208,9 +208,7 @@ def nearest_movies(
 
     def top(distance: np.ndarray, start: int) -> None:
         sims = np.round(1.0 - distance, DECIMALS)
-        own = position[start : start + len(sims)]
-        mine = np.flatnonzero(own >= 0)
-        sims[mine, own[mine]] = -np.inf  # a movie is not its own neighbour
+        similarity.drop_self(sims, position[start : start + len(sims)])
         # kept here, not returned: scikit-learn wants one returned entry per row of the chunk
         found.append(similarity.top_k_rows(sims, k, start))
 

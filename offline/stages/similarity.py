@@ -44,10 +44,7 @@ def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
     k: int = _shared["k"]
     counts = (queries[start:stop] @ candidates_t).toarray()
     sims = np.round(counts / (q_norm[start:stop, None] * c_norm[None, :]), DECIMALS)
-    rows = np.arange(stop - start)
-    own = self_index[start:stop]
-    has_self = own >= 0
-    sims[rows[has_self], own[has_self]] = 0.0  # a movie is not its own neighbour
+    drop_self(sims, self_index[start:stop])
     found: list[tuple[np.ndarray, ...]] = [
         top_k_rows(np.where(mask[None, :], sims, 0.0) if mask is not None else sims, k, start)
         for mask in masks
@@ -56,6 +53,13 @@ def top_k_block(start: int, stop: int) -> list[tuple[np.ndarray, ...]]:
         return found
     # the exact co-occurrence count of each pair kept (an integer below 2^24 in float32)
     return [(r, c, v, counts[r - start, c].astype(np.int64)) for r, c, v in found]
+
+
+def drop_self(sims: np.ndarray, own: np.ndarray) -> None:
+    """Zero each row's own column (own: the query's position among the candidates, -1 when it
+    is not one): a movie is not its own neighbour, and top_k_rows keeps positive entries only."""
+    rows = np.flatnonzero(own >= 0)
+    sims[rows, own[rows]] = 0.0
 
 
 def top_k_rows(sims: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -204,7 +208,7 @@ def test_rated_pairs_answer_alike_as_a_bitmap_and_as_sorted_keys(monkeypatch):
 # A fresh process (oneDNN reads its cap once): NeuMF's first matrix product, with oneDNN's
 # verbose log on, which names the instruction set its kernels use.
 _FIRST_PRODUCT = """
-import os, sys
+import os
 from offline.stages import neumf
 neumf._keras()
 import tensorflow as tf
@@ -218,11 +222,6 @@ def test_onednn_kernels_are_capped_at_avx2_unless_the_user_chose(preset):
     """TensorFlow's matrix products run on oneDNN kernels chosen by CPU, even with its graph
     rewrites off: an AVX-512 machine trained a different NeuMF from the same seed. _keras caps
     them at AVX2, so newer CPUs run the same kernels; a cap the user set is kept."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
     env.update(ONEDNN_VERBOSE="1", PYTHONPATH=str(Path(neumf.__file__).resolve().parents[2]))
     if preset:

@@ -373,6 +373,7 @@ def run_stages(
                 for table_name, frame in result.tables.items():
                     entry = publish.write_table(frame, staging / f"{table_name}.csv")
                     tables[table_name] = {**entry, "stage": name}
+                _drop_unwritten(tables, staging, name, set(result.tables))
                 for file_name, content in result.files.items():
                     (staging / file_name).write_bytes(content)
                 seconds = round(time.perf_counter() - start, 2)
@@ -389,6 +390,14 @@ def run_stages(
         ctx.close()
         emit_event("end")
     return runs, manifest
+
+
+def _drop_unwritten(tables: dict[str, dict[str, Any]], staging: Path, stage: str, written: set[str]) -> None:
+    """Forget the tables an earlier run of `stage` wrote and this one did not (a table the code
+    no longer makes, e.g. `neumf_movie_embeddings` before 2026-11-27): a one-stage rebuild copies
+    the previous folder, and would otherwise publish the old file as this stage's output."""
+    for table_name in [t for t, entry in tables.items() if entry.get("stage") == stage and t not in written]:
+        (staging / tables.pop(table_name).get("file", f"{table_name}.csv")).unlink(missing_ok=True)
 
 
 def emit_event(stage: str) -> None:

@@ -379,7 +379,6 @@ def train_neumf(
     tables = {
         "neumf_user_top": _to_ids(user_top, {"user_id": users, "movie_id": movies}),
         "neumf_movie_top_users": _to_ids(movie_top, {"movie_id": movies, "user_id": users}),
-        "neumf_movie_embeddings": movie_embeddings(model, movies),
     }
     metrics = {
         "train_rows": int(len(train)),
@@ -410,14 +409,6 @@ def _seen_matrix(ratings: pd.DataFrame, users: IdIndex, movies: IdIndex) -> sp.c
     )
 
 
-def movie_embeddings(model: keras.Model, movies: IdIndex) -> pd.DataFrame:
-    """`neumf_movie_embeddings`: the GMF movie embeddings (the branch that scores by a product)."""
-    weights = model.get_layer("gmf_movie_embedding").get_weights()[0].astype(np.float64)
-    frame = pd.DataFrame(np.round(weights, DECIMALS), columns=[f"e{i}" for i in range(weights.shape[1])])
-    frame.insert(0, "movie_id", movies.ids.astype(np.int32))
-    return frame
-
-
 def _to_ids(frame: pd.DataFrame, codecs: dict[str, IdIndex]) -> pd.DataFrame:
     """Replace index columns by ids (index order is id order, so the sort order holds)."""
     out = frame.copy()
@@ -428,7 +419,7 @@ def _to_ids(frame: pd.DataFrame, codecs: dict[str, IdIndex]) -> pd.DataFrame:
 
 
 def run(ctx: BuildContext) -> StageResult:
-    """Stage `neumf`: train on the build's training split, export the three tables."""
+    """Stage `neumf`: train on the build's training split, export the two tables."""
     from offline.build import StageResult
 
     tables, metrics = train_neumf(ctx.data.ratings, ctx.pools, ctx.config, ctx.split, ctx.progress)

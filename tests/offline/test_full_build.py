@@ -28,7 +28,6 @@ EXPECTED_TABLES = {
     "ease_neighbors",
     "neumf_user_top",
     "neumf_movie_top_users",
-    "neumf_movie_embeddings",
     *INSIGHT_TABLES,  # the insights stage writes what the web app reads
 }
 

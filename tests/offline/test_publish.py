@@ -18,13 +18,15 @@ class FakeStages:
     """Stand-in stage modules: a table that depends on the seed, and one that can fail."""
 
     fail = False
+    extra_table = False  # numbers also writes `squares` (a table a later version stops making)
 
-    @staticmethod
-    def run_numbers(ctx) -> StageResult:
+    @classmethod
+    def run_numbers(cls, ctx) -> StageResult:
         values = ctx.rng("numbers").random(5)
-        return StageResult(
-            {"numbers": pd.DataFrame({"i": range(5), "value": values})}, {"mean": float(values.mean())}
-        )
+        tables = {"numbers": pd.DataFrame({"i": range(5), "value": values})}
+        if cls.extra_table:
+            tables["squares"] = pd.DataFrame({"i": range(5), "value": values**2})
+        return StageResult(tables, {"mean": float(values.mean())})
 
     @classmethod
     def run_movies(cls, ctx) -> StageResult:
@@ -41,9 +43,9 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch):
         object.__setattr__(registry[name], "run", fn)
     monkeypatch.setattr(build, "STAGES", registry)
     monkeypatch.setattr(build, "BUILD_STAGES", list(stages))
-    FakeStages.fail = False
+    FakeStages.fail = FakeStages.extra_table = False
     yield list(stages)
-    FakeStages.fail = False
+    FakeStages.fail = FakeStages.extra_table = False
 
 
 def test_manifest_lists_tables_inputs_config_versions_metrics(config: BuildConfig, fake_registry) -> None:
@@ -97,6 +99,24 @@ def test_one_stage_rebuild_keeps_the_other_tables(config: BuildConfig, fake_regi
     assert second["tables"]["movie_list"] == first["tables"]["movie_list"]
     assert second["tables"]["numbers"]["sha256"] != first["tables"]["numbers"]["sha256"]
     publish.verify_tables(config.out_dir)
+
+
+def test_a_table_the_stage_no_longer_writes_goes_with_its_rebuild(config: BuildConfig, fake_registry) -> None:
+    """A one-stage rebuild starts from a copy of the previous folder: a table that the stage's
+    earlier version wrote (neumf_movie_embeddings, say) used to stay, published as if the new
+    run had made it."""
+    FakeStages.extra_table = True
+    _, first = run_stages(config, fake_registry)
+    assert {"numbers", "squares", "movie_list"} <= set(first["tables"])
+    FakeStages.extra_table = False
+    _, second = run_stages(config, ["numbers"])
+    assert set(second["tables"]) == set(first["tables"]) - {"squares"}
+    assert not (config.out_dir / "squares.csv").exists()
+    assert second["tables"]["movie_list"] == first["tables"]["movie_list"]
+    publish.verify_tables(config.out_dir)
+    # a table of another stage stays although this run did not write it
+    _, third = run_stages(config, ["movie_list"])
+    assert set(third["tables"]) == set(second["tables"])
 
 
 @pytest.mark.parametrize("folder", ["missing", "empty", "without a manifest"])

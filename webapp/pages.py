@@ -30,6 +30,7 @@ from webapp.marks import PageState
 from webapp.movies import Movie
 from webapp.picks import PickCheck, check_text_picks
 from webapp.recommend import PICKS_REQUIRED, Recommendation
+from webapp.recommendation import HEAD_VERBS, reason_head
 from webapp.search import MAX_QUERY_LENGTH
 from webapp.store import Store
 from webapp.urls import movie_url, page_path, picks_url
@@ -167,22 +168,16 @@ def _make_linked_head(store: Store, parts: fragments.Parts, rec: Recommendation)
     named = [m for m in found if m is not None]
     if not named or len(named) < len(found):
         return rec.reason_head
-    if rec.reason_head != "Because you picked " + _joined([m.title for m in named]):
+    titles = [m.title for m in named]
+    verb = next((v for v in HEAD_VERBS if rec.reason_head == reason_head(v, titles)), None)
+    if verb is None:  # it names more picks than it lists ("and 2 more"): shown as it is
         return rec.reason_head
     links = [parts.get(("movie_link", m.movie_id), functools.partial(_movie_link, m)) for m in named]
-    return Markup("Because you picked ") + _joined(links, Markup)
+    return reason_head(verb, links, Markup)
 
 
 def _movie_link(movie: Movie) -> Markup:
     return Markup('<a href="{}">{}</a>').format(movie_url(movie.movie_id), movie.title)
-
-
-def _joined(names: Sequence[str], text: type[str] = str) -> str:
-    """'A', 'A and B', 'A, B and C' (as the recommender joins the picks it names); text=Markup
-    joins links without escaping them."""
-    if len(names) == 1:
-        return names[0]
-    return text(", ").join(names[:-1]) + text(" and ") + names[-1]
 
 
 def _feedback_fields(store: Store, state: PageState, level: str, result) -> Markup:

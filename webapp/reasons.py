@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from webapp.recommend_tables import TrainedArrays
-from webapp.recommendation import Evidence, Recommendation
+from webapp.recommendation import Evidence, Recommendation, join_titles, reason_head
 
 if TYPE_CHECKING:  # recommend imports this module; only the annotations need these
     from webapp.sources import Query, Scope, Scores
@@ -83,13 +83,12 @@ class Reasons(TrainedArrays):
             titles = [self.titles[idx[j]] for j in because]
             if len(titles) > MAX_NAMED:  # a large profile: the first few, then how many more
                 titles = titles[:MAX_NAMED] + [f"{len(titles) - MAX_NAMED} more"]
-            names = _join_titles(titles)
             evidence = self._evidence(best, i, [int(idx[j]) for j in because])
             out[section].append(
                 Recommendation(
                     movie_id=int(self.movie_ids[i]),
                     score=round(blended[n], 6),
-                    reason_head=f"Because you {query.verb} {names}",
+                    reason_head=reason_head(query.verb, titles),
                     reason_detail=self._detail(best, evidence, len(because)),
                     source=best,
                     because_of=tuple(picks[j] for j in because),
@@ -199,7 +198,7 @@ class Reasons(TrainedArrays):
             if shared:
                 return (
                     f"This shares the {_plural(len(shared), 'genre', 'genres')} "
-                    f"{_join_titles(list(shared))} with {ref}"
+                    f"{join_titles(list(shared))} with {ref}"
                 )
             return f"This is close to {ref} in tags, decade or title words"
         if source == "als":
@@ -218,13 +217,6 @@ class Reasons(TrainedArrays):
                 f"too"
             )
         return _DETAILS[source].format(it="it" if n_named == 1 else "them")
-
-
-def _join_titles(titles: Sequence[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
-    if len(titles) <= 1:
-        return "".join(titles)
-    return ", ".join(titles[:-1]) + " and " + titles[-1]
 
 
 def _plural(n: int | None, one: str, many: str) -> str:

@@ -4,7 +4,23 @@ as they are by the pages and the API."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+HEAD_VERBS = ("picked", "liked")  # three plain picks; a profile after feedback
+
+
+def join_titles(names: Sequence[str], text: type[str] = str) -> str:
+    """'A', 'A and B', 'A, B and C'. With text=Markup the parts are links, joined unescaped."""
+    if len(names) <= 1:
+        return text("").join(names)
+    return text(", ").join(names[:-1]) + text(" and ") + names[-1]
+
+
+def reason_head(verb: str, names: Sequence[str], text: type[str] = str) -> str:
+    """A reason's head, "Because you picked Heat and Casino": made here only, by the recommender
+    from titles and by the result page from links to the same movies (text=Markup)."""
+    return text("Because you ") + text(verb) + text(" ") + join_titles(names, text)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from conftest import AMELIE_ID, BUILD_ID
 from werkzeug.datastructures import MultiDict
 
 from webapp.feedback_views import feedback_store
+from webapp.recommend import LOVED_RATING
 
 RESULT = f"/recommendations?movie_ids=1&movie_ids={AMELIE_ID}&movie_ids=20"
 
@@ -68,6 +69,17 @@ def test_loved_movie_joins_the_picks_and_the_list_refreshes(app) -> None:
     assert loved not in _cards(page, "popular") + _cards(page, "less-known")
     assert len(_cards(page, "popular") + _cards(page, "less-known")) == 10
     assert "<strong>Because you liked" in page and "<strong>Because you picked" not in page
+    # the heads link the movies they name, as for three picks (they used to be plain text here)
+    heads = re.findall(r'<p class="reason"><strong>(.*?)</strong>', page)
+    api = client.post(
+        "/api/recommendations",
+        json={"movie_ids": [1, AMELIE_ID, 20, loved], "ratings": {str(loved): LOVED_RATING}},
+    ).get_json()
+    recs = api["popular"] + api["less_known"]
+    assert [unescape(re.sub(r"<[^>]+>", "", h)) for h in heads] == [r["reason_head"] for r in recs]
+    linked = [[int(m) for m in re.findall(r'<a href="/movies/(\d+)">', h)] for h in heads]
+    assert linked == [r["because_of"] if len(r["because_of"]) <= 3 else [] for r in recs]
+    assert any(linked)
     marks = page.split('id="your-marks"', 1)[1].split("</section>", 1)[0]
     assert "Seen it, loved it" in marks and f'value="undo:{loved}"' in marks
     assert app.test_client().get(target).get_data(as_text=True).count("result-card") == 10

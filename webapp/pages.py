@@ -170,10 +170,10 @@ def _make_linked_head(store: Store, parts: fragments.Parts, rec: Recommendation)
         return rec.reason_head
     titles = [m.title for m in named]
     verb = next((v for v in HEAD_VERBS if rec.reason_head == reason_head(v, titles)), None)
-    if verb is None:  # it names more picks than it lists ("and 2 more"): shown as it is
+    if verb is None:
         return rec.reason_head
     links = [parts.get(("movie_link", m.movie_id), functools.partial(_movie_link, m)) for m in named]
-    return reason_head(verb, links, Markup)
+    return reason_head(verb, links, Markup)  # the first few linked, then "and N more", as the text
 
 
 def _movie_link(movie: Movie) -> Markup:

@@ -19,7 +19,6 @@ from webapp.recommendation import Evidence, Recommendation, join_titles, reason_
 if TYPE_CHECKING:  # recommend imports this module; only the annotations need these
     from webapp.sources import Query, Scope, Scores
 
-MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 MODELS = ("knn", "als", "ease", "neumf")  # the sources a reason can name
 EVIDENCE_CACHE = 4096  # movies whose kNN / EASE lookup, NeuMF counts are kept (about 2 kB each)
 
@@ -81,8 +80,6 @@ class Reasons(TrainedArrays):
             else:
                 because = list(range(len(idx)))
             titles = [self.titles[idx[j]] for j in because]
-            if len(titles) > MAX_NAMED:  # a large profile: the first few, then how many more
-                titles = titles[:MAX_NAMED] + [f"{len(titles) - MAX_NAMED} more"]
             evidence = self._evidence(best, i, [int(idx[j]) for j in because])
             out[section].append(
                 Recommendation(

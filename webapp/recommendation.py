@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 HEAD_VERBS = ("picked", "liked")  # three plain picks; a profile after feedback
+MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 
 
 def join_titles(names: Sequence[str], text: type[str] = str) -> str:
@@ -19,7 +20,10 @@ def join_titles(names: Sequence[str], text: type[str] = str) -> str:
 
 def reason_head(verb: str, names: Sequence[str], text: type[str] = str) -> str:
     """A reason's head, "Because you picked Heat and Casino": made here only, by the recommender
-    from titles and by the result page from links to the same movies (text=Markup)."""
+    from titles and by the result page from links to the same movies (text=Markup). A large
+    profile's head names the first MAX_NAMED, then how many more."""
+    if len(names) > MAX_NAMED:
+        names = [*names[:MAX_NAMED], text(f"{len(names) - MAX_NAMED} more")]
     return text("Because you ") + text(verb) + text(" ") + join_titles(names, text)
 
 

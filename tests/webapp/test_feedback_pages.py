@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from webapp.feedback_views import feedback_store
 from webapp.recommend import LOVED_RATING
+from webapp.recommendation import MAX_NAMED
 
 RESULT = f"/recommendations?movie_ids=1&movie_ids={AMELIE_ID}&movie_ids=20"
 
@@ -69,17 +70,7 @@ def test_loved_movie_joins_the_picks_and_the_list_refreshes(app) -> None:
     assert loved not in _cards(page, "popular") + _cards(page, "less-known")
     assert len(_cards(page, "popular") + _cards(page, "less-known")) == 10
     assert "<strong>Because you liked" in page and "<strong>Because you picked" not in page
-    # the heads link the movies they name, as for three picks (they used to be plain text here)
-    heads = re.findall(r'<p class="reason"><strong>(.*?)</strong>', page)
-    api = client.post(
-        "/api/recommendations",
-        json={"movie_ids": [1, AMELIE_ID, 20, loved], "ratings": {str(loved): LOVED_RATING}},
-    ).get_json()
-    recs = api["popular"] + api["less_known"]
-    assert [unescape(re.sub(r"<[^>]+>", "", h)) for h in heads] == [r["reason_head"] for r in recs]
-    linked = [[int(m) for m in re.findall(r'<a href="/movies/(\d+)">', h)] for h in heads]
-    assert linked == [r["because_of"] if len(r["because_of"]) <= 3 else [] for r in recs]
-    assert any(linked)
+    _heads_link_what_they_name(client, page, [loved])  # as for three picks (they used to be plain)
     marks = page.split('id="your-marks"', 1)[1].split("</section>", 1)[0]
     assert "Seen it, loved it" in marks and f'value="undo:{loved}"' in marks
     assert app.test_client().get(target).get_data(as_text=True).count("result-card") == 10
@@ -91,6 +82,32 @@ def test_loved_movie_joins_the_picks_and_the_list_refreshes(app) -> None:
         ("loved", loved, "popular"),
     ]
     assert rows[-1]["rank"] == 2 and rows[-1]["build_id"] == BUILD_ID and rows[-1]["rating"] is None
+
+
+def _heads_link_what_they_name(client, page: str, loved: list[int]) -> list[list[int]]:
+    """Each head on the page reads as the API's for the same profile, and links the movies it
+    names: all of them, or the first MAX_NAMED of "A, B, C and 2 more". The links, per card."""
+    heads = re.findall(r'<p class="reason"><strong>(.*?)</strong>', page)
+    body = {"movie_ids": [1, AMELIE_ID, 20, *loved], "ratings": {str(m): LOVED_RATING for m in loved}}
+    recs = [
+        r
+        for part in ("popular", "less_known")
+        for r in client.post("/api/recommendations", json=body).json[part]
+    ]
+    assert [unescape(re.sub(r"<[^>]+>", "", h)) for h in heads] == [r["reason_head"] for r in recs]
+    linked = [[int(m) for m in re.findall(r'<a href="/movies/(\d+)">', h)] for h in heads]
+    assert linked == [r["because_of"][:MAX_NAMED] for r in recs]
+    return [r["because_of"] for r in recs]
+
+
+def test_a_head_naming_many_liked_movies_links_the_first_few(app) -> None:
+    """Seven liked movies: some head reads "Because you liked A, B, C and 1 more" and links A, B
+    and C."""
+    client = app.test_client()
+    loved = _cards(client.get(RESULT).get_data(as_text=True), "popular")[:4]
+    page = client.get(RESULT + "".join(f"&loved={m}" for m in loved)).get_data(as_text=True)
+    because = _heads_link_what_they_name(client, page, loved)
+    assert any(len(ids) > MAX_NAMED for ids in because)
 
 
 def test_each_kind_of_mark(app) -> None:

@@ -12,12 +12,15 @@ Query, form and path parameters get the values as text; JSON fields get them as 
 Answers must be below 500 and, when they are errors, have the documented shape: the JSON error
 object of docs/api.md for /api/ and /healthz, the HTML error page (or the picker with its alert)
 for pages.
+
+Twenty examples per route in the test run; FUZZ_EXAMPLES=200 (say) runs a longer search.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -294,7 +297,7 @@ def _request(client, rule, where: dict[str, tuple[str, ...]], draw: _Drawer, dat
 # No shrinking: an example is some twenty requests, and the failure message already shows the
 # request that failed.
 @settings(
-    max_examples=20,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20")),
     deadline=None,
     database=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-HEAD_VERBS = ("picked", "liked")  # three plain picks; a profile after feedback
+PICKED, LIKED = "picked", "liked"  # a head's verb: three plain picks; a profile after feedback
+HEAD_VERBS = (PICKED, LIKED)
 MAX_NAMED = 3  # movies a reason names ("Because you liked A, B, C and 4 more")
 
 

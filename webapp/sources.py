@@ -17,6 +17,7 @@ import numpy as np
 from webapp.profile import Profile
 from webapp.reasons import MODELS
 from webapp.recommend_tables import TrainedArrays
+from webapp.recommendation import LIKED, PICKED
 
 # How hard a disliked movie pushes the implicit-ALS fold-in: a "preference 0" with confidence
 # NEGATIVE_ALS * alpha * weight. On two folds of ml-latest-small the ALS push cost HR@10 (0.867
@@ -123,7 +124,7 @@ class Query:
     every: np.ndarray  # every profile movie's index: none is recommended
     liked_stars: np.ndarray | None  # explicit fold-in targets (None: 5 for each)
     disliked_stars: np.ndarray
-    verb: str  # "picked" for plain picks, else "liked"
+    verb: str  # the reasons' verb: PICKED for plain picks, else LIKED
     feedback: bool  # a profile beyond the plain picks: BlendWeights.after_feedback applies
     profile: Profile  # what it was made from (hashable: Recommender.remember's keys)
 
@@ -146,7 +147,7 @@ class Query:
             every=at(profile.ids()),
             liked_stars=liked_stars,
             disliked_stars=np.array([stars.get(m, 1.0) for m in profile.disliked], dtype=np.float64),
-            verb="picked" if profile.is_plain else "liked",
+            verb=PICKED if profile.is_plain else LIKED,
             feedback=profile.has_feedback,
             profile=profile,
         )

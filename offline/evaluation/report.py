@@ -390,7 +390,29 @@ def _second_round_html(rounds: Mapping[str, Mapping[str, Any]]) -> str:
             f"<thead><tr><th>round</th><th>HR@10</th><th>NDCG@10</th></tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
+        parts.append(_rated_groups_html(figures.get("by_rated_in_first", [])))
     return "".join(parts)
+
+
+def _rated_groups_html(groups: Sequence[Mapping[str, Any]]) -> str:
+    """The rounds' HR@10 split by how many of the first ten the visitor had rated."""
+    if not groups:
+        return ""
+    keys = [key for key, _ in ROUND_ROWS[1:]]
+    body = "".join(
+        f"<tr><td>{html.escape(str(g['rated']))}</td><td>{g['users']}</td>"
+        + "".join(f"<td>{g[key]['hr_at_10']:.3f}</td>" for key in keys)  # rates: 0.000, not 0
+        + "</tr>"
+        for g in groups
+    )
+    return (
+        "<p>The same users by how many of the first ten they had rated (loved or not for me; "
+        "the rest they marked not interested). Rating none of them means the first round "
+        "missed.</p><table><thead><tr><th>rated of the first ten</th><th>users</th>"
+        "<th>HR@10, first round</th><th>HR@10, second round</th>"
+        "<th>HR@10, next ten without feedback</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def _ablations_html(ablations: Mapping[str, Mapping[str, Mapping[str, float]]], variant: str = "A") -> str:

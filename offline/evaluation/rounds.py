@@ -10,13 +10,20 @@ is left to find).
 
 Compared, on the same users: the first round, and the next ten without feedback (the same
 picks, the first ten left out and nothing else learned): what feedback adds beyond paging on.
+The report also splits these figures by how many of the first ten the visitor had rated
+(`by_rated_in_first`): a visitor who rated none of them had no hit in the first round, and says
+only "not interested" ten times, so this shows where the second round gains and where it loses.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
-from offline.evaluation.cases import Case
+import pandas as pd
+
+from offline.evaluation.cases import VARIANTS, Case
 from offline.evaluation.methods import Shown
 from webapp.marks import PageState
 from webapp.recommend import Profile, Recommender
@@ -25,6 +32,14 @@ SECOND_ROUND = "second round: feedback on the first ten"
 FIRST_ROUND_SAME_USERS = "first round (the same users)"
 NEXT_TEN = "second round: next ten without feedback"
 ROUND_METHODS = (FIRST_ROUND_SAME_USERS, SECOND_ROUND, NEXT_TEN)
+ROUND_KEYS = {  # the report's names of the round methods
+    FIRST_ROUND_SAME_USERS: "first_round",
+    SECOND_ROUND: "second_round",
+    NEXT_TEN: "next_ten_without_feedback",
+}
+# Groups of "how many of the first ten the visitor had rated" (loved or not for me), inclusive.
+RATED_GROUPS = ((0, 0), (1, 2), (3, 5), (6, 10))
+RATED_IN_FIRST = "rated_in_first"  # the per-case column the tally keeps for the round methods
 
 
 def feedback_profile(case: Case, first: Shown) -> Profile:
@@ -76,4 +91,43 @@ def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Ca
         FIRST_ROUND_SAME_USERS: (case, first),
         SECOND_ROUND: (later, refreshed),
         NEXT_TEN: (later, paged),
+    }
+
+
+def rated_in_first(case: Case, first: Shown) -> int:
+    """How many of the first ten the visitor had rated (held out): the ones they mark "loved" or
+    "not for me"; the rest they mark "not interested"."""
+    return sum(1 for movie in first.ten if movie in case.relevant or movie in case.rated_below)
+
+
+def group_label(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def by_rated_in_first(rows: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per variant and RATED_GROUPS group: users, and the mean HR@10 / NDCG@10 of each round
+    method on them. `rows`: the tally's per-case rows (the round methods carry RATED_IN_FIRST)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    if rows.empty or RATED_IN_FIRST not in rows:
+        return out
+    rounds = rows[rows["method"].isin(ROUND_METHODS) & rows[RATED_IN_FIRST].notna()]
+    for variant in VARIANTS:
+        mine = rounds[rounds["variant"] == variant]
+        groups = []
+        for low, high in RATED_GROUPS:
+            inside = mine[mine[RATED_IN_FIRST].between(low, high)]
+            users = int((inside["method"] == SECOND_ROUND).sum())
+            if not users:
+                continue
+            groups.append({"rated": group_label(low, high), "users": users, **_round_means(inside)})
+        if groups:
+            out[variant] = groups
+    return out
+
+
+def _round_means(rows: pd.DataFrame) -> Mapping[str, dict[str, float]]:
+    """{round's report name: {hr_at_10, ndcg_at_10}} over the rows."""
+    return {
+        key: {k: float(rows.loc[rows["method"] == name, k].mean()) for k in ("hr_at_10", "ndcg_at_10")}
+        for name, key in ROUND_KEYS.items()
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,10 @@ class Tally:
         default_factory=lambda: {"popular": [], "less_known": []}
     )
 
-    def add(self, name: str, case: Case, result: Shown, view: FoldView) -> None:
-        """Score one method's output for one case."""
+    def add(
+        self, name: str, case: Case, result: Shown, view: FoldView, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """Score one method's output for one case (`extra`: more columns of its row)."""
         key = (name, case.variant)
         self.rows.append(
             {
@@ -54,6 +57,7 @@ class Tally:
                 "user_id": case.user_id,
                 "fold": case.fold,
                 **score_case(result, case),
+                **(extra or {}),
             }
         )
         self.shown.setdefault(key, []).append(result)

@@ -52,7 +52,7 @@ from offline.evaluation.methods import (
 )
 from offline.evaluation.rating import rating_prediction
 from offline.evaluation.report import report_files, summary_rows
-from offline.evaluation.rounds import second_round
+from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, RATED_IN_FIRST, rated_in_first, second_round
 from offline.evaluation.scoring import Tally, ablation_table, score_case
 from offline.evaluation.summary import (
     headline,
@@ -204,7 +204,7 @@ def run_evaluation(
         "long_tail": long_tail_curve(dataset.ratings, tally.placements),
         "cold_start": curve_summary(curve_rows),
         "goals": check_goals(summary, ablations, references, ablations_b),
-        "second_round": second_round_summary(summary),
+        "second_round": second_round_summary(summary, rows),
         "seconds": round(time.perf_counter() - start, 1),
     }
     say(f"evaluation done in {report['seconds']} s")
@@ -428,8 +428,9 @@ def evaluate_fold(
     for case in p.cases:
         found = second_round(rec, case)
         if found is not None:
+            rated = {RATED_IN_FIRST: rated_in_first(case, found[1][FIRST_ROUND_SAME_USERS][1])}
             for name, (scored_on, shown) in found[1].items():
-                tally.add(name, scored_on, shown, p.view)
+                tally.add(name, scored_on, shown, p.view, rated)
                 if case.variant == "A":
                     hits.setdefault(name, []).append(float(bool(set(shown.ten) & scored_on.relevant)))
     seconds["second_round"] = round(time.perf_counter() - rounds_start, 2)

@@ -13,7 +13,7 @@ import pandas as pd
 from offline.config import BuildConfig
 from offline.evaluation.cases import LIKED_RATING, MAIN, VARIANTS, K
 from offline.evaluation.methods import REFERENCES
-from offline.evaluation.rounds import FIRST_ROUND_SAME_USERS, NEXT_TEN, SECOND_ROUND
+from offline.evaluation.rounds import ROUND_KEYS, SECOND_ROUND, by_rated_in_first
 from offline.evaluation.scoring import paired_differences
 from webapp.recommend import PICKS_REQUIRED
 
@@ -38,24 +38,25 @@ def reference_table(rows: pd.DataFrame, summary: Sequence[Mapping[str, Any]]) ->
     return out
 
 
-def second_round_summary(summary: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def second_round_summary(
+    summary: Sequence[Mapping[str, Any]], rows: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Per variant: HR@10 and NDCG@10 of the first round, the second round and the next ten
-    without feedback, on the users with relevant movies left after the first ten."""
+    without feedback, on the users with relevant movies left after the first ten; with the
+    per-case `rows`, the same split by how many of the first ten the visitor had rated."""
     out: dict[str, Any] = {}
+    groups = by_rated_in_first(rows) if rows is not None else {}
     for variant in VARIANTS:
         by = {r["method"]: r for r in summary if r["variant"] == variant}
         if SECOND_ROUND not in by:
             continue
-        rows = {
-            "first_round": by[FIRST_ROUND_SAME_USERS],
-            "second_round": by[SECOND_ROUND],
-            "next_ten_without_feedback": by[NEXT_TEN],
-        }
         out[variant] = {
             "users": by[SECOND_ROUND]["users"],
             "first_round_all_users": {k: by[MAIN][k] for k in ("hr_at_10", "ndcg_at_10")},
-            **{name: {k: row[k] for k in ("hr_at_10", "ndcg_at_10")} for name, row in rows.items()},
+            **{key: {k: by[name][k] for k in ("hr_at_10", "ndcg_at_10")} for name, key in ROUND_KEYS.items()},
         }
+        if variant in groups:
+            out[variant]["by_rated_in_first"] = groups[variant]
     return out
 
 

@@ -551,6 +551,51 @@ def test_second_round_after_feedback(light_report: dict) -> None:
     assert "Second round: feedback on the ten" in page
 
 
+def test_second_round_split_by_how_many_of_the_first_ten_were_rated(light_report: dict) -> None:
+    """The split covers every second-round user once, its groups average back to the whole, and
+    a visitor who rated none of the first ten had no hit in the first round."""
+    rounds = light_report["second_round"]["A"]
+    groups = rounds["by_rated_in_first"]
+    lows = [int(g["rated"].split("-")[0]) for g in groups]
+    assert lows == sorted(set(lows))  # each group once, in order
+    assert sum(g["users"] for g in groups) == rounds["users"]
+    for key in ("first_round", "second_round", "next_ten_without_feedback"):
+        mean = sum(g["users"] * g[key]["hr_at_10"] for g in groups) / rounds["users"]
+        assert mean == pytest.approx(rounds[key]["hr_at_10"])
+    none = [g for g in groups if g["rated"] == "0"]
+    assert all(g["first_round"]["hr_at_10"] == 0.0 for g in none)
+    assert any(g["first_round"]["hr_at_10"] > 0 for g in groups)
+    assert "rated of the first ten" in render_html(light_report)
+
+
+def test_rated_in_first_counts_loved_and_not_for_me() -> None:
+    from offline.evaluation.rounds import (
+        FIRST_ROUND_SAME_USERS,
+        NEXT_TEN,
+        RATED_IN_FIRST,
+        SECOND_ROUND,
+        by_rated_in_first,
+        rated_in_first,
+    )
+
+    case = Case(1, 0, "A", (1, 2, 3), frozenset({10, 11, 99}), frozenset({11}), frozenset({12, 98}))
+    first = Shown(first=(10, 12, 13, 14, 15), second=(11, 16, 17, 18, 19))
+    assert rated_in_first(case, first) == 3  # 10 and 11 loved, 12 not for me; 98, 99 not shown
+    assert rated_in_first(case, Shown((20, 21, 22, 23, 24), (25, 26, 27, 28, 29))) == 0
+    rows = pd.DataFrame(
+        [
+            {"method": m, "variant": "A", "hr_at_10": hr, "ndcg_at_10": hr / 2, RATED_IN_FIRST: n}
+            for n, hrs in ((0, (0.0, 1.0, 0.0)), (3, (1.0, 0.0, 1.0)), (4, (1.0, 1.0, 0.0)))
+            for m, hr in zip((FIRST_ROUND_SAME_USERS, SECOND_ROUND, NEXT_TEN), hrs)
+        ]
+        + [{"method": MAIN, "variant": "A", "hr_at_10": 1.0, "ndcg_at_10": 1.0, RATED_IN_FIRST: None}]
+    )
+    groups = by_rated_in_first(rows)["A"]
+    assert [(g["rated"], g["users"]) for g in groups] == [("0", 1), ("3-5", 2)]
+    assert groups[1]["second_round"]["hr_at_10"] == 0.5
+    assert groups[1]["next_ten_without_feedback"] == {"hr_at_10": 0.5, "ndcg_at_10": 0.25}
+
+
 def test_feedback_profile_follows_the_held_out_ratings() -> None:
     from offline.evaluation.rounds import feedback_profile, remaining_case
 

@@ -294,7 +294,7 @@ def choose_after_feedback(
 ) -> tuple[dict[int, Setting], dict[str, Any]]:
     """Each fold's weights after feedback, chosen held out on the second round (tuning.py's
     AFTER_FEEDBACK at the fold's blend setting; with one fold, the first candidate, untuned).
-    `prepared`: the folds (stage.PreparedFold: .fold, .rec, .cases). Returns each fold's full
+    `prepared`: the folds (prepare.PreparedFold: .fold, .rec, .cases). Returns each fold's full
     setting and what the report states."""
     from offline.evaluation.methods import Shown
     from offline.evaluation.rounds import after_first_ten

@@ -40,6 +40,7 @@ ROUND_KEYS = {  # the report's names of the round methods
 # Groups of "how many of the first ten the visitor had rated" (loved or not for me), inclusive.
 RATED_GROUPS = ((0, 0), (1, 2), (3, 5), (6, 10))
 RATED_IN_FIRST = "rated_in_first"  # the per-case column the tally keeps for the round methods
+NOT_INTERESTED = "not_interested"  # the mark of a shown movie the visitor never rated
 
 
 def feedback_profile(case: Case, first: Shown) -> Profile:
@@ -47,15 +48,15 @@ def feedback_profile(case: Case, first: Shown) -> Profile:
     app's own mapping, webapp.marks.PageState)."""
     state = PageState(tuple(case.picks))
     for movie in first.ten:
-        mark = (
-            "loved"
-            if movie in case.relevant
-            else "not_for_me"
-            if movie in case.rated_below
-            else "not_interested"
-        )
-        state = state.with_mark(movie, mark)
+        state = state.with_mark(movie, visitor_mark(case, movie))
     return state.profile()
+
+
+def visitor_mark(case: Case, movie: int) -> str:
+    """The simulated visitor's mark on a shown movie, from their held-out ratings."""
+    if movie in case.relevant:
+        return "loved"
+    return "not_for_me" if movie in case.rated_below else NOT_INTERESTED
 
 
 def remaining_case(case: Case, first: Shown) -> Case | None:
@@ -97,7 +98,7 @@ def second_round(rec: Recommender, case: Case) -> tuple[Case, dict[str, tuple[Ca
 def rated_in_first(case: Case, first: Shown) -> int:
     """How many of the first ten the visitor had rated (held out): the ones they mark "loved" or
     "not for me"; the rest they mark "not interested"."""
-    return sum(1 for movie in first.ten if movie in case.relevant or movie in case.rated_below)
+    return sum(1 for movie in first.ten if visitor_mark(case, movie) != NOT_INTERESTED)
 
 
 def group_label(low: int, high: int) -> str:

@@ -38,14 +38,12 @@ def reference_table(rows: pd.DataFrame, summary: Sequence[Mapping[str, Any]]) ->
     return out
 
 
-def second_round_summary(
-    summary: Sequence[Mapping[str, Any]], rows: pd.DataFrame | None = None
-) -> dict[str, Any]:
+def second_round_summary(summary: Sequence[Mapping[str, Any]], rows: pd.DataFrame) -> dict[str, Any]:
     """Per variant: HR@10 and NDCG@10 of the first round, the second round and the next ten
-    without feedback, on the users with relevant movies left after the first ten; with the
-    per-case `rows`, the same split by how many of the first ten the visitor had rated."""
+    without feedback, on the users with relevant movies left after the first ten, and from the
+    per-case `rows` the same split by how many of the first ten the visitor had rated."""
     out: dict[str, Any] = {}
-    groups = by_rated_in_first(rows) if rows is not None else {}
+    groups = by_rated_in_first(rows)
     for variant in VARIANTS:
         by = {r["method"]: r for r in summary if r["variant"] == variant}
         if SECOND_ROUND not in by:

@@ -89,11 +89,8 @@ def _heads_link_what_they_name(client, page: str, loved: list[int]) -> list[list
     names: all of them, or the first MAX_NAMED of "A, B, C and 2 more". The links, per card."""
     heads = re.findall(r'<p class="reason"><strong>(.*?)</strong>', page)
     body = {"movie_ids": [1, AMELIE_ID, 20, *loved], "ratings": {str(m): LOVED_RATING for m in loved}}
-    recs = [
-        r
-        for part in ("popular", "less_known")
-        for r in client.post("/api/recommendations", json=body).json[part]
-    ]
+    api = client.post("/api/recommendations", json=body).json
+    recs = api["popular"] + api["less_known"]
     assert [unescape(re.sub(r"<[^>]+>", "", h)) for h in heads] == [r["reason_head"] for r in recs]
     linked = [[int(m) for m in re.findall(r'<a href="/movies/(\d+)">', h)] for h in heads]
     assert linked == [r["because_of"][:MAX_NAMED] for r in recs]
